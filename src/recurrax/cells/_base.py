@@ -1,0 +1,113 @@
+"""The cell interface: one time step of a recurrent network.
+
+A cell is the body of a scan. The sequence engine (`recurrax.scan`) splits every step in two:
+
+1. ``project_input(xs)``: the part of the step that does not depend on the carry (the input projection
+   ``x_t @ W_x^T + b`` and anything else that is a function of ``x_t`` alone). The engine calls it once on the
+   whole sequence ``[B, T, D] -> [B, T, G]`` as one large matmul, outside the scan.
+2. ``step(carry, xp_t) -> (carry, y_t)``: the recurrence proper, fed the projected input ``xp_t`` of one step
+   (``[B, G]``); it holds the recurrent matmul and the gate non-linearities.
+
+``cell(carry, x_t)`` composes the two for a single step, so a cell can also be driven by hand.
+Cells never loop over time.
+
+Shapes: B batch, D ``input_size``, H ``hidden_size``, G the width of the projected input (``4H`` for an
+LSTM), ``output_size`` the width of ``y_t`` (``H``, or the projection size of an LSTMP).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+Carry = Any
+
+
+class AbstractCell(eqx.Module):
+    """Base of every recurrent cell: ``(carry, x_t) -> (carry, y_t)`` plus ``init_carry``.
+
+    Subclasses set ``input_size`` and ``hidden_size`` and implement `project_input`, `step` and
+    `init_carry`. The first leaf of every carry is the hidden state ``h`` ``[B, output_size]``, the
+    short-term memory that the next step's recurrent matmul reads; variational recurrent dropout
+    (`recurrent_mask`) multiplies exactly that input of the recurrent matmul.
+    """
+
+    input_size: eqx.AbstractVar[int]
+    hidden_size: eqx.AbstractVar[int]
+
+    @property
+    def output_size(self) -> int:
+        """Width of ``y_t``; ``hidden_size`` unless the cell projects its output."""
+        return self.hidden_size
+
+    @abc.abstractmethod
+    def project_input(self, x: Array) -> Array:
+        """``[..., D] -> [..., G]``: the carry-independent part of a step, for any leading dimensions."""
+
+    @abc.abstractmethod
+    def step(self, carry: Carry, xp: Array, recurrent_mask: Array | None = None) -> tuple[Carry, Array]:
+        """One recurrence step on projected input ``xp`` ``[B, G]``; returns ``(carry, y_t)``.
+
+        ``recurrent_mask`` (``[B, output_size]`` or None) multiplies ``h_{t-1}`` where it enters the
+        recurrent matmuls (Gal & Ghahramani 2016); the carried state itself is not masked.
+        """
+
+    @abc.abstractmethod
+    def init_carry(self, batch_size: int, dtype: Any = None) -> Carry:
+        """The zero state for a batch of ``batch_size`` sequences."""
+
+    def __call__(self, carry: Carry, x: Array) -> tuple[Carry, Array]:
+        """One full step from raw input ``x_t`` ``[B, D]``: ``step(carry, project_input(x_t))``."""
+        return self.step(carry, self.project_input(x))
+
+
+def check_input_size(cell: AbstractCell, x: Array) -> None:
+    """Raise a clear error when the last axis of ``x`` is not the cell's ``input_size``."""
+    if x.shape[-1] != cell.input_size:
+        raise ValueError(
+            f"{type(cell).__name__} expects inputs with {cell.input_size} features in the last axis, "
+            f"got shape {tuple(x.shape)}"
+        )
+
+
+def broadcast_to_rank(vector: Array, like: Array) -> Array:
+    """A ``[N]`` parameter reshaped to ``[1, ..., 1, N]`` to meet ``like`` without implicit rank promotion."""
+    return vector.reshape((1,) * (like.ndim - 1) + vector.shape)
+
+
+def masked(h: Array, mask: Array | None) -> Array:
+    """``h * mask`` when a recurrent dropout mask is given, else ``h``."""
+    return h if mask is None else h * mask
+
+
+def glorot_uniform(key: Array, shape: tuple[int, int], dtype: Any) -> Array:
+    """Glorot/Xavier uniform for a ``[fan_out, fan_in]`` (torch-layout) weight matrix."""
+    return jax.nn.initializers.glorot_uniform(in_axis=1, out_axis=0)(key, shape, dtype)
+
+
+def orthogonal_blocks(key: Array, num_blocks: int, rows: int, cols: int, dtype: Any) -> Array:
+    """``num_blocks`` independent orthogonal ``[rows, cols]`` blocks stacked into ``[num_blocks * rows, cols]``.
+
+    One orthogonal block per gate keeps each gate's recurrent map norm-preserving (Saxe et al. 2014).
+    The QR factorisation runs in float32 and is cast afterwards, so bf16 parameters initialise too.
+    """
+    init = jax.nn.initializers.orthogonal()
+    keys = jax.random.split(key, num_blocks)
+    blocks = [init(k, (rows, cols), jnp.float32) for k in keys]
+    return jnp.concatenate(blocks, axis=0).astype(dtype)
+
+
+def uniform_bias(key: Array, size: int, fan_in: int, dtype: Any) -> Array:
+    """PyTorch's default bias init, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; used where zero is wrong."""
+    bound = 1.0 / fan_in**0.5
+    return jax.random.uniform(key, (size,), dtype, -bound, bound)
+
+
+def default_dtype(dtype: Any) -> Any:
+    """``float32`` unless a dtype is asked for."""
+    return jnp.float32 if dtype is None else dtype

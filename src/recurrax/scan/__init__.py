@@ -1,0 +1,6 @@
+"""The sequence engine: `RNN` (one cell over time) and `Bidirectional`, with lengths and regularisation."""
+
+from ._bidirectional import Bidirectional as Bidirectional
+from ._lengths import reverse_padded as reverse_padded
+from ._lengths import time_mask as time_mask
+from ._rnn import RNN as RNN
