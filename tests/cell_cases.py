@@ -22,4 +22,21 @@ CELL_CASES = {
     "lstmp": _registered("lstm", proj_size=2),
     "lstmp_peephole": _registered("peephole", proj_size=3),
     **{name: _registered(name) for name in ("vanilla", "nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr")},
+    "gru": _registered("gru"),
+    "gru_nobias": _registered("gru", bias=False),
+    "gru_cho": _registered("gru_cho"),
+    "rnn_tanh": _registered("rnn_tanh"),
+    "rnn_relu": _registered("rnn_relu"),
+    "mgu": _registered("mgu"),
+    "mut1": _registered("mut1", input_size=H),
+    "mut2": _registered("mut2", input_size=H),
+    "mut3": _registered("mut3"),
+    "layernorm_lstm": _registered("layernorm_lstm"),
+    "layernorm_lstm_nobias": _registered("layernorm_lstm", bias=False),
+    "depth_gated": _registered("depth_gated"),  # layer 0 of 1: a plain LSTM
+    "depth_gated_emit": _registered("depth_gated", layer=0, num_layers=2),  # bottom: emits (h, c)
+    "depth_gated_middle": _registered("depth_gated", 2 * H, layer=1, num_layers=3),  # reads and emits memory
+    "depth_gated_top": _registered("depth_gated", 2 * H, layer=1, num_layers=2),  # reads memory, emits h
+    "clockwork": _registered("clockwork"),  # periods 1, 2, 4, 8: four modules of one unit
+    "clockwork_relu": _registered("clockwork", periods=(1, 3), nonlinearity="relu"),
 }

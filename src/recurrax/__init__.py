@@ -5,9 +5,20 @@ Shapes are batch-major (``[B, T, D]`` in, ``[B, T, H]`` out); LSTM gate order is
 """
 
 from . import cells as cells
+from . import data as data
+from . import interop as interop
 from . import scan as scan
 from .cells import AbstractCell as AbstractCell
+from .cells import ClockworkRNNCell as ClockworkRNNCell
+from .cells import DepthGatedLSTMCell as DepthGatedLSTMCell
+from .cells import LayerNormLSTMCell as LayerNormLSTMCell
+from .cells import GRUCell as GRUCell
 from .cells import LSTMCell as LSTMCell
+from .cells import MGUCell as MGUCell
+from .cells import MUT1Cell as MUT1Cell
+from .cells import MUT2Cell as MUT2Cell
+from .cells import MUT3Cell as MUT3Cell
+from .cells import RNNCell as RNNCell
 from .models import GRU as GRU
 from .models import LSTM as LSTM
 from .models import RNNStack as RNNStack

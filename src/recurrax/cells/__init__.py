@@ -1,7 +1,17 @@
 """Recurrent cells: one time step each, ``(carry, x_t) -> (carry, y_t)``, plus ``init_carry``."""
 
 from ._base import AbstractCell as AbstractCell
+from ._clockwork import ClockworkRNNCell as ClockworkRNNCell
+from ._depth_gated import DepthGatedLSTMCell as DepthGatedLSTMCell
+from ._layernorm_lstm import LayerNormLSTMCell as LayerNormLSTMCell
+from ._elman import RNNCell as RNNCell
+from ._gru import GRUCell as GRUCell
 from ._lstm import LSTMCell as LSTMCell
+from ._mgu import MGUCell as MGUCell
+from ._mut import AbstractMUTCell as AbstractMUTCell
+from ._mut import MUT1Cell as MUT1Cell
+from ._mut import MUT2Cell as MUT2Cell
+from ._mut import MUT3Cell as MUT3Cell
 from ._registry import CELLS as CELLS
 from ._registry import make_cell as make_cell
 from ._registry import register_cell as register_cell

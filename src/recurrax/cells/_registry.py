@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._base import AbstractCell
+from ._clockwork import ClockworkRNNCell
+from ._depth_gated import DepthGatedLSTMCell
+from ._layernorm_lstm import LayerNormLSTMCell
+from ._elman import RNNCell
+from ._gru import GRUCell
 from ._lstm import LSTMCell
+from ._mgu import MGUCell
+from ._mut import MUT1Cell, MUT2Cell, MUT3Cell
 
 CellFactory = Callable[..., AbstractCell]
 
@@ -31,17 +38,42 @@ _GREFF_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _lstm_factory(defaults: dict[str, Any]) -> CellFactory:
+def _cell_factory(cls: type[AbstractCell], **defaults: Any) -> CellFactory:
+    """A factory for a cell that ignores depth: ``cls(input_size, hidden_size, key=key, **defaults, **options)``."""
+
     def make(input_size: int, hidden_size: int, *, key, layer: int = 0, num_layers: int = 1, **options):
-        return LSTMCell(input_size, hidden_size, key=key, **{**defaults, **options})
+        return cls(input_size, hidden_size, key=key, **{**defaults, **options})
 
     return make
 
 
+_GRU_FAMILY: dict[str, CellFactory] = {
+    "gru": _cell_factory(GRUCell),
+    "gru_cho": _cell_factory(GRUCell, cho=True),
+    "rnn": _cell_factory(RNNCell, nonlinearity="tanh"),
+    "rnn_tanh": _cell_factory(RNNCell, nonlinearity="tanh"),
+    "rnn_relu": _cell_factory(RNNCell, nonlinearity="relu"),
+    "mgu": _cell_factory(MGUCell),
+    "mut1": _cell_factory(MUT1Cell),
+    "mut2": _cell_factory(MUT2Cell),
+    "mut3": _cell_factory(MUT3Cell),
+}
+
+
+def _depth_gated(input_size: int, hidden_size: int, *, key, layer: int = 0, num_layers: int = 1, **options):
+    """Layer ``l`` of an ``L``-layer stack reads the memory of layer ``l - 1`` and emits its own to ``l + 1``."""
+    wiring = dict(lower_memory=layer > 0, emit_memory=layer < num_layers - 1)
+    return DepthGatedLSTMCell(input_size, hidden_size, key=key, **wiring, **options)
+
+
 CELLS: dict[str, CellFactory] = {
-    "lstm": _lstm_factory({}),
-    "peephole": _lstm_factory(_GREFF_VARIANTS["vanilla"]),
-    **{name: _lstm_factory(options) for name, options in _GREFF_VARIANTS.items()},
+    "lstm": _cell_factory(LSTMCell),
+    "peephole": _cell_factory(LSTMCell, **_GREFF_VARIANTS["vanilla"]),
+    **{name: _cell_factory(LSTMCell, **options) for name, options in _GREFF_VARIANTS.items()},
+    **_GRU_FAMILY,
+    "layernorm_lstm": _cell_factory(LayerNormLSTMCell),
+    "depth_gated": _depth_gated,
+    "clockwork": _cell_factory(ClockworkRNNCell),
 }
 
 

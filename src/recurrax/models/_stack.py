@@ -33,6 +33,8 @@ class RNNStack(eqx.Module):
     ``cell`` names a registered cell (``"lstm"``, ``"peephole"``, ``"cifg"``, ``"nfg"``, ``"gru"``, ...; see
     `recurrax.cells.CELLS`) or is a factory ``(input_size, hidden_size, *, key, layer, num_layers, **options)``;
     extra keyword options go to every cell.
+    ``recurrent_dropout``, ``zoneout``, ``unroll`` and ``fused`` go to every `RNN` layer (``fused=False``
+    turns off the fused LSTM kernel).
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -62,6 +64,7 @@ class RNNStack(eqx.Module):
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         unroll: int = 1,
+        fused: bool = True,
         **cell_options: Any,
     ):
         if num_layers < 1:
@@ -76,7 +79,9 @@ class RNNStack(eqx.Module):
                 c = make_cell(
                     cell, layer_input, hidden_size, key=layer_key, layer=layer, num_layers=num_layers, **cell_options
                 )
-            return RNN(c, recurrent_dropout=recurrent_dropout, zoneout=zoneout, unroll=unroll)
+            if self.bidirectional and not getattr(c, "supports_bidirectional", True):
+                raise ValueError(f"{type(c).__name__} cannot be used in a bidirectional stack (bidirectional=True)")
+            return RNN(c, recurrent_dropout=recurrent_dropout, zoneout=zoneout, unroll=unroll, fused=fused)
 
         layers, layer_input = [], input_size
         for layer, layer_key in enumerate(jax.random.split(key, num_layers)):

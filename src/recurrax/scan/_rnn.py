@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ..cells._base import AbstractCell
+from ._fused_lstm import fused_lstm, is_plain_lstm
 from ._lengths import check_lengths, reverse_padded, time_mask
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
@@ -39,6 +40,13 @@ class RNN(eqx.Module):
     (``cell.project_input`` on ``[T, B, D]``); the scan body runs only ``cell.step``: the recurrent matmul
     and the gates. ``unroll`` is passed to `jax.lax.scan`; the compiled program does not grow with ``T``.
 
+    A plain `LSTMCell` (no peepholes, projection, coupling, full gate recurrence or removed gates and
+    activations) without active recurrent dropout or zoneout runs on `recurrax.scan._fused_lstm.fused_lstm`:
+    the same numbers, with a hand-written backward pass that keeps only the gate gradients inside the loop
+    and forms the weight and input gradients as large matmuls after it (cuDNN's scheme; faster fwd+bwd).
+    ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation (`jax.jvp`), which a
+    `jax.custom_vjp` does not support.
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> layer = rx.RNN(rx.LSTMCell(3, 4, key=jax.random.key(0)))
@@ -51,9 +59,19 @@ class RNN(eqx.Module):
     recurrent_dropout: float = eqx.field(static=True)
     zoneout: float = eqx.field(static=True)
     unroll: int = eqx.field(static=True)
+    fused: bool = eqx.field(static=True)
 
-    def __init__(self, cell: AbstractCell, *, recurrent_dropout: float = 0.0, zoneout: float = 0.0, unroll: int = 1):
+    def __init__(
+        self,
+        cell: AbstractCell,
+        *,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        unroll: int = 1,
+        fused: bool = True,
+    ):
         self.cell = cell
+        self.fused = bool(fused)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self.zoneout = check_rate("zoneout", zoneout)
         if unroll < 1:
@@ -79,6 +97,8 @@ class RNN(eqx.Module):
             lengths = check_lengths(lengths, batch)
         if carry is None:
             carry = self.cell.init_carry(batch, xs.dtype)
+        if self._runs_fused(key):
+            return self._fused_call(xs, lengths, carry, reverse)
         mask_key, zone_key = (None, None) if key is None else jax.random.split(key)
 
         xp = self.cell.project_input(jnp.swapaxes(xs, 0, 1))  # [T, B, G]: one matmul for all steps
@@ -103,6 +123,29 @@ class RNN(eqx.Module):
             return new_carry, y
 
         carry, ys = jax.lax.scan(body, carry, scanned, unroll=self.unroll)
+        if reverse:
+            ys = reverse_padded(ys, lengths)
+        return jnp.swapaxes(ys, 0, 1), carry
+
+    def _runs_fused(self, key: Array | None) -> bool:
+        """The fused kernel applies: a plain LSTM and no active regularisation of the recurrence (zoneout
+        without a key is not the identity but its expectation, so only ``zoneout == 0`` qualifies)."""
+        return (
+            self.fused
+            and is_plain_lstm(self.cell)
+            and self.zoneout == 0.0
+            and (self.recurrent_dropout == 0.0 or key is None)
+        )
+
+    def _fused_call(self, xs: Array, lengths: Array | None, carry: Any, reverse: bool) -> tuple[Array, Any]:
+        cell = self.cell
+        xs = jnp.swapaxes(xs, 0, 1)  # [T, B, D]
+        if reverse:
+            xs = reverse_padded(xs, lengths)
+        valid = None if lengths is None else time_mask(lengths, xs.shape[0])
+        bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+        h0, c0 = carry
+        ys, carry = fused_lstm(cell.weight_ih, cell.weight_hh, bias, xs, h0, c0, valid, unroll=self.unroll)
         if reverse:
             ys = reverse_padded(ys, lengths)
         return jnp.swapaxes(ys, 0, 1), carry

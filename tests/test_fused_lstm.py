@@ -1,0 +1,154 @@
+"""The fused LSTM kernel (`recurrax.scan._fused_lstm`): equal to the generic scan and its plain autodiff in
+outputs, final carry and every gradient; finite differences; zero-length sequences; the dispatch in `RNN`."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import recurrax as rx
+from helpers import assert_trees_close, randomize, random_lengths
+from recurrax.scan._fused_lstm import fused_lstm
+
+# (B, T, D, H, bias): a few sizes, with and without bias.
+SIZES = {"b3t6d4h5": (3, 6, 4, 5, True), "b4t5d2h3_nobias": (4, 5, 2, 3, False), "b1t4d6h8": (1, 4, 6, 8, True)}
+
+
+def _layer_vjp(cell, xs, carry, lengths, cotangents, reverse: bool, fused: bool):
+    """Outputs, final carry and the cotangents w.r.t. (cell, xs, carry) of one `RNN` call."""
+    def run(cell, xs, carry):
+        return rx.RNN(cell, fused=fused)(xs, lengths, carry, reverse=reverse)
+
+    out, vjp = jax.vjp(run, cell, xs, carry)
+    return out, vjp(cotangents)
+
+
+@jax.jit
+def _both_paths(cell, xs, carry, lengths, cotangents):
+    """Fused and generic, forward and reverse, in one compilation per size and mask."""
+    return {
+        (reverse, fused): _layer_vjp(cell, xs, carry, lengths, cotangents, reverse, fused)
+        for reverse in (False, True)
+        for fused in (False, True)
+    }
+
+
+@pytest.fixture(scope="module", params=sorted(SIZES))
+def problem(request):
+    """A random plain LSTM (every parameter random), inputs, an initial carry, lengths with an empty
+    sequence, and random cotangents for ``ys``, ``h_T`` and ``c_T``."""
+    batch, steps, input_size, hidden, bias = SIZES[request.param]
+    keys = jax.random.split(jax.random.key(sum(map(ord, request.param))), 8)
+    cell = randomize(rx.LSTMCell(input_size, hidden, key=keys[0], bias=bias), keys[1])
+    xs = jax.random.normal(keys[2], (batch, steps, input_size), jnp.float32)
+    carry = tuple(jax.random.normal(k, (batch, hidden), jnp.float32) for k in keys[3:5])
+    cotangents = (
+        jax.random.normal(keys[5], (batch, steps, hidden), jnp.float32),
+        tuple(jax.random.normal(k, (batch, hidden), jnp.float32) for k in keys[6:8]),
+    )
+    lengths = random_lengths(jax.random.fold_in(keys[0], 1), batch, steps)
+    return cell, xs, carry, lengths, cotangents
+
+
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
+def test_fused_matches_generic_autodiff(problem, with_lengths):
+    """Outputs, final carry and gradients w.r.t. every weight, the inputs, h0 and c0, forward and reverse."""
+    cell, xs, carry, lengths, cotangents = problem
+    results = _both_paths(cell, xs, carry, lengths if with_lengths else None, cotangents)
+    for reverse in (False, True):
+        (ys, final), grads = results[(reverse, True)]
+        (ys_ref, final_ref), grads_ref = results[(reverse, False)]
+        what = "reverse" if reverse else "forward"
+        assert_trees_close(ys, ys_ref, rtol=1e-5, atol=1e-6, what=f"{what} outputs")
+        assert_trees_close(final, final_ref, rtol=1e-5, atol=1e-6, what=f"{what} final carry")
+        assert_trees_close(grads, grads_ref, rtol=1e-5, atol=1e-5, what=f"{what} gradients")
+        if with_lengths:
+            padded = np.arange(xs.shape[1])[None, :] >= np.asarray(lengths)[:, None]
+            assert np.all(np.asarray(ys)[padded] == 0.0)
+
+
+def _kernel_args(key, dtype, steps=4, batch=3, input_size=2, hidden=3):
+    keys = jax.random.split(key, 6)
+    shapes = [(4 * hidden, input_size), (4 * hidden, hidden), (4 * hidden,), (steps, batch, input_size)]
+    shapes += [(batch, hidden), (batch, hidden)]
+    return tuple(0.5 * jax.random.normal(k, s, dtype) for k, s in zip(keys, shapes))
+
+
+@pytest.mark.parametrize("hoist_input", [False, True], ids=["per_step", "hoisted"])
+def test_check_grads_float64(key, hoist_input):
+    """Reverse-mode gradients of the kernel against finite differences, with a mask (a sequence that
+    stops early and an empty one) and without, for both ways of computing the input projection."""
+    with jax.enable_x64(True):
+        args = _kernel_args(key, jnp.float64)
+        valid = jnp.array([[True, True, False], [True, False, False], [True, False, False], [True, False, False]])
+        for mask in (None, valid):
+            def loss(*args, mask=mask):
+                ys, (h, c) = fused_lstm(*args, mask, hoist_input=hoist_input)
+                return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c) + jnp.sum(c**2)
+
+            check_grads(loss, args, order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+
+
+def test_zero_length_sequences_give_finite_gradients(key):
+    """All-padded sequences: zero outputs, the initial carry returned, its cotangent passed straight back."""
+    w_ih, w_hh, bias, xs, h0, c0 = _kernel_args(key, jnp.float32)
+    valid = jnp.zeros(xs.shape[:2], bool).at[:, 0].set(True)  # sequence 0 has length T, the others 0
+
+    def run(w_ih, w_hh, bias, xs, h0, c0):
+        return fused_lstm(w_ih, w_hh, bias, xs, h0, c0, valid)
+
+    (ys, (h, c)), vjp = jax.vjp(run, w_ih, w_hh, bias, xs, h0, c0)
+    dh, dc = jnp.ones_like(h), 2 * jnp.ones_like(c)
+    grads = vjp((jnp.ones_like(ys), (dh, dc)))
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in grads)
+    assert np.all(np.asarray(ys[:, 1:]) == 0.0)
+    assert_trees_close((h[1:], c[1:]), (h0[1:], c0[1:]), rtol=0, atol=0, what="carry of empty sequences")
+    assert_trees_close((grads[4][1:], grads[5][1:]), (dh[1:], dc[1:]), rtol=0, atol=0, what="dh0, dc0")
+    assert np.all(np.asarray(grads[3][:, 1:]) == 0.0)
+
+
+def test_bfloat16_keeps_dtype_and_tracks_float32(key):
+    cell = rx.LSTMCell(3, 4, key=key)
+    xs = jax.random.normal(jax.random.fold_in(key, 1), (2, 5, 3), jnp.float32)
+    cell16 = jax.tree.map(lambda a: a.astype(jnp.bfloat16) if eqx.is_inexact_array(a) else a, cell)
+    grad = jax.jit(jax.grad(lambda c, x: jnp.sum(rx.RNN(c)(x)[0].astype(jnp.float32)), argnums=(0, 1)))
+    ys, (h, c) = rx.RNN(cell16)(xs.astype(jnp.bfloat16))
+    assert ys.dtype == h.dtype == c.dtype == jnp.bfloat16
+    assert_trees_close(ys, rx.RNN(cell)(xs)[0], rtol=0, atol=3e-2, what="bf16 outputs")
+    (g_cell, g_xs), (g_cell32, g_xs32) = grad(cell16, xs.astype(jnp.bfloat16)), grad(cell, xs)
+    assert g_cell.weight_hh.dtype == g_xs.dtype == jnp.bfloat16
+    assert_trees_close((g_cell, g_xs), (g_cell32, g_xs32), rtol=0, atol=0.1, what="bf16 gradients")
+
+
+def _runs_kernel(layer, xs, key=None) -> bool:
+    """Whether the traced layer call contains the fused kernel's custom VJP."""
+    return "custom_vjp_call" in str(jax.make_jaxpr(lambda x: layer(x, key=key))(xs))
+
+
+def test_dispatch_only_for_plain_lstm_without_active_regularisation(key):
+    xs = jnp.ones((2, 3, 3), jnp.float32)
+    plain = rx.LSTMCell(3, 4, key=key)
+    assert _runs_kernel(rx.RNN(plain), xs)
+    assert _runs_kernel(rx.RNN(rx.LSTMCell(3, 4, key=key, bias=False)), xs)
+    assert _runs_kernel(rx.RNN(plain, recurrent_dropout=0.5), xs)  # no key: dropout is off
+    assert not _runs_kernel(rx.RNN(plain, recurrent_dropout=0.5), xs, key)
+    assert not _runs_kernel(rx.RNN(plain, zoneout=0.1), xs)  # evaluation zoneout is the expectation
+    assert not _runs_kernel(rx.RNN(plain, fused=False), xs)
+    for options in (dict(peepholes=("f",)), dict(proj_size=2), dict(coupled=True), dict(output_activation=False)):
+        assert not _runs_kernel(rx.RNN(rx.LSTMCell(3, 4, key=key, **options)), xs), options
+    assert not _runs_kernel(rx.RNN(rx.cells.make_cell("fgr", 3, 4, key=key)), xs)
+
+
+def test_stack_passes_fused_through(key):
+    """`LSTM(fused=False)` reaches every layer and direction; both settings give the same model output."""
+    xs = jax.random.normal(key, (3, 5, 2), jnp.float32)
+    lengths = jnp.array([5, 0, 3])
+    fused = rx.LSTM(2, 4, num_layers=2, bidirectional=True, key=key)
+    generic = rx.LSTM(2, 4, num_layers=2, bidirectional=True, key=key, fused=False)
+    assert all(rnn.fused for layer in fused.layers for rnn in (layer.forward, layer.backward))
+    assert not any(rnn.fused for layer in generic.layers for rnn in (layer.forward, layer.backward))
+    assert_trees_close(fused(xs, lengths), generic(xs, lengths), rtol=1e-5, atol=1e-6, what="stack")
