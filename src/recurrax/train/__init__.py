@@ -1,0 +1,22 @@
+"""Training: the optimiser chain, the jitted train step, the loop with its run directory, checkpoints.
+
+``fit(model, loss_fn, get_batch, optim=OptimConfig(...), train=TrainConfig(...), run_dir=...)`` trains with
+truncated BPTT (the carry passed from batch to batch), logs ``metrics.jsonl``, evaluates, keeps the best and
+the last checkpoints (safetensors + JSON, written atomically) and resumes bit for bit after a kill.
+"""
+
+from ._checkpoint import find_checkpoint as find_checkpoint
+from ._checkpoint import load_checkpoint as load_checkpoint
+from ._checkpoint import read_meta as read_meta
+from ._checkpoint import save_checkpoint as save_checkpoint
+from ._config import OptimConfig as OptimConfig
+from ._config import TrainConfig as TrainConfig
+from ._loop import FitResult as FitResult
+from ._loop import NonFiniteError as NonFiniteError
+from ._loop import fit as fit
+from ._metrics import read_metrics as read_metrics
+from ._optim import Plateau as Plateau
+from ._optim import last_learning_rate as last_learning_rate
+from ._optim import make_optimizer as make_optimizer
+from ._optim import make_schedule as make_schedule
+from ._optim import scale_learning_rate as scale_learning_rate

@@ -1,0 +1,262 @@
+"""Checkpoints as data: ``model.safetensors`` + ``meta.json`` (+ ``train_state.safetensors``), written to a
+temporary directory and renamed into place, so a directory under its final name is always complete.
+
+Tensor names are the pytree key paths of the leaves (`jax.tree_util.keystr`, e.g.
+``.layers[0].cell.weight_hh``), so files can be read by any safetensors reader. Only array data is stored;
+the structure, static fields and ``None`` leaves come from the *skeleton* the checkpoint is loaded into (a
+model built from the config kept in ``meta.json``), and every stored tensor must match it in name, shape and
+dtype. Python numbers that are pytree leaves are stored as 0-d tensors and come back as the same type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import safetensors
+import safetensors.numpy
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.safetensors"
+TRAIN_STATE_FILE = "train_state.safetensors"
+META_FILE = "meta.json"
+CHECKPOINTS_DIR = "checkpoints"
+BEST_DIR = "best"
+_STEP_DIR = re.compile(r"step_(\d+)")
+_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": ml_dtypes.bfloat16,
+    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
+}  # fmt: skip
+
+
+def save_checkpoint(path: str | Path, model: Any, meta: dict | None = None, *, train_state: Any = None) -> Path:
+    """Write ``model`` (any pytree) and the JSON-able ``meta`` to the directory ``path``, atomically.
+
+    The directory holds ``model.safetensors``, ``meta.json`` (``{"format_version": 1, **meta}``) and, when
+    given, ``train_state.safetensors`` (optimiser state and carry, for resuming). It is written under a
+    temporary name and renamed; an existing checkpoint at ``path`` is replaced. Returns ``path``.
+
+    Example:
+        >>> import tempfile, jax, recurrax as rx
+        >>> from recurrax.train import save_checkpoint, load_checkpoint
+        >>> model = rx.LSTM(2, 3, key=jax.random.key(0))
+        >>> path = save_checkpoint(tempfile.mkdtemp() + "/ckpt", model, {"hidden_size": 3})
+        >>> loaded, meta = load_checkpoint(path, rx.LSTM(2, 3, key=jax.random.key(1)))
+        >>> meta, bool((loaded.layers[0].cell.weight_hh == model.layers[0].cell.weight_hh).all())
+        ({'format_version': 1, 'hidden_size': 3}, True)
+    """
+    path = Path(path)
+    meta = dict(meta or {})
+    if "format_version" in meta:
+        raise ValueError("meta may not set 'format_version'; it is written by save_checkpoint")
+    try:
+        meta_text = json.dumps({"format_version": FORMAT_VERSION, **meta}, indent=1)
+    except TypeError as error:
+        raise ValueError(f"checkpoint meta must be JSON-able: {error}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    tmp.mkdir()
+    try:
+        _write_bytes(tmp / MODEL_FILE, _encode(model))
+        if train_state is not None:
+            _write_bytes(tmp / TRAIN_STATE_FILE, _encode(train_state))
+        _write_bytes(tmp / META_FILE, meta_text.encode())
+        _fsync(tmp)
+        _move_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, skeleton: Any) -> tuple[Any, dict]:
+    """``(model, meta)``: the arrays of the checkpoint directory ``path`` loaded into ``skeleton``.
+
+    ``skeleton`` is a pytree of the same structure (e.g. the model built again from ``meta["config"]``);
+    its array leaves may be arrays or `jax.ShapeDtypeStruct`. A missing or extra tensor, or a shape or dtype
+    that differs from the skeleton's, is a ValueError listing every difference.
+    """
+    path = Path(path)
+    meta = read_meta(path)
+    return _decode(path / MODEL_FILE, skeleton), meta
+
+
+def load_train_state(path: str | Path, skeleton: Any) -> Any:
+    """The ``train_state`` saved with a checkpoint, loaded into ``skeleton`` (see `load_checkpoint`)."""
+    path = Path(path)
+    read_meta(path)
+    return _decode(path / TRAIN_STATE_FILE, skeleton)
+
+
+def read_meta(path: str | Path) -> dict:
+    """The ``meta.json`` of a checkpoint directory, after checking its format version."""
+    path = Path(path)
+    meta_path = path / META_FILE
+    if not meta_path.is_file():
+        raise ValueError(f"not a checkpoint directory: {path} (no {META_FILE})")
+    meta = json.loads(meta_path.read_text())
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{meta_path}: format_version {version!r} is not readable by this recurrax (reads up to {FORMAT_VERSION})"
+        )
+    return meta
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The checkpoint that ``path`` names: ``path`` itself when it holds ``meta.json``; for a run directory,
+    its best-on-validation checkpoint (``checkpoints/best``), else its last ``checkpoints/step_<n>``."""
+    path = Path(path)
+    if (path / META_FILE).is_file():
+        return path
+    best = path / CHECKPOINTS_DIR / BEST_DIR
+    if (best / META_FILE).is_file():
+        return best
+    steps = step_checkpoints(path / CHECKPOINTS_DIR)
+    if not steps:
+        raise ValueError(f"no checkpoint at {path} (neither a checkpoint nor a run directory with checkpoints/)")
+    return steps[-1][1]
+
+
+def step_checkpoints(root: str | Path) -> list[tuple[int, Path]]:
+    """The complete ``step_<n>`` checkpoints under ``root``, oldest first, as ``(step, path)``."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = _STEP_DIR.fullmatch(child.name)
+        if match and (child / META_FILE).is_file():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def prune_checkpoints(root: str | Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` ``step_<n>`` checkpoints under ``root``."""
+    for _, path in step_checkpoints(root)[:-keep]:
+        shutil.rmtree(path)
+
+
+def remove_leftovers(root: str | Path) -> None:
+    """Clear what an interrupted `save_checkpoint` can leave under ``root``: temporary directories are
+    deleted; a replaced checkpoint set aside (``.<name>.old-*``) is put back if its new copy never arrived."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for child in sorted(root.iterdir()):
+        if child.name.startswith(".") and ".tmp-" in child.name:
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(".") and ".old-" in child.name:
+            target = root / child.name[1:].split(".old-")[0]
+            if target.exists():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                os.rename(child, target)
+
+
+def _move_into_place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``; an existing ``path`` is first set aside and deleted afterwards."""
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
+        os.rename(path, old)
+        os.rename(tmp, path)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, path)
+    _fsync(path.parent)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fsync(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_stored(leaf: Any) -> bool:
+    return isinstance(leaf, (jax.Array, np.ndarray, np.generic, jax.ShapeDtypeStruct, bool, int, float))
+
+
+def _encode(tree: Any) -> bytes:
+    tensors = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if not _is_stored(leaf):
+            continue
+        name = jax.tree_util.keystr(path)
+        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            raise ValueError(f"cannot store the PRNG key at {name}; store jax.random.key_data(key) instead")
+        tensors[name] = np.array(leaf, order="C")  # a C-contiguous copy; keeps 0-d arrays 0-d
+    return safetensors.numpy.save(tensors, metadata={"format": "recurrax", "format_version": str(FORMAT_VERSION)})
+
+
+def _decode(file: Path, skeleton: Any) -> Any:
+    if not file.is_file():
+        raise ValueError(f"checkpoint file missing: {file}")
+    stored = {}
+    for name, info in safetensors.deserialize(file.read_bytes()):
+        if info["dtype"] not in _DTYPES:
+            raise ValueError(f"{file}: tensor {name} has unsupported dtype {info['dtype']}")
+        stored[name] = np.frombuffer(info["data"], _DTYPES[info["dtype"]]).reshape(info["shape"])
+    flat, treedef = jax.tree_util.tree_flatten_with_path(skeleton)
+    leaves, problems, expected = [], [], set()
+    for path, leaf in flat:
+        if not _is_stored(leaf):
+            leaves.append(leaf)
+            continue
+        name = jax.tree_util.keystr(path)
+        expected.add(name)
+        array = stored.get(name)
+        problem = _mismatch(name, array, leaf)
+        if problem:
+            problems.append(problem)
+            leaves.append(leaf)
+        else:
+            leaves.append(_restore(array, leaf))
+    problems += [f"{name}: in the file, not in the skeleton" for name in sorted(set(stored) - expected)]
+    if problems:
+        shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+        raise ValueError(f"checkpoint {file} does not match the model it is loaded into: {shown}")
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def _mismatch(name: str, array: np.ndarray | None, leaf: Any) -> str | None:
+    if array is None:
+        return f"{name}: in the skeleton, not in the file"
+    if isinstance(leaf, (bool, int, float)):
+        if array.shape != ():
+            return f"{name}: shape {array.shape} in the file, a Python number in the skeleton"
+        return None
+    shape, dtype = tuple(leaf.shape), np.dtype(leaf.dtype)
+    if array.shape != shape:
+        return f"{name}: shape {array.shape} in the file, {shape} in the skeleton"
+    if array.dtype != dtype:
+        return f"{name}: dtype {array.dtype} in the file, {dtype} in the skeleton"
+    return None
+
+
+def _restore(array: np.ndarray, leaf: Any) -> Any:
+    if isinstance(leaf, (bool, int, float)):
+        return type(leaf)(array.item())
+    if isinstance(leaf, np.generic):
+        return array[()].copy()
+    if isinstance(leaf, np.ndarray):
+        return array.copy()
+    return jnp.asarray(array)
