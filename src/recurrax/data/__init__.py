@@ -1,3 +1,36 @@
-"""Datasets: synthetic benchmarks (and, later, the registry of real ones)."""
+"""Datasets: a registry of named real datasets (verified downloads, a cache, local data directories) and
+synthetic benchmarks.
 
+    >>> import recurrax.data as rd
+    >>> [info.name for info in rd.list_datasets() if info.kind == "text"]
+    ['kjv', 'ptb', 'shakespeare', 'tinyshakespeare', 'wikitext2']
+    >>> text = rd.load_text("tinyshakespeare", data_dir="../shared/data")  # doctest: +SKIP
+
+See `recurrax.data._registry` for the resolution order (``data_dir``, ``$RECURRAX_DATA``, the cache, the
+download sources).
+"""
+
+from . import _text as _text  # registers the text datasets
+from . import _ts as _ts  # registers the .ts classification datasets
+from ._registry import DATASETS as DATASETS
+from ._registry import DataFile as DataFile
+from ._registry import DatasetInfo as DatasetInfo
+from ._registry import DatasetSpec as DatasetSpec
+from ._registry import cache_root as cache_root
+from ._registry import dataset_spec as dataset_spec
+from ._registry import get as get
+from ._registry import list_datasets as list_datasets
+from ._registry import load_documents as load_documents
+from ._registry import load_text as load_text
+from ._registry import register_dataset as register_dataset
+from ._sources import ChecksumError as ChecksumError
+from ._sources import DatasetError as DatasetError
+from ._sources import UrlSource as UrlSource
+from ._sources import WheelSource as WheelSource
+from ._sources import sha256_of as sha256_of
 from ._synthetic import adding_problem as adding_problem
+from ._ts import TSData as TSData
+from ._ts import load_ts as load_ts
+from ._ts import pad_series as pad_series
+from ._ts import parse_ts as parse_ts
+from ._ts import read_ts_file as read_ts_file

@@ -21,10 +21,10 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import optax
 from jaxtyping import Array
 
 import recurrax as rx
+from recurrax.train import OptimConfig, make_optimizer
 
 MEAN_PREDICTOR_MSE = 1.0 / 6.0
 
@@ -51,7 +51,7 @@ def train_curve(cell: str, length: int, args: argparse.Namespace) -> list[tuple[
     """Train one model; return ``[(step, test MSE), ...]`` every ``args.eval_every`` steps."""
     k_model, k_test, k_train = jax.random.split(jax.random.key(args.seed), 3)
     model = LastStepRegressor(cell, 2, args.hidden, key=k_model)
-    optimizer = optax.chain(optax.clip_by_global_norm(args.clip), optax.adam(args.lr))
+    optimizer = make_optimizer(OptimConfig(name="adam", lr=args.lr, clip_norm=args.clip), args.steps)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     test_x, test_y = rx.data.adding_problem(k_test, args.test_size, length)
 
@@ -106,8 +106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/adding"), help="run directory")
     parser.add_argument("--lengths", type=int, nargs="+", default=[100, 200], help="sequence lengths T")
     parser.add_argument("--cells", nargs="+", default=["lstm", "rnn_tanh"], help="registered cell names")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps per run")
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=3500, help="training steps per run")
+    parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)

@@ -91,9 +91,8 @@ def fused_lstm(
         valid: ``[T, B]`` booleans or None (all valid); padded steps freeze the carry and output zero.
         unroll: passed to both `jax.lax.scan` loops.
         hoist_input: compute ``X W_ih^T + b`` for all steps as one matmul before the scan (True) or inside
-            each step (False). None picks by backend: per step on CPU, where it measured 5-25% faster
-            fwd+bwd (and the hoisted gate fusion compiles poorly), hoisted elsewhere (GPU), where the large
-            matmul is what makes the scan competitive.
+            each step (False). None picks by backend: per step on CPU, where it measured 5-30% faster
+            fwd+bwd, hoisted elsewhere (GPU), where the large matmul is what makes the scan competitive.
 
     Returns:
         ``ys [T, B, H], (h_T, c_T)``, all in the dtype of ``xs``.

@@ -1,0 +1,47 @@
+"""The root `typer` app, its command groups, and the one-line error handling of `main`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from . import _data, _info, _lm
+
+app = typer.Typer(
+    name="recurrax",
+    help="LSTM-family recurrent networks on JAX: train, evaluate and sample models; manage datasets.\n\n"
+    "Example: recurrax lm fit --config configs/lm_quickstart.toml --out runs/quickstart",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_lm.app, name="lm")
+app.add_typer(_data.app, name="data")
+app.command("info")(_info.info)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; known errors become one line on stderr and exit code 1 (2 for usage)."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except typer.Abort:
+        print("recurrax: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as error:  # usage errors: unknown option, bad parameter value
+        if os.environ.get("RECURRAX_DEBUG") == "1":
+            raise
+        print(f"recurrax: {error.format_message()}", file=sys.stderr)
+        return error.exit_code
+    except Exception as error:  # noqa: BLE001 — every failure is reported as one line
+        if os.environ.get("RECURRAX_DEBUG") == "1":
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"recurrax: error: {message} (RECURRAX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+    return result if isinstance(result, int) else 0
+
+def run() -> None:
+    """The console-script entry point: `main` with its exit code."""
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Sequence classification: variable-length multivariate sequences -> one class per sequence.
+
+    >>> from recurrax.tasks import classify
+    >>> cfg = classify.ClassifyConfig()                                       # doctest: +SKIP
+    >>> run = classify.fit_classifier(cfg, "runs/vowels")                     # doctest: +SKIP
+    >>> classify.evaluate_classifier("runs/vowels", split="test")["accuracy"]  # doctest: +SKIP
+    >>> names, probabilities = classify.predict_classifier("runs/vowels", xs, lengths)  # doctest: +SKIP
+
+Pieces: the model (`SequenceClassifier`: any cell, (bi)directional, last / mean / attention pooling), the
+loss and metrics (`classify_loss`, `weighted_cross_entropy`, `accuracy`, `macro_f1`, `confusion_matrix`,
+`write_confusion_png`), data (`read_cases`, `prepare`, `Batches`; ``.ts`` sets from `recurrax.data`),
+configs (`ClassifyConfig`, `ModelConfig`, `DataConfig`) and runs (`fit_classifier`, `evaluate_classifier`,
+`predict_classifier`, `load_classifier`).
+"""
+
+from ._config import ClassifyConfig as ClassifyConfig
+from ._config import DataConfig as DataConfig
+from ._config import ModelConfig as ModelConfig
+from ._data import Batches as Batches
+from ._data import Cases as Cases
+from ._data import ClassificationData as ClassificationData
+from ._data import class_weights as class_weights
+from ._data import prepare as prepare
+from ._data import read_cases as read_cases
+from ._metrics import accuracy as accuracy
+from ._metrics import classify_loss as classify_loss
+from ._metrics import confusion_matrix as confusion_matrix
+from ._metrics import macro_f1 as macro_f1
+from ._metrics import weighted_cross_entropy as weighted_cross_entropy
+from ._metrics import write_confusion_png as write_confusion_png
+from ._model import SequenceClassifier as SequenceClassifier
+from ._model import masked_softmax as masked_softmax
+from ._model import valid_mask as valid_mask
+from ._run import ClassifyRun as ClassifyRun
+from ._run import LoadedClassifier as LoadedClassifier
+from ._run import build_model as build_model
+from ._run import evaluate_classifier as evaluate_classifier
+from ._run import fit_classifier as fit_classifier
+from ._run import load_classifier as load_classifier
+from ._run import predict_classifier as predict_classifier
+from ._run import predict_logits as predict_logits

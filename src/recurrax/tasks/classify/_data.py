@@ -1,0 +1,168 @@
+"""Classification data: cases from a registered ``.ts`` set or local ``.ts`` / ``.npz`` / ``.csv`` files, a
+stratified validation split, per-feature standardisation and fixed-shape shuffled batches."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...data import load_ts, pad_series, read_ts_file
+from ._config import DataConfig
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Labelled sequences: ``xs`` ``[N, T, D]`` float32 (zero past each length), ``lengths`` ``[N]`` int32,
+    ``labels`` ``[N]`` int32 class indices."""
+
+    xs: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray
+
+    def take(self, index: np.ndarray) -> Cases:
+        return Cases(self.xs[index], self.lengths[index], self.labels[index])
+
+
+@dataclass(frozen=True)
+class ClassificationData:
+    """The ``train`` / ``valid`` / ``test`` `Cases` (standardised), the ``classes`` (names, index order), the
+    scaler (``mean``, ``std`` ``[D]``) and a ``fingerprint`` (sha256 of the raw training and test data)."""
+
+    splits: dict[str, Cases]
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    fingerprint: str
+
+
+def read_cases(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
+    """The series ``[T_i, D]`` and labels (as text) of a local ``.ts``, ``.npz`` or ``.csv`` file."""
+    path = Path(path)
+    if path.suffix == ".ts":
+        data = read_ts_file(path)
+        if any(label is None for label in data.labels):
+            raise ValueError(f"{path}: the .ts file has no class labels (@classLabel false)")
+        return list(data.series), [str(label) for label in data.labels]
+    if path.suffix == ".npz":
+        with np.load(path) as arrays:
+            xs, labels = np.asarray(arrays["xs"], np.float64), arrays["labels"]
+            lengths = arrays["lengths"] if "lengths" in arrays else np.full(len(xs), xs.shape[1])
+        if xs.ndim != 3:
+            raise ValueError(f"{path}: xs must be [N, T, D], got shape {xs.shape}")
+        return [x[:n] for x, n in zip(xs, lengths)], [str(label) for label in labels]
+    if path.suffix == ".csv":
+        series, labels = [], []
+        with open(path, newline="") as f:
+            for row in csv.reader(f):
+                values = [v for v in row[1:] if v.strip() != ""]
+                if row:
+                    labels.append(row[0].strip())
+                    series.append(np.asarray([float(v) for v in values], np.float64).reshape(-1, 1))
+        return series, labels
+    raise ValueError(f"{path}: expected a .ts, .npz or .csv file")
+
+
+def load_raw(cfg: DataConfig, data_dir: str | Path | None = None) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """``{"train": (series, labels), "test": ...}`` from ``cfg.path``/``cfg.test_path`` or the dataset."""
+    if cfg.path is not None:
+        raw = {"train": read_cases(cfg.path)}
+        if cfg.test_path is not None:
+            raw["test"] = read_cases(cfg.test_path)
+        return raw
+    raw = {}
+    for split in ("train", "test"):
+        data = load_ts(cfg.dataset, split, data_dir=data_dir)
+        raw[split] = (list(data.series), [str(label) for label in data.labels])
+    return raw
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, valid): ``round(fraction * n_k)`` of each class (at least 1 when it has 2 or more
+    cases) drawn with ``seed``; both sorted."""
+    rng = np.random.default_rng(seed)
+    valid = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = min(max(round(fraction * len(members)), 1), len(members) - 1)
+        valid.extend(members[:count].tolist())
+    valid = np.sort(np.asarray(valid, np.int64))
+    return np.setdiff1d(np.arange(len(labels)), valid), valid
+
+
+def prepare(
+    raw: dict[str, tuple[list[np.ndarray], list[str]]], cfg: DataConfig, seed: int, classes: tuple[str, ...] | None = None
+) -> ClassificationData:
+    """Standardised, padded splits from raw cases; ``classes`` fixes the class order (default: sorted
+    training labels, numerically when they all are numbers)."""
+    train_series, train_labels = raw["train"]
+    if classes is None:
+        names = set(train_labels)
+        numeric = all(_is_number(name) for name in names)
+        classes = tuple(sorted(names, key=float if numeric else str))
+    index = {name: i for i, name in enumerate(classes)}
+    digest = hashlib.sha256()
+    for split in sorted(raw):
+        for series, label in zip(*raw[split]):
+            digest.update(np.ascontiguousarray(series, np.float64).tobytes() + label.encode() + b"\0")
+    steps = max(len(s) for series, _ in raw.values() for s in series)
+    stacked = np.concatenate(train_series, axis=0)
+    if cfg.normalize:
+        mean, std = np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
+        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+    else:
+        mean, std = np.zeros(stacked.shape[1]), np.ones(stacked.shape[1])
+    splits = {}
+    for split, (series, labels) in raw.items():
+        unknown = sorted(set(labels) - set(index))
+        if unknown:
+            raise ValueError(f"the {split} split has classes not in the training split: {unknown[:5]}")
+        scaled = [np.nan_to_num((s - mean) / std, nan=0.0) for s in series]
+        xs, lengths = pad_series(scaled, steps)
+        splits[split] = Cases(xs, lengths, np.asarray([index[label] for label in labels], np.int32))
+    train_index, valid_index = stratified_split(splits["train"].labels, cfg.valid_fraction, seed)
+    everything = splits["train"]
+    splits = {"train": everything.take(train_index), "valid": everything.take(valid_index), **splits}
+    return ClassificationData(
+        splits, classes, mean.astype(np.float32), std.astype(np.float32), digest.hexdigest()
+    )
+
+
+def class_weights(labels: np.ndarray, num_classes: int, kind: str) -> np.ndarray:
+    """``[C]`` float32: ones, or ``N / (C * N_k)`` for ``"balanced"`` (0 for a class without cases)."""
+    if kind == "none":
+        return np.ones(num_classes, np.float32)
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.divide(len(labels), num_classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    return weights.astype(np.float32)
+
+
+class Batches:
+    """``get_batch(i)`` for `fit`: ``batch_size`` cases drawn without replacement from a seeded permutation per
+    epoch (deterministic in ``i``), with the training ``class_weights``; every batch has the same shapes."""
+
+    def __init__(self, cases: Cases, batch_size: int, weights: np.ndarray, seed: int):
+        self.cases, self.weights, self.seed = cases, weights, seed
+        self.batch_size = min(batch_size, len(cases.labels))
+        self.per_epoch = math.ceil(len(cases.labels) / self.batch_size)
+
+    def __call__(self, index: int) -> dict[str, np.ndarray]:
+        epoch, position = divmod(index, self.per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.cases.labels))
+        start = min(position * self.batch_size, len(order) - self.batch_size)
+        chosen = order[start : start + self.batch_size]
+        picked = self.cases.take(chosen)
+        return {"xs": picked.xs, "lengths": picked.lengths, "labels": picked.labels, "class_weights": self.weights}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,130 @@
+"""`SequenceClassifier`: recurrent stack -> pooling over the valid steps -> linear layer over the classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ...cells._base import glorot_uniform
+from ...models import RNNStack
+from ...scan._regularisation import check_rate, dropout
+
+POOLINGS = ("last", "mean", "attention")
+
+
+def valid_mask(lengths: Array, steps: int) -> Array:
+    """``[B, T]`` bool: True at the steps ``t < lengths[b]``."""
+    return jnp.arange(steps).reshape(1, -1) < lengths.reshape(-1, 1)
+
+
+def masked_softmax(scores: Array, mask: Array) -> Array:
+    """Softmax over the last axis counting only ``mask``-ed entries; exactly 0 elsewhere (a row needs one)."""
+    scores = jnp.where(mask, scores, -jnp.inf)
+    weights = jnp.exp(scores - jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True)))
+    weights = jnp.where(mask, weights, 0.0)
+    return weights / jnp.sum(weights, axis=-1, keepdims=True)
+
+
+class SequenceClassifier(eqx.Module):
+    """A recurrent sequence classifier.
+
+    ``logits = model(xs, lengths=None, key=None)``: ``xs`` ``[B, T, D]``, ``lengths`` ``[B]`` ints (None: all
+    ``T`` steps), ``logits`` ``[B, C]``. With ``y_t`` ``[B, T, H']`` the stack's outputs (``H' = 2H``
+    bidirectional, forward features first) and ``n_b`` the length of sequence ``b``::
+
+        last:       z = y_{n-1}                            (unidirectional)
+                    z = [y^fwd_{n-1}; y^bwd_0]             (bidirectional: each direction's final step)
+        mean:       z = (1/n) sum_{t<n} y_t
+        attention:  a = softmax_{t<n}(v . tanh(W y_t + b)),  z = sum_{t<n} a_t y_t   (Yang et al. 2016)
+        logits = dropout(z) @ W_out^T + b_out
+
+    Padding never reaches the result: the stack zeroes its outputs past each length and its backward
+    direction starts at each sequence's last valid step; the pooling reads only the valid steps.
+    ``cell`` is any registered cell (`RNNStack`); ``key`` turns on dropout (training mode).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> model = SequenceClassifier(3, 4, hidden_size=8, bidirectional=True, key=jax.random.key(0))
+        >>> model(jnp.ones((2, 5, 3)), lengths=jnp.array([5, 2])).shape
+        (2, 4)
+    """
+
+    rnn: RNNStack
+    attention_weight: Array | None
+    attention_bias: Array | None
+    attention_vector: Array | None
+    head_weight: Array
+    head_bias: Array
+    num_classes: int = eqx.field(static=True)
+    pooling: str = eqx.field(static=True)
+    dropout: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        input_size: int,
+        num_classes: int,
+        *,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        pooling: str = "last",
+        attention_size: int = 32,
+        dropout: float = 0.0,
+        cell: str = "lstm",
+        key: Array,
+        **options: Any,
+    ):
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        k_rnn, k_att, k_vec, k_head = jax.random.split(key, 4)
+        self.num_classes, self.pooling, self.dropout = num_classes, pooling, check_rate("dropout", dropout)
+        self.rnn = RNNStack(
+            input_size, hidden_size, num_layers, bidirectional, dropout, cell=cell, key=k_rnn, **options
+        )
+        out = self.rnn.output_size
+        if pooling == "attention":
+            self.attention_weight = glorot_uniform(k_att, (attention_size, out), jnp.float32)
+            self.attention_bias = jnp.zeros((attention_size,), jnp.float32)
+            self.attention_vector = jax.random.uniform(k_vec, (attention_size,), jnp.float32, -0.1, 0.1)
+        else:
+            self.attention_weight = self.attention_bias = self.attention_vector = None
+        self.head_weight = glorot_uniform(k_head, (num_classes, out), jnp.float32)
+        self.head_bias = jnp.zeros((num_classes,), jnp.float32)
+
+    def __call__(self, xs: Array, lengths: Array | None = None, key: Array | None = None) -> Array:
+        if xs.ndim != 3:
+            raise ValueError(f"expected xs [B, T, D], got shape {tuple(xs.shape)}")
+        batch, steps = xs.shape[0], xs.shape[1]
+        if lengths is None:
+            lengths = jnp.full((batch,), steps, jnp.int32)
+        k_rnn, k_out = (None, None) if key is None else jax.random.split(key)
+        ys, _ = self.rnn(xs, lengths, key=k_rnn)
+        pooled = dropout(self.pool(ys, lengths), self.dropout, k_out)
+        return pooled @ self.head_weight.T + self.head_bias.reshape(1, -1)
+
+    def attention(self, ys: Array, lengths: Array) -> Array:
+        """The attention-pooling weights ``[B, T]`` (sum 1 over the valid steps, 0 on padding)."""
+        if self.attention_weight is None:
+            raise ValueError("attention weights exist only with pooling='attention'")
+        hidden = jnp.tanh(ys @ self.attention_weight.T + self.attention_bias.reshape(1, 1, -1))
+        return masked_softmax(hidden @ self.attention_vector, valid_mask(lengths, ys.shape[1]))
+
+    def pool(self, ys: Array, lengths: Array) -> Array:
+        """``[B, T, H']`` outputs -> ``[B, H']`` by ``self.pooling`` (see the class docstring)."""
+        mask = valid_mask(lengths, ys.shape[1]).astype(ys.dtype)
+        if self.pooling == "mean":
+            total = jnp.sum(ys * mask[:, :, None], axis=1)
+            return total / jnp.maximum(lengths, 1).astype(ys.dtype).reshape(-1, 1)
+        if self.pooling == "attention":
+            return jnp.sum(ys * self.attention(ys, lengths)[:, :, None], axis=1)
+        last = jnp.take_along_axis(ys, jnp.maximum(lengths - 1, 0).reshape(-1, 1, 1), axis=1)[:, 0]
+        if not self.rnn.bidirectional:
+            return last
+        half = ys.shape[2] // 2
+        return jnp.concatenate([last[:, :half], ys[:, 0, half:]], axis=-1)

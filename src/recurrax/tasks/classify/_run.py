@@ -1,0 +1,234 @@
+"""`fit_classifier`, `evaluate_classifier`, `predict_classifier`: a classification run from config to report,
+and its reuse.
+
+A run directory holds ``config.toml``, ``metrics.jsonl``, ``checkpoints/`` (each ``meta.json`` carries the
+config, the class names, the scaler and the data fingerprint, so a checkpoint alone rebuilds the model and
+its preprocessing), ``confusion_<split>.png`` and ``report.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ...config import from_dict, to_dict, to_toml
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
+from ._config import ClassifyConfig, ModelConfig
+from ._data import Batches, Cases, ClassificationData, class_weights, load_raw, prepare
+from ._metrics import accuracy, classify_loss, confusion_matrix, macro_f1, weighted_cross_entropy, write_confusion_png
+from ._model import SequenceClassifier
+
+
+@dataclass
+class ClassifyRun:
+    """What `fit_classifier` returns: the chosen ``model`` (best on validation, else the last), ``metrics``
+    per split (``loss``, ``accuracy``, ``macro_f1``) and the loop's `FitResult`."""
+
+    run_dir: Path
+    model: SequenceClassifier
+    classes: tuple[str, ...]
+    metrics: dict[str, dict[str, float]]
+    fit: FitResult
+
+
+@dataclass
+class LoadedClassifier:
+    """A trained classifier rebuilt from a checkpoint (`load_classifier`)."""
+
+    model: SequenceClassifier
+    config: ClassifyConfig
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    meta: dict[str, Any]
+    checkpoint: Path
+
+
+def build_model(cfg: ModelConfig, input_size: int, num_classes: int, *, key: jax.Array) -> SequenceClassifier:
+    """The `SequenceClassifier` that ``cfg`` describes."""
+    return SequenceClassifier(
+        input_size,
+        num_classes,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        bidirectional=cfg.bidirectional,
+        pooling=cfg.pooling,
+        attention_size=cfg.attention_size,
+        dropout=cfg.dropout,
+        cell=cfg.cell,
+        key=key,
+    )
+
+
+@eqx.filter_jit
+def _logits(model: SequenceClassifier, xs: jax.Array, lengths: jax.Array) -> jax.Array:
+    return model(xs, lengths)
+
+
+def predict_logits(model: SequenceClassifier, xs: np.ndarray, lengths: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``[N, C]`` logits in chunks of ``batch_size`` (the last chunk padded, so one compilation per shape)."""
+    count = len(xs)
+    size = min(batch_size, count)
+    out = []
+    for start in range(0, count, size):
+        chunk_x, chunk_n = xs[start : start + size], lengths[start : start + size]
+        missing = size - len(chunk_x)
+        if missing:
+            chunk_x = np.concatenate([chunk_x, np.zeros((missing, *xs.shape[1:]), xs.dtype)])
+            chunk_n = np.concatenate([chunk_n, np.ones(missing, lengths.dtype)])
+        out.append(np.asarray(_logits(model, jnp.asarray(chunk_x), jnp.asarray(chunk_n)))[: size - missing])
+    return np.concatenate(out)
+
+
+def evaluate_cases(model: SequenceClassifier, cases: Cases, num_classes: int, weights: np.ndarray, batch_size: int) -> dict:
+    """``{"loss", "accuracy", "macro_f1"}`` and the ``confusion`` matrix of ``model`` on ``cases``."""
+    logits = predict_logits(model, cases.xs, cases.lengths, batch_size)
+    loss = weighted_cross_entropy(jnp.asarray(logits), jnp.asarray(cases.labels), jnp.asarray(weights))
+    predicted = logits.argmax(axis=-1)
+    return {
+        "loss": float(loss),
+        "accuracy": accuracy(cases.labels, predicted),
+        "macro_f1": macro_f1(cases.labels, predicted, num_classes),
+        "confusion": confusion_matrix(cases.labels, predicted, num_classes),
+    }
+
+
+def fit_classifier(
+    cfg: ClassifyConfig,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> ClassifyRun:
+    """Train a sequence classifier as ``cfg`` says and write the run directory ``run_dir``.
+
+    Validation (``loss``, ``accuracy``, ``macro_f1`` on a stratified ``valid_fraction`` of the training
+    cases) picks the best checkpoint and drives early stopping; the chosen model is then evaluated on every
+    split, with a confusion-matrix PNG per split and ``report.md``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path, config_text = run_dir / "config.toml", to_toml(cfg)
+    trained = resume or any((run_dir / "checkpoints").glob("step_*"))
+    if trained and config_path.is_file() and config_path.read_text() != config_text:
+        raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
+    config_path.write_text(config_text)
+
+    data = prepare(load_raw(cfg.data, data_dir), cfg.data, cfg.train.seed)
+    train = data.splits["train"]
+    num_classes, input_size = len(data.classes), train.xs.shape[2]
+    weights = class_weights(train.labels, num_classes, cfg.data.class_weights)
+    model = build_model(cfg.model, input_size, num_classes, key=jax.random.split(jax.random.key(cfg.train.seed))[1])
+    meta = {
+        "task": "classify",
+        "config": to_dict(cfg),
+        "classes": list(data.classes),
+        "input_size": input_size,
+        "scaler": {"mean": data.mean.tolist(), "std": data.std.tolist()},
+        "data_fingerprint": data.fingerprint,
+    }
+
+    def evaluate(m: SequenceClassifier) -> dict[str, float]:
+        scores = evaluate_cases(m, data.splits["valid"], num_classes, weights, cfg.data.eval_batch_size)
+        return {k: v for k, v in scores.items() if k != "confusion"}
+
+    result = fit(
+        model,
+        classify_loss,
+        Batches(train, cfg.data.batch_size, weights, cfg.train.seed),
+        optim=cfg.optim,
+        train=cfg.train,
+        run_dir=run_dir,
+        evaluate=evaluate,
+        meta=meta,
+        resume=resume,
+        progress=progress,
+    )
+    final = result.best_model if result.best_model is not None else result.model
+    metrics = {}
+    for split, cases in data.splits.items():
+        scores = evaluate_cases(final, cases, num_classes, weights, cfg.data.eval_batch_size)
+        write_confusion_png(scores.pop("confusion"), data.classes, run_dir / f"confusion_{split}.png", split)
+        metrics[split] = scores
+    _write_report(run_dir / "report.md", cfg, metrics, data, result.step)
+    return ClassifyRun(run_dir, final, data.classes, metrics, result)
+
+
+def load_classifier(path: str | Path) -> LoadedClassifier:
+    """The model, config, classes and scaler of a run directory (its best or latest checkpoint) or checkpoint."""
+    checkpoint = find_checkpoint(path)
+    meta = read_meta(checkpoint)
+    if meta.get("task") != "classify":
+        raise ValueError(f"{checkpoint} is not a classifier checkpoint (task {meta.get('task')!r})")
+    cfg = from_dict(ClassifyConfig, meta["config"])
+    classes = tuple(meta["classes"])
+    skeleton = build_model(cfg.model, meta["input_size"], len(classes), key=jax.random.key(0))
+    model, meta = load_checkpoint(checkpoint, skeleton)
+    mean = np.asarray(meta["scaler"]["mean"], np.float32)
+    std = np.asarray(meta["scaler"]["std"], np.float32)
+    return LoadedClassifier(model, cfg, classes, mean, std, meta, checkpoint)
+
+
+def evaluate_classifier(
+    path: str | Path, split: str = "test", *, data_dir: str | Path | None = None, plot: str | Path | None = None
+) -> dict[str, Any]:
+    """``{"loss", "accuracy", "macro_f1", "confusion"}`` of a trained classifier on ``split`` of its data
+    (loaded again from the run's config; it must have the training data's fingerprint). ``plot`` writes the
+    confusion matrix PNG there."""
+    loaded = load_classifier(path)
+    cfg = loaded.config
+    data = prepare(load_raw(cfg.data, data_dir), cfg.data, cfg.train.seed, classes=loaded.classes)
+    if data.fingerprint != loaded.meta.get("data_fingerprint"):
+        raise ValueError(f"the data differ from those {loaded.checkpoint} was trained on (sha256 {data.fingerprint})")
+    if split not in data.splits:
+        raise ValueError(f"the run has no {split!r} split; its splits are {', '.join(data.splits)}")
+    weights = class_weights(data.splits["train"].labels, len(data.classes), cfg.data.class_weights)
+    scores = evaluate_cases(loaded.model, data.splits[split], len(data.classes), weights, cfg.data.eval_batch_size)
+    if plot is not None:
+        write_confusion_png(scores["confusion"], data.classes, plot, split)
+    return scores
+
+
+def predict_classifier(
+    path: str | Path, xs: np.ndarray, lengths: np.ndarray | None = None
+) -> tuple[list[str], np.ndarray]:
+    """Class names and probabilities ``[N, C]`` for raw (unscaled) sequences ``xs`` ``[N, T, D]`` (NaN =
+    missing) with ``lengths`` ``[N]`` (None: all ``T`` steps), scaled with the run's training statistics."""
+    loaded = load_classifier(path)
+    xs = np.asarray(xs, np.float32)
+    if xs.ndim != 3 or xs.shape[2] != len(loaded.mean):
+        raise ValueError(f"expected xs [N, T, {len(loaded.mean)}], got shape {xs.shape}")
+    lengths = np.full(len(xs), xs.shape[1], np.int32) if lengths is None else np.asarray(lengths, np.int32)
+    if lengths.shape != (len(xs),) or lengths.min() < 1 or lengths.max() > xs.shape[1]:
+        raise ValueError(f"lengths must be [N] in [1, T={xs.shape[1]}], got {lengths}")
+    scaled = np.nan_to_num((xs - loaded.mean) / loaded.std, nan=0.0)
+    scaled = scaled * (np.arange(xs.shape[1])[None, :, None] < lengths[:, None, None])
+    logits = predict_logits(loaded.model, scaled.astype(np.float32), lengths, loaded.config.data.eval_batch_size)
+    probabilities = np.asarray(jax.nn.softmax(jnp.asarray(logits), axis=-1))
+    return [loaded.classes[i] for i in probabilities.argmax(axis=-1)], probabilities
+
+
+def _write_report(path: Path, cfg: ClassifyConfig, metrics: dict, data: ClassificationData, steps: int) -> None:
+    m = cfg.model
+    lines = [
+        f"# Sequence classification: {cfg.data.path or cfg.data.dataset}",
+        "",
+        f"{len(data.classes)} classes, {data.splits['train'].xs.shape[2]} features; model: "
+        f"{'bidirectional ' if m.bidirectional else ''}{m.cell} x{m.num_layers}, hidden {m.hidden_size}, "
+        f"{m.pooling} pooling; {steps} steps.",
+        "",
+        "| split | cases | loss | accuracy | macro-F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for split, scores in metrics.items():
+        cases = len(data.splits[split].labels)
+        lines.append(f"| {split} | {cases} | {scores['loss']:.4f} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |")
+    lines += ["", *(f"![{s}](confusion_{s}.png)" for s in metrics), ""]
+    path.write_text("\n".join(lines))

@@ -1,0 +1,109 @@
+"""`Forecaster`: a global recurrent forecaster, direct (multi-output) or recursive (autoregressive).
+
+Inputs are scaled histories ``[B, L]`` left-aligned with ``lengths`` ``[B]`` (values after a length are
+padding); the stack reads them as ``[B, L, 1]`` and its state at each series' last valid step summarises it.
+
+- ``direct`` (the MQ-RNN-style multi-output forecaster, Wen et al. 2017): ``raw = W h_len + b``, reshaped to
+  ``[B, H, P]``: every horizon step read out at once from the last state.
+- ``recursive`` (the autoregressive forecaster, as DeepAR's, Salinas et al. 2020): at every step ``t`` the
+  output ``W h_t + b`` ``[P]`` models ``y_{t+1}``; trained on all one-step-ahead targets of the window, and
+  forecasts by feeding its point forecast back for ``H`` steps (its intervals are then one-step intervals
+  around that path: they do not include the accumulated error).
+
+``P`` is the head's number of outputs (`recurrax.tasks.forecast._heads`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ...cells._base import broadcast_to_rank
+from ...models import RNNStack
+from ._heads import num_params, point_forecast
+
+Kind = Literal["direct", "recursive"]
+
+
+class Forecaster(eqx.Module):
+    """``raw = model(inputs, lengths, key=None)``: ``inputs`` ``[B, L]``, ``lengths`` ``[B]`` int,
+    ``raw`` ``[B, H, P]`` head outputs for the next ``H = horizon`` steps.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> model = Forecaster(horizon=3, hidden_size=8, head="gaussian", key=jax.random.key(0))
+        >>> model(jnp.ones((2, 5)), jnp.array([5, 3])).shape
+        (2, 3, 2)
+    """
+
+    rnn: RNNStack
+    out_weight: Array
+    out_bias: Array
+    kind: str = eqx.field(static=True)
+    horizon: int = eqx.field(static=True)
+    head: str = eqx.field(static=True)
+    quantiles: tuple[float, ...] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        horizon: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        *,
+        kind: Kind = "direct",
+        head: str = "point",
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        key: Array,
+    ):
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        if kind not in ("direct", "recursive"):
+            raise ValueError(f"kind must be 'direct' or 'recursive', got {kind!r}")
+        params = num_params(head, quantiles)
+        k_rnn, k_out = jax.random.split(key)
+        self.rnn = RNNStack(1, hidden_size, num_layers, dropout=dropout, cell=cell, key=k_rnn)
+        outputs = params * (horizon if kind == "direct" else 1)
+        bound = 1.0 / hidden_size**0.5
+        self.out_weight = jax.random.uniform(k_out, (outputs, self.rnn.output_size), jnp.float32, -bound, bound)
+        self.out_bias = jnp.zeros((outputs,), jnp.float32)
+        self.kind, self.horizon, self.head, self.quantiles = kind, horizon, head, tuple(quantiles)
+
+    @property
+    def num_params(self) -> int:
+        return num_params(self.head, self.quantiles)
+
+    def _read_out(self, h: Array) -> Array:
+        return h @ self.out_weight.T + broadcast_to_rank(self.out_bias, h)
+
+    def step_outputs(self, inputs: Array, lengths: Array, key: Array | None = None) -> tuple[Array, Array]:
+        """Per-step outputs ``[B, L, P]`` (each for the next value) and the last state's ``h`` ``[B, H]``."""
+        ys, state = self.rnn(inputs[..., None], lengths, key=key)
+        h_last = state[0][-1] if isinstance(state, tuple) else state[-1]
+        return self._read_out(ys), h_last
+
+    def __call__(self, inputs: Array, lengths: Array, key: Array | None = None) -> Array:
+        if inputs.ndim != 2:
+            raise ValueError(f"expected inputs [B, L], got shape {tuple(inputs.shape)}")
+        batch = inputs.shape[0]
+        if self.kind == "direct":
+            _, h_last = self.step_outputs(inputs, lengths, key)
+            return self._read_out(h_last).reshape(batch, self.horizon, self.num_params)
+        ys, state = self.rnn(inputs[..., None], lengths)
+        last = jnp.take_along_axis(ys, (lengths - 1).reshape(-1, 1, 1), axis=1)[:, 0]
+        first = self._read_out(last)
+
+        def step(carry, _):
+            state, raw = carry
+            value = point_forecast(self.head, raw, self.quantiles)
+            ys, state = self.rnn(value.reshape(batch, 1, 1), state=state)
+            nxt = self._read_out(ys[:, 0])
+            return (state, nxt), raw
+
+        _, raws = jax.lax.scan(step, (state, first), None, length=self.horizon)
+        return jnp.moveaxis(raws, 0, 1)

@@ -1,0 +1,198 @@
+"""`fit_seq2seq`, `load_seq2seq`, `translate`: the numbers task from config to report, and its reuse.
+
+A run directory holds ``config.toml``, ``metrics.jsonl``, ``checkpoints/`` (``meta.json`` carries the config
+and both vocabularies), ``attention.png`` (the weights for one long test input) and ``report.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from ...config import from_dict, to_dict, to_toml
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
+from ._config import ModelConfig, Seq2SeqConfig
+from ._decode import beam_search, greedy_decode
+from ._model import Seq2Seq
+from ._numbers import Vocab, encode_pairs, english, french, split_numbers, tokenize
+from ._plot import write_attention_png
+
+
+@dataclass
+class Seq2SeqRun:
+    """What `fit_seq2seq` returns: the chosen model, the vocabularies, ``metrics`` and the loop's result."""
+
+    run_dir: Path
+    model: Seq2Seq
+    source: Vocab
+    target: Vocab
+    metrics: dict[str, float]
+    fit: FitResult
+
+
+def seq2seq_loss(model: Seq2Seq, batch: dict[str, Array], carry: Any, key: Array) -> tuple[Array, tuple[Any, dict]]:
+    """Teacher-forced cross-entropy, averaged over the valid target tokens (``EOS`` included)."""
+    logits, _ = model(batch["src"], batch["src_lengths"], batch["tgt_in"])
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), batch["tgt_out"][:, :, None], axis=2)[:, :, 0]
+    mask = (jnp.arange(logits.shape[1]).reshape(1, -1) < batch["tgt_lengths"].reshape(-1, 1)).astype(nll.dtype)
+    return jnp.sum(nll * mask) / jnp.sum(mask), (carry, {})
+
+
+def build_model(cfg: ModelConfig, source_vocab: int, target_vocab: int, *, key: Array) -> Seq2Seq:
+    """The `Seq2Seq` that ``cfg`` describes."""
+    return Seq2Seq(
+        source_vocab,
+        target_vocab,
+        embed_size=cfg.embed_size,
+        hidden_size=cfg.hidden_size,
+        encoder_layers=cfg.encoder_layers,
+        attention=cfg.attention,
+        key=key,
+    )
+
+
+def decode_all(model: Seq2Seq, arrays: dict[str, np.ndarray], max_len: int, batch_size: int, beam: int = 1) -> np.ndarray:
+    """``[N, max_len]`` decoded ids, greedy (``beam=1``) or by beam search, in padded chunks."""
+    count, size = len(arrays["src"]), min(batch_size, len(arrays["src"]))
+    out = []
+    for start in range(0, count, size):
+        src, lengths = arrays["src"][start : start + size], arrays["src_lengths"][start : start + size]
+        missing = size - len(src)
+        if missing:
+            src = np.concatenate([src, np.ones((missing, src.shape[1]), src.dtype)])
+            lengths = np.concatenate([lengths, np.ones(missing, lengths.dtype)])
+        if beam == 1:
+            tokens, _ = greedy_decode(model, jnp.asarray(src), jnp.asarray(lengths), max_len)
+        else:
+            tokens, _ = beam_search(model, jnp.asarray(src), jnp.asarray(lengths), max_len, beam)
+        out.append(np.asarray(tokens)[: size - missing])
+    return np.concatenate(out)
+
+
+def exact_match(predicted: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """``[N]`` bool: the prediction equals the target up to and including ``EOS``."""
+    steps = min(predicted.shape[1], arrays["tgt_out"].shape[1])
+    inside = np.arange(steps)[None, :] < arrays["tgt_lengths"][:, None]
+    same = (predicted[:, :steps] == arrays["tgt_out"][:, :steps]) | ~inside
+    return same.all(axis=1) & (arrays["tgt_lengths"] <= steps)
+
+
+def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> Seq2SeqRun:
+    """Train on English -> French number words as ``cfg`` says; write the run directory ``run_dir``.
+
+    Validation (teacher-forced loss and greedy exact match on ``valid_size`` training numbers held out)
+    picks the best checkpoint. Metrics of the chosen model on the unseen test numbers: ``exact_match``
+    (greedy), ``beam_exact_match`` (beam ``data.beam``) and ``long_exact_match`` (greedy, inputs of at least
+    ``data.long_from`` tokens; NaN when there are none).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path, config_text = run_dir / "config.toml", to_toml(cfg)
+    trained = resume or any((run_dir / "checkpoints").glob("step_*"))
+    if trained and config_path.is_file() and config_path.read_text() != config_text:
+        raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
+    config_path.write_text(config_text)
+
+    d = cfg.data
+    train_numbers, test_numbers = split_numbers(d.max_number, d.train_size, d.test_size, cfg.train.seed)
+    valid_numbers, train_numbers = train_numbers[: d.valid_size], train_numbers[d.valid_size :]
+    everything = np.concatenate([train_numbers, valid_numbers, test_numbers])
+    sources, targets = [english(int(n)) for n in everything], [french(int(n)) for n in everything]
+    source, target = Vocab.build(sources), Vocab.build(targets)
+    src_len = max(len(tokenize(s)) for s in sources)
+    tgt_len = max(len(tokenize(t)) for t in targets) + 1
+    splits = {
+        name: encode_pairs(numbers, source, target, src_len, tgt_len)
+        for name, numbers in (("train", train_numbers), ("valid", valid_numbers), ("test", test_numbers))
+    }
+    model = build_model(cfg.model, len(source), len(target), key=jax.random.split(jax.random.key(cfg.train.seed))[1])
+    meta = {
+        "task": "seq2seq",
+        "config": to_dict(cfg),
+        "source_vocab": list(source.tokens),
+        "target_vocab": list(target.tokens),
+        "lengths": [src_len, tgt_len],
+    }
+    train = splits["train"]
+    size = min(d.batch_size, len(train["src"]))
+    per_epoch = len(train["src"]) // size
+
+    def get_batch(index: int) -> dict[str, np.ndarray]:
+        epoch, position = divmod(index, per_epoch)
+        order = np.random.default_rng([cfg.train.seed, epoch]).permutation(len(train["src"]))
+        chosen = order[position * size : (position + 1) * size]
+        return {name: array[chosen] for name, array in train.items()}
+
+    def evaluate(m: Seq2Seq) -> dict[str, float]:
+        valid = splits["valid"]
+        loss, _ = seq2seq_loss(m, {k: jnp.asarray(v) for k, v in valid.items()}, None, jax.random.key(0))
+        predicted = decode_all(m, valid, tgt_len, d.eval_batch_size)
+        return {"loss": float(loss), "exact_match": float(exact_match(predicted, valid).mean())}
+
+    result = fit(
+        model, seq2seq_loss, get_batch, optim=cfg.optim, train=cfg.train, run_dir=run_dir, evaluate=evaluate,
+        meta=meta, resume=resume, progress=progress,
+    )  # fmt: skip
+    final = result.best_model if result.best_model is not None else result.model
+    test = splits["test"]
+    greedy = exact_match(decode_all(final, test, tgt_len, d.eval_batch_size), test)
+    beamed = exact_match(decode_all(final, test, tgt_len, d.eval_batch_size, beam=d.beam), test)
+    long = test["src_lengths"] >= d.long_from
+    metrics = {
+        "exact_match": float(greedy.mean()),
+        "beam_exact_match": float(beamed.mean()),
+        "long_exact_match": float(greedy[long].mean()) if long.any() else float("nan"),
+        "long_count": int(long.sum()),
+    }
+    longest = int(np.argmax(test["src_lengths"]))
+    plot_attention(final, source, target, int(test_numbers[longest]), run_dir / "attention.png", (src_len, tgt_len))
+    lines = [f"# Numbers EN -> FR ({cfg.model.attention} attention)", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {value:.4f} |" for name, value in metrics.items()]
+    (run_dir / "report.md").write_text("\n".join([*lines, "", "![attention](attention.png)", ""]))
+    return Seq2SeqRun(run_dir, final, source, target, metrics, result)
+
+
+def plot_attention(
+    model: Seq2Seq, source: Vocab, target: Vocab, number: int, path: str | Path, lengths: tuple[int, int]
+) -> str:
+    """Translate ``number``'s English words greedily, plot the attention weights to ``path``; the output."""
+    src = source.encode(english(number))
+    padded = np.zeros((1, lengths[0]), np.int32)
+    padded[0, : len(src)] = src
+    tokens, weights = greedy_decode(model, jnp.asarray(padded), jnp.asarray([len(src)], jnp.int32), lengths[1])
+    output = target.decode(np.asarray(tokens[0]).tolist())
+    shown = tokenize(output) + ["<eos>"]
+    write_attention_png(np.asarray(weights[0]), tokenize(english(number)), shown, path)
+    return output
+
+
+def load_seq2seq(path: str | Path) -> tuple[Seq2Seq, Vocab, Vocab, dict]:
+    """The model, source and target vocabularies and meta of a run directory or checkpoint."""
+    checkpoint = find_checkpoint(path)
+    meta = read_meta(checkpoint)
+    if meta.get("task") != "seq2seq":
+        raise ValueError(f"{checkpoint} is not a seq2seq checkpoint (task {meta.get('task')!r})")
+    cfg = from_dict(Seq2SeqConfig, meta["config"])
+    source, target = Vocab(tuple(meta["source_vocab"])), Vocab(tuple(meta["target_vocab"]))
+    model, meta = load_checkpoint(checkpoint, build_model(cfg.model, len(source), len(target), key=jax.random.key(0)))
+    return model, source, target, meta
+
+
+def translate(path: str | Path, sentences: list[str], *, beam: int = 1) -> list[str]:
+    """French for English number words (e.g. ``"forty-two"``) with a trained run or checkpoint."""
+    model, source, target, meta = load_seq2seq(path)
+    src_len, tgt_len = meta["lengths"]
+    ids = [source.encode(s) for s in sentences]
+    width = max(src_len, *(len(i) for i in ids))
+    src = np.zeros((len(ids), width), np.int32)
+    for row, i in enumerate(ids):
+        src[row, : len(i)] = i
+    arrays = {"src": src, "src_lengths": np.asarray([len(i) for i in ids], np.int32)}
+    decoded = decode_all(model, arrays, tgt_len, 256, beam)
+    return [target.decode(row.tolist()) for row in decoded]
