@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench install clean
+.PHONY: demo adding test bench install clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(VENV)/.bench: $(VENV)/.test
 install: $(VENV)/.base
 
 demo: $(VENV)/.base
+	$(VENV)/bin/recurrax lm fit --config configs/lm_quickstart.toml
+
+adding: $(VENV)/.base
 	$(PY) -m recurrax.demos.adding --out runs/adding
 
 test: $(VENV)/.test

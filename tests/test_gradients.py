@@ -92,7 +92,7 @@ def test_gradients_finite_and_masked_under_padding(name, key):
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["float32", "bfloat16"])
 @pytest.mark.parametrize("cell", ["lstm", "vanilla", "cifg"])
 def test_dtype_is_kept_through_forward_and_backward(cell, dtype, key):
-    model = rx.RNNStack(3, 4, num_layers=2, bidirectional=True, cell=cell, key=key, dtype=dtype)
+    model = rx.RNNStack(3, 4, bidirectional=True, cell=cell, key=key, dtype=dtype)
     xs = jnp.ones((2, 5, 3), dtype)
 
     def loss(model, xs):

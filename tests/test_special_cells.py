@@ -72,7 +72,7 @@ def test_depth_gated_lower_memory_needs_twice_the_hidden_size(key):
 def test_recurrent_mask_multiplies_h_only_in_the_matmul(key, which):
     """``step(carry, xp, mask) == step(carry with h * mask, xp)`` when ``h_{t-1}`` has no other path to the
     step's output: always for the LSTM, at t = 0 (every module awake) for the clockwork RNN. The mask is
-    ``[B, output_size]`` (``[B, 2H]`` for a cell that emits its memory)."""
+    shaped like ``h`` (``[B, H]``, also for a cell that emits ``[B, 2H]``)."""
     k_cell, k_rand, k_h, k_x, k_mask = jax.random.split(key, 5)
     if which == "clockwork":
         cell = randomize(rx.ClockworkRNNCell(D, H, key=k_cell, periods=(1, 2)), k_rand)
@@ -83,14 +83,14 @@ def test_recurrent_mask_multiplies_h_only_in_the_matmul(key, which):
         cell.init_carry(B),
     )
     xp = cell.project_input(jax.random.normal(k_x, (B, D), jnp.float32))
-    mask = jax.random.bernoulli(k_mask, 0.5, (B, cell.output_size)).astype(jnp.float32) * 2.0
+    mask = jax.random.bernoulli(k_mask, 0.5, carry[0].shape).astype(jnp.float32) * 2.0
     _, y_masked = cell.step(carry, xp, mask)
-    _, y_premasked = cell.step((carry[0] * mask[:, :H],) + tuple(carry[1:]), xp)
+    _, y_premasked = cell.step((carry[0] * mask,) + tuple(carry[1:]), xp)
     np.testing.assert_allclose(y_masked, y_premasked, rtol=1e-6, atol=1e-6)
 
 
 def test_depth_gated_stack_runs_with_recurrent_dropout(key):
-    """The engine builds the mask from ``output_size`` (2H on emitting layers); the cell uses its h half."""
+    """The engine shapes the mask like ``h`` (``[B, H]``), not like the ``[B, 2H]`` output of emitting layers."""
     k_model, k_x, k_drop = jax.random.split(key, 3)
     model = rx.RNNStack(D, H, num_layers=2, cell="depth_gated", recurrent_dropout=0.5, key=k_model)
     xs = jax.random.normal(k_x, (B, T, D), jnp.float32)

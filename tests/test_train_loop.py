@@ -231,6 +231,22 @@ def test_nonfinite_skip_goes_on_as_if_the_batch_was_left_out(tmp_path):
     ]
 
 
+def test_time_budget_makes_the_step_in_hand_the_last(tmp_path, monkeypatch):
+    """With ``max_minutes`` spent, training stops after the current step, evaluated and checkpointed as a last
+    step; the parameters equal a run configured for that many steps."""
+    clock = iter(range(0, 10_000, 20))  # every reading of the clock is 20 s later: 1 minute = 3 readings
+    monkeypatch.setattr("recurrax.train._loop.time.perf_counter", lambda: float(next(clock)))
+    budget = TrainConfig(steps=50, log_every=100, eval_every=0, checkpoint_every=0, max_minutes=1.0)
+    stopped = train_task.run(tmp_path / "budget", train=budget)
+    assert 1 <= stopped.step < 50
+    assert sorted(p.name for p in (tmp_path / "budget" / "checkpoints").iterdir()) == ["best", f"step_{stopped.step:06d}"]
+    splits = [(row["step"], row["split"]) for row in stopped.history]
+    assert (stopped.step, "train") in splits and (stopped.step, "valid") in splits
+    monkeypatch.undo()
+    oracle = train_task.run(tmp_path / "oracle", train=replace(budget, steps=stopped.step, max_minutes=None))
+    _assert_models_equal(stopped.model, oracle.model)
+
+
 def test_early_stopping_plateau_and_best_checkpoint(tmp_path):
     scripted = [3.0, 2.0, 2.5, 2.4, 2.6, 1.0]
     seen = []

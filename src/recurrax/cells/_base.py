@@ -32,9 +32,10 @@ class AbstractCell(eqx.Module):
     """Base of every recurrent cell: ``(carry, x_t) -> (carry, y_t)`` plus ``init_carry``.
 
     Subclasses set ``input_size`` and ``hidden_size`` and implement `project_input`, `step` and
-    `init_carry`. The first leaf of every carry is the hidden state ``h`` ``[B, output_size]``, the
-    short-term memory that the next step's recurrent matmul reads; variational recurrent dropout
-    (`recurrent_mask`) multiplies exactly that input of the recurrent matmul.
+    `init_carry`. The first leaf of every carry is the hidden state ``h`` ``[B, H_rec]`` (usually
+    ``output_size`` wide), the short-term memory that the next step's recurrent matmul reads; variational
+    recurrent dropout (`recurrent_mask`, shaped like ``h``) multiplies exactly that input of the recurrent
+    matmul.
     """
 
     input_size: eqx.AbstractVar[int]
@@ -53,7 +54,7 @@ class AbstractCell(eqx.Module):
     def step(self, carry: Carry, xp: Array, recurrent_mask: Array | None = None) -> tuple[Carry, Array]:
         """One recurrence step on projected input ``xp`` ``[B, G]``; returns ``(carry, y_t)``.
 
-        ``recurrent_mask`` (``[B, output_size]`` or None) multiplies ``h_{t-1}`` where it enters the
+        ``recurrent_mask`` (shaped like ``h``, the first carry leaf, or None) multiplies ``h_{t-1}`` where it enters the
         recurrent matmuls (Gal & Ghahramani 2016); the carried state itself is not masked.
         """
 

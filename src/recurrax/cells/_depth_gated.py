@@ -35,7 +35,7 @@ class DepthGatedLSTMCell(AbstractCell):
 
     Everything that depends on ``x_t`` alone (``W_ih x_t + b``, ``W_id x_t + w_ld ⊙ c^{low}_t + b_d`` and
     ``c^{low}_t`` itself) is hoisted out of the scan by `project_input`. ``recurrent_mask`` is
-    ``[B, output_size]`` as for every cell; its first ``H`` columns multiply ``h_{t-1}`` before ``W_hh``.
+    shaped like ``h`` (``[B, H]``) as for every cell and multiplies ``h_{t-1}`` before ``W_hh``.
 
     Parameters: ``weight_ih`` ``[4H (+H), D_h]`` (glorot uniform; the extra ``H`` rows are ``W_id``, and
     ``D_h = input_size - H`` with lower memory), ``weight_hh`` ``[4H, H]`` (one orthogonal block per gate),
@@ -133,8 +133,7 @@ class DepthGatedLSTMCell(AbstractCell):
         """``(h, c), xp_t -> (h, c), y_t`` with ``y_t = concat(h_t, c_t)`` when emitting memory, else ``h_t``."""
         h, c = carry
         H = self.hidden_size
-        h_mask = None if recurrent_mask is None else recurrent_mask[..., :H]
-        z = xp[..., : 4 * H] + masked(h, h_mask) @ self.weight_hh.T
+        z = xp[..., : 4 * H] + masked(h, recurrent_mask) @ self.weight_hh.T
         i, f, g, o = jnp.split(z, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         if self.lower_memory:

@@ -137,7 +137,9 @@ def _case(parts: list[str], number: int, header: dict[str, str]) -> np.ndarray:
     return np.asarray(columns, np.float64).T
 
 
-def pad_series(series: tuple[np.ndarray, ...] | list[np.ndarray], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pad_series(
+    series: tuple[np.ndarray, ...] | list[np.ndarray], length: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Variable-length series ``[T_i, D]`` -> (``xs`` ``[N, T, D]`` float32 zero-padded at the end, ``lengths``
     ``[N]`` int32). ``length`` pads to at least that many steps (default: the longest series)."""
     lengths = np.asarray([len(s) for s in series], np.int32)

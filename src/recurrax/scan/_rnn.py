@@ -104,9 +104,8 @@ class RNN(eqx.Module):
         xp = self.cell.project_input(jnp.swapaxes(xs, 0, 1))  # [T, B, G]: one matmul for all steps
         if reverse:
             xp = reverse_padded(xp, lengths)
-        h_mask = recurrent_dropout_mask(
-            self.recurrent_dropout, mask_key, (batch, self.cell.output_size), xs.dtype
-        )
+        h = jax.tree.leaves(carry)[0]  # the recurrent input h_{t-1} is the first leaf of every carry
+        h_mask = recurrent_dropout_mask(self.recurrent_dropout, mask_key, h.shape, xs.dtype)
         scanned = {"xp": xp}
         if lengths is not None:
             scanned["valid"] = time_mask(lengths, steps)

@@ -68,6 +68,9 @@ class TrainConfig:
     - ``seed``: the step's random key is ``fold_in(key(seed), batch_index)``.
     - ``tensorboard``: also write TensorBoard event files under ``run_dir/tensorboard`` (needs tensorboardX or
       tensorboard installed).
+    - ``max_minutes``: a wall-clock budget; once this much training time has passed, the step in hand is the
+      last (evaluated and checkpointed like the final step). None = no budget. With a budget the length of the
+      run depends on the machine's speed, so two runs may stop at different steps.
     """
 
     steps: int = 1000
@@ -79,6 +82,7 @@ class TrainConfig:
     nonfinite: Literal["stop", "skip"] = "stop"
     seed: int = 0
     tensorboard: bool = False
+    max_minutes: float | None = None
 
     def __post_init__(self):
         require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
@@ -88,6 +92,9 @@ class TrainConfig:
             self.checkpoint_every >= 0,
             "checkpoint_every", f"must be >= 0 (0 = only at the end), got {self.checkpoint_every}",
         )  # fmt: skip
+        require(
+            self.max_minutes is None or self.max_minutes > 0, "max_minutes", f"must be > 0, got {self.max_minutes}"
+        )
         require(self.keep_checkpoints >= 1, "keep_checkpoints", f"must be >= 1, got {self.keep_checkpoints}")
         require(
             self.early_stopping_patience >= 0,

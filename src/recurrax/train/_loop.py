@@ -180,7 +180,7 @@ def fit(
                 if train.nonfinite == "stop":
                     raise NonFiniteError(step, float(stats["loss"]), last_checkpoint, model)
                 state.skipped_steps += 1
-            elif step % train.log_every == 0 or step == train.steps:
+            elif step % train.log_every == 0 or step == train.steps or _past(train.max_minutes, elapsed()):
                 row = _train_row(step, stats, elapsed())
                 row["steps_per_s"] = window_steps / window_seconds
                 if tokens_per_batch is not None:
@@ -189,8 +189,10 @@ def fit(
                 last_rows["train"] = row
                 window_steps, window_seconds = 0, 0.0
             bar.advance(step, row)
+            out_of_time = _past(train.max_minutes, elapsed())
+            last = step == train.steps or out_of_time
 
-            if evaluate is not None and (step == train.steps or (train.eval_every and step % train.eval_every == 0)):
+            if evaluate is not None and (last or (train.eval_every and step % train.eval_every == 0)):
                 scores = _scores(evaluate(model))
                 row = {"step": step, "split": "valid", **scores, "time": elapsed()}
                 log.write(row)
@@ -208,7 +210,7 @@ def fit(
                 patience = train.early_stopping_patience
                 stopped_early = bool(patience) and state.evals_since_best >= patience
 
-            if stopped_early or step == train.steps or (train.checkpoint_every and step % train.checkpoint_every == 0):
+            if stopped_early or last or (train.checkpoint_every and step % train.checkpoint_every == 0):
                 log.sync()
                 state.plateau = _plateau_out(plateau)
                 state.elapsed = elapsed()
@@ -219,7 +221,7 @@ def fit(
                     train_state={"opt_state": opt_state, "carry": carry},
                 )
                 prune_checkpoints(root, train.keep_checkpoints)
-            if stopped_early:
+            if stopped_early or out_of_time:
                 break
         history = log.rows
     return FitResult(
@@ -232,6 +234,11 @@ def fit(
         skipped_steps=state.skipped_steps,
         compilations=step_fn.traces - traces_before,
     )
+
+
+def _past(minutes: float | None, seconds: float) -> bool:
+    """Whether a ``train.max_minutes`` budget is spent after ``seconds`` of training."""
+    return minutes is not None and seconds >= 60.0 * minutes
 
 
 def _train_row(step: int, stats: dict[str, Any], seconds: float) -> dict[str, Any]:

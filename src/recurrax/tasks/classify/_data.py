@@ -95,7 +95,10 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def prepare(
-    raw: dict[str, tuple[list[np.ndarray], list[str]]], cfg: DataConfig, seed: int, classes: tuple[str, ...] | None = None
+    raw: dict[str, tuple[list[np.ndarray], list[str]]],
+    cfg: DataConfig,
+    seed: int,
+    classes: tuple[str, ...] | None = None,
 ) -> ClassificationData:
     """Standardised, padded splits from raw cases; ``classes`` fixes the class order (default: sorted
     training labels, numerically when they all are numbers)."""
@@ -126,7 +129,7 @@ def prepare(
         xs, lengths = pad_series(scaled, steps)
         splits[split] = Cases(xs, lengths, np.asarray([index[label] for label in labels], np.int32))
     train_index, valid_index = stratified_split(splits["train"].labels, cfg.valid_fraction, seed)
-    everything = splits["train"]
+    everything = splits.pop("train")
     splits = {"train": everything.take(train_index), "valid": everything.take(valid_index), **splits}
     return ClassificationData(
         splits, classes, mean.astype(np.float32), std.astype(np.float32), digest.hexdigest()
@@ -143,8 +146,9 @@ def class_weights(labels: np.ndarray, num_classes: int, kind: str) -> np.ndarray
 
 
 class Batches:
-    """``get_batch(i)`` for `fit`: ``batch_size`` cases drawn without replacement from a seeded permutation per
-    epoch (deterministic in ``i``), with the training ``class_weights``; every batch has the same shapes."""
+    """``get_batch(i)`` for `fit`: consecutive ``batch_size`` cases of a seeded permutation per epoch
+    (deterministic in ``i``; an epoch's last batch is the permutation's last ``batch_size`` cases), with the
+    training ``class_weights``; every batch has the same shapes, so the train step compiles once."""
 
     def __init__(self, cases: Cases, batch_size: int, weights: np.ndarray, seed: int):
         self.cases, self.weights, self.seed = cases, weights, seed

@@ -72,9 +72,8 @@ def _logits(model: SequenceClassifier, xs: jax.Array, lengths: jax.Array) -> jax
 
 
 def predict_logits(model: SequenceClassifier, xs: np.ndarray, lengths: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """``[N, C]`` logits in chunks of ``batch_size`` (the last chunk padded, so one compilation per shape)."""
-    count = len(xs)
-    size = min(batch_size, count)
+    """``[N, C]`` logits in chunks of ``batch_size`` (the last one padded: one compilation for every split)."""
+    count, size = len(xs), batch_size
     out = []
     for start in range(0, count, size):
         chunk_x, chunk_n = xs[start : start + size], lengths[start : start + size]
@@ -86,7 +85,9 @@ def predict_logits(model: SequenceClassifier, xs: np.ndarray, lengths: np.ndarra
     return np.concatenate(out)
 
 
-def evaluate_cases(model: SequenceClassifier, cases: Cases, num_classes: int, weights: np.ndarray, batch_size: int) -> dict:
+def evaluate_cases(
+    model: SequenceClassifier, cases: Cases, num_classes: int, weights: np.ndarray, batch_size: int
+) -> dict:
     """``{"loss", "accuracy", "macro_f1"}`` and the ``confusion`` matrix of ``model`` on ``cases``."""
     logits = predict_logits(model, cases.xs, cases.lengths, batch_size)
     loss = weighted_cross_entropy(jnp.asarray(logits), jnp.asarray(cases.labels), jnp.asarray(weights))
@@ -229,6 +230,7 @@ def _write_report(path: Path, cfg: ClassifyConfig, metrics: dict, data: Classifi
     ]
     for split, scores in metrics.items():
         cases = len(data.splits[split].labels)
-        lines.append(f"| {split} | {cases} | {scores['loss']:.4f} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |")
+        values = " | ".join(f"{scores[name]:.4f}" for name in ("loss", "accuracy", "macro_f1"))
+        lines.append(f"| {split} | {cases} | {values} |")
     lines += ["", *(f"![{s}](confusion_{s}.png)" for s in metrics), ""]
     path.write_text("\n".join(lines))

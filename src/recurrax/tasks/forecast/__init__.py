@@ -3,19 +3,22 @@
     >>> from recurrax.tasks import forecast as fc
     >>> series = fc.SeriesSet.from_frame(frame, freq="MS")                 # doctest: +SKIP
     >>> history, holdout = series.split_last(18)                           # doctest: +SKIP
-    >>> run = fc.fit_forecast(fc.ForecastConfig(), history, "runs/m3")    # doctest: +SKIP
-    >>> out = fc.predict(run.model, run.config, history.values, scaler=run.scaler, levels=[0.1, 0.9])  # doctest: +SKIP
+    >>> cfg = fc.ForecastConfig(model=fc.ModelConfig(head="student_t"))    # doctest: +SKIP
+    >>> run = fc.fit_forecast(cfg, history, "runs/m3")                     # doctest: +SKIP
+    >>> out = fc.predict(run.model, cfg, history.values, scaler=run.scaler, levels=[0.1, 0.9])  # doctest: +SKIP
     >>> fc.forecast_baseline("naive2", history.values, 18, period=12)     # doctest: +SKIP
 
 Pieces: data (`SeriesSet`, `fill_missing`, `Scaler`, `make_windows`, `Windows`), the model (`Forecaster`:
-direct or recursive, heads point / gaussian / student_t / quantile), configs (`ForecastConfig`,
-`ModelConfig`, `DataConfig`), runs (`fit_forecast`, `predict`, `Forecast`, `load_forecast`), baselines
-(`forecast_baseline`: naive, seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`),
-`backtest` (rolling origin) and `write_forecast_plot`.
+direct or recursive, heads point / gaussian / student_t / quantile; `head_loss`, `head_quantiles`),
+configs (`ForecastConfig`, `ModelConfig`, `DataConfig`), runs (`build_model`, `fit_forecast`,
+`forecast_loss`, `predict`, `Forecast`, `load_forecast`), baselines (`forecast_baseline`: naive,
+seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`, `deseasonalize`), `backtest`
+(rolling origin) and `write_forecast_plot`. See docs/forecast.md.
 """
 
 from ._backtest import backtest as backtest
 from ._baselines import BASELINES as BASELINES
+from ._baselines import deseasonalize as deseasonalize
 from ._baselines import forecast_baseline as forecast_baseline
 from ._baselines import is_seasonal as is_seasonal
 from ._baselines import seasonal_indices as seasonal_indices
@@ -33,6 +36,7 @@ from ._model import Forecaster as Forecaster
 from ._plot import write_forecast_plot as write_forecast_plot
 from ._run import Forecast as Forecast
 from ._run import ForecastRun as ForecastRun
+from ._run import build_model as build_model
 from ._run import fit_forecast as fit_forecast
 from ._run import forecast_loss as forecast_loss
 from ._run import load_forecast as load_forecast

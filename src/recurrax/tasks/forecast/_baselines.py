@@ -42,7 +42,7 @@ def seasonal_indices(y: np.ndarray, period: int) -> np.ndarray:
     The trend is the centred moving average of order ``m`` (``2 x m`` for even ``m``); each index is the
     mean of ``y_t / trend_t`` over the positions with a trend value, normalised to average 1.
     """
-    n, m = y.size, period
+    m = period
     if m % 2 == 0:
         weights = np.r_[0.5, np.ones(m - 1), 0.5] / m
     else:
@@ -52,7 +52,6 @@ def seasonal_indices(y: np.ndarray, period: int) -> np.ndarray:
     ratios = y[offset : offset + trend.size] / trend
     positions = np.arange(offset, offset + trend.size) % m
     indices = np.array([ratios[positions == p].mean() for p in range(m)])
-    del n
     return indices / indices.mean()
 
 
@@ -63,6 +62,20 @@ def _adjustment(y: np.ndarray, period: int, horizon: int) -> tuple[np.ndarray, n
         return np.ones(n), np.ones(horizon)
     indices = seasonal_indices(y, period)
     return indices[np.arange(n) % period], indices[np.arange(n, n + horizon) % period]
+
+
+def deseasonalize(
+    values: Sequence[np.ndarray], period: int, horizon: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The M3 seasonal adjustment of each history (as Naive2 and Theta use it, `is_seasonal` then
+    `seasonal_indices`): the adjusted histories ``y_t / s_t`` and the factors ``[N, horizon]`` that
+    re-seasonalise a forecast of them (ones for a series without seasonality)."""
+    adjusted, future = [], []
+    for y in values:
+        past, ahead = _adjustment(np.asarray(y, np.float64), period, horizon)
+        adjusted.append(y / past)
+        future.append(ahead)
+    return adjusted, np.stack(future)
 
 
 def naive(y: np.ndarray, horizon: int, period: int = 1) -> np.ndarray:

@@ -81,7 +81,8 @@ def fill_missing(y: np.ndarray, missing: Missing, *, name: str = "") -> np.ndarr
     if not nan.any():
         return y
     if missing == "error":
-        raise ValueError(f"series {name!r} has {int(nan.sum())} missing values; set missing to 'ffill' or 'interpolate'")
+        count = int(nan.sum())
+        raise ValueError(f"series {name!r} has {count} missing values; set missing to 'ffill' or 'interpolate'")
     if nan.all():
         raise ValueError(f"series {name!r} has no observed value")
     index = np.arange(y.size)

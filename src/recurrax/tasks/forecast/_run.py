@@ -97,6 +97,9 @@ def forecast_loss(model: Forecaster, batch: dict[str, Any], carry: Any, key: jax
     return jnp.sum(losses * valid) / jnp.sum(valid), (carry, {})
 
 
+_eval_loss = eqx.filter_jit(lambda model, batch: forecast_loss(model, batch, None, None)[0])
+
+
 @eqx.filter_jit
 def _forward(model: Forecaster, inputs: jax.Array, lengths: jax.Array) -> jax.Array:
     return model(inputs, lengths)
@@ -179,7 +182,7 @@ def fit_forecast(
         actual = np.stack([y[-d.horizon :] for y in series.values])
 
         def evaluate(model: Forecaster) -> dict[str, float]:
-            loss = float(forecast_loss(model, batch, None, None)[0])
+            loss = float(_eval_loss(model, batch))
             mean = predict(model, cfg, history.values, scaler=scaler).mean
             return {"loss": loss, "smape": smape(actual, mean)}
 

@@ -23,6 +23,7 @@ class ModelConfig:
     recurrent_dropout: float = 0.0
     zoneout: float = 0.0
     tie_weights: bool = False
+    forget_bias: float | None = None  # LSTM-family cells: the forget-gate bias at init (None: the cell's 1.0)
 
     def __post_init__(self):
         for name in ("embed_size", "hidden_size", "num_layers"):

@@ -65,6 +65,7 @@ def build_model(cfg: ModelConfig, vocab_size: int, *, key: jax.Array) -> Languag
         key=key,
         recurrent_dropout=cfg.recurrent_dropout,
         zoneout=cfg.zoneout,
+        **({} if cfg.forget_bias is None else {"forget_bias": cfg.forget_bias}),
     )
 
 

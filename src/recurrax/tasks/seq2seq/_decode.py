@@ -20,6 +20,7 @@ def token_log_probs(logits: Array) -> Array:
     return jax.nn.log_softmax(jnp.where(allowed, logits, -jnp.inf), axis=-1)
 
 
+@eqx.filter_jit
 def sequence_log_prob(model: Seq2Seq, src: Array, src_lengths: Array, tokens: Array) -> Array:
     """``[B]``: ``sum_t log p(y_t | y_<t, x)`` of ``tokens`` ``[B, T]`` (``PAD`` after ``EOS`` adds 0),
     by teacher forcing — what `beam_search` maximises."""

@@ -96,7 +96,10 @@ class Seq2Seq(eqx.Module):
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
         if target_vocab < 4 or source_vocab < 2:
-            raise ValueError(f"need target_vocab >= 4 (PAD, BOS, EOS, a word) and source_vocab >= 2, got {target_vocab}, {source_vocab}")
+            raise ValueError(
+                f"need target_vocab >= 4 (PAD, BOS, EOS, a word) and source_vocab >= 2, got {target_vocab}, "
+                f"{source_vocab}"
+            )
         keys = jax.random.split(key, 10)
         H, E = hidden_size, embed_size
         self.hidden_size, self.attention = H, attention
@@ -125,7 +128,8 @@ class Seq2Seq(eqx.Module):
         if src.ndim != 2:
             raise ValueError(f"expected source ids [B, S], got shape {tuple(src.shape)}")
         outputs, (h_n, _) = self.encoder(self.source_embedding[src], src_lengths)
-        h0 = jnp.tanh(jnp.concatenate([h_n[-2], h_n[-1]], axis=-1) @ self.bridge_weight.T + self.bridge_bias.reshape(1, -1))
+        final = jnp.concatenate([h_n[-2], h_n[-1]], axis=-1)  # last layer: forward at n-1, backward at 0
+        h0 = jnp.tanh(final @ self.bridge_weight.T + self.bridge_bias.reshape(1, -1))
         keys = outputs if self.key_weight is None else outputs @ self.key_weight.T
         memory = Memory(outputs, keys, valid_mask(src_lengths, src.shape[1]))
         return memory, DecoderState(h0, jnp.zeros_like(h0), jnp.zeros_like(h0))
@@ -144,7 +148,8 @@ class Seq2Seq(eqx.Module):
         embedded = self.target_embedding[tokens]
         if self.attention == "additive":
             context, weights = self._attend(memory, state.h)
-            (h, c), _ = self.decoder.step((state.h, state.c), self.decoder.project_input(jnp.concatenate([embedded, context], -1)))
+            xp = self.decoder.project_input(jnp.concatenate([embedded, context], -1))
+            (h, c), _ = self.decoder.step((state.h, state.c), xp)
             out = jnp.tanh(jnp.concatenate([h, context], -1) @ self.combine_weight.T)
         elif self.attention == "general":
             (h, c), _ = self.decoder.step(

@@ -72,14 +72,17 @@ class Vocab:
 
 
 def split_numbers(max_number: int, train_size: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint random numbers from ``[0, max_number)``: ``train_size`` to train on, ``test_size`` unseen ones."""
+    """Disjoint random numbers from ``[0, max_number)``: ``train_size`` to train on, ``test_size`` unseen ones,
+    each in random order (so any prefix is a random subset)."""
     if train_size + test_size > max_number:
         raise ValueError(f"train_size + test_size = {train_size + test_size} exceeds the {max_number} numbers")
     drawn = np.random.default_rng(seed).permutation(max_number)
-    return np.sort(drawn[:train_size]), np.sort(drawn[train_size : train_size + test_size])
+    return drawn[:train_size], drawn[train_size : train_size + test_size]
 
 
-def encode_pairs(numbers: np.ndarray, source: Vocab, target: Vocab, src_len: int, tgt_len: int) -> dict[str, np.ndarray]:
+def encode_pairs(
+    numbers: np.ndarray, source: Vocab, target: Vocab, src_len: int, tgt_len: int
+) -> dict[str, np.ndarray]:
     """Padded arrays: ``src`` ``[N, src_len]``, ``src_lengths``, ``tgt_in`` ``[N, tgt_len]`` (``<bos>`` + target),
     ``tgt_out`` (target + ``<eos>``), ``tgt_lengths`` (target tokens + 1)."""
     n = len(numbers)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,9 +58,12 @@ def build_model(cfg: ModelConfig, source_vocab: int, target_vocab: int, *, key: 
     )
 
 
-def decode_all(model: Seq2Seq, arrays: dict[str, np.ndarray], max_len: int, batch_size: int, beam: int = 1) -> np.ndarray:
-    """``[N, max_len]`` decoded ids, greedy (``beam=1``) or by beam search, in padded chunks."""
-    count, size = len(arrays["src"]), min(batch_size, len(arrays["src"]))
+def decode_all(
+    model: Seq2Seq, arrays: dict[str, np.ndarray], max_len: int, batch_size: int, beam: int = 1
+) -> np.ndarray:
+    """``[N, max_len]`` decoded ids, greedy (``beam=1``) or by beam search, in chunks of ``batch_size`` (the
+    last one padded: one compilation for every split)."""
+    count, size = len(arrays["src"]), batch_size
     out = []
     for start in range(0, count, size):
         src, lengths = arrays["src"][start : start + size], arrays["src_lengths"][start : start + size]
@@ -83,6 +87,9 @@ def exact_match(predicted: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndar
     return same.all(axis=1) & (arrays["tgt_lengths"] <= steps)
 
 
+_jitted_loss = eqx.filter_jit(seq2seq_loss)
+
+
 def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> Seq2SeqRun:
     """Train on English -> French number words as ``cfg`` says; write the run directory ``run_dir``.
 
@@ -101,7 +108,7 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
 
     d = cfg.data
     train_numbers, test_numbers = split_numbers(d.max_number, d.train_size, d.test_size, cfg.train.seed)
-    valid_numbers, train_numbers = train_numbers[: d.valid_size], train_numbers[d.valid_size :]
+    valid_numbers, train_numbers = train_numbers[: d.valid_size], train_numbers[d.valid_size :]  # a random subset
     everything = np.concatenate([train_numbers, valid_numbers, test_numbers])
     sources, targets = [english(int(n)) for n in everything], [french(int(n)) for n in everything]
     source, target = Vocab.build(sources), Vocab.build(targets)
@@ -131,7 +138,7 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
 
     def evaluate(m: Seq2Seq) -> dict[str, float]:
         valid = splits["valid"]
-        loss, _ = seq2seq_loss(m, {k: jnp.asarray(v) for k, v in valid.items()}, None, jax.random.key(0))
+        loss, _ = _jitted_loss(m, valid, None, jax.random.key(0))
         predicted = decode_all(m, valid, tgt_len, d.eval_batch_size)
         return {"loss": float(loss), "exact_match": float(exact_match(predicted, valid).mean())}
 
@@ -151,7 +158,9 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
         "long_count": int(long.sum()),
     }
     longest = int(np.argmax(test["src_lengths"]))
-    plot_attention(final, source, target, int(test_numbers[longest]), run_dir / "attention.png", (src_len, tgt_len))
+    lengths = (src_len, tgt_len)
+    longest_number = int(test_numbers[longest])
+    plot_attention(final, source, target, longest_number, run_dir / "attention.png", lengths, d.eval_batch_size)
     lines = [f"# Numbers EN -> FR ({cfg.model.attention} attention)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value:.4f} |" for name, value in metrics.items()]
     (run_dir / "report.md").write_text("\n".join([*lines, "", "![attention](attention.png)", ""]))
@@ -159,13 +168,20 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
 
 
 def plot_attention(
-    model: Seq2Seq, source: Vocab, target: Vocab, number: int, path: str | Path, lengths: tuple[int, int]
+    model: Seq2Seq,
+    source: Vocab,
+    target: Vocab,
+    number: int,
+    path: str | Path,
+    lengths: tuple[int, int],
+    batch_size: int = 1,
 ) -> str:
-    """Translate ``number``'s English words greedily, plot the attention weights to ``path``; the output."""
+    """Translate ``number``'s English words greedily, plot the attention weights to ``path``; the output.
+    ``lengths`` (source, target) and ``batch_size`` pad the input (pass the run's to reuse its compilation)."""
     src = source.encode(english(number))
-    padded = np.zeros((1, lengths[0]), np.int32)
-    padded[0, : len(src)] = src
-    tokens, weights = greedy_decode(model, jnp.asarray(padded), jnp.asarray([len(src)], jnp.int32), lengths[1])
+    padded, src_lengths = np.ones((batch_size, lengths[0]), np.int32), np.ones(batch_size, np.int32)
+    padded[0, : len(src)], padded[0, len(src) :], src_lengths[0] = src, 0, len(src)
+    tokens, weights = greedy_decode(model, jnp.asarray(padded), jnp.asarray(src_lengths), lengths[1])
     output = target.decode(np.asarray(tokens[0]).tolist())
     shown = tokenize(output) + ["<eos>"]
     write_attention_png(np.asarray(weights[0]), tokenize(english(number)), shown, path)
@@ -194,5 +210,6 @@ def translate(path: str | Path, sentences: list[str], *, beam: int = 1) -> list[
     for row, i in enumerate(ids):
         src[row, : len(i)] = i
     arrays = {"src": src, "src_lengths": np.asarray([len(i) for i in ids], np.int32)}
-    decoded = decode_all(model, arrays, tgt_len, 256, beam)
+    batch_size = from_dict(Seq2SeqConfig, meta["config"]).data.eval_batch_size
+    decoded = decode_all(model, arrays, tgt_len, batch_size, beam)
     return [target.decode(row.tolist()) for row in decoded]

