@@ -3,7 +3,6 @@ semantics, initialisation, and clear errors for bad input."""
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np

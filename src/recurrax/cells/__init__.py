@@ -3,9 +3,9 @@
 from ._base import AbstractCell as AbstractCell
 from ._clockwork import ClockworkRNNCell as ClockworkRNNCell
 from ._depth_gated import DepthGatedLSTMCell as DepthGatedLSTMCell
-from ._layernorm_lstm import LayerNormLSTMCell as LayerNormLSTMCell
 from ._elman import RNNCell as RNNCell
 from ._gru import GRUCell as GRUCell
+from ._layernorm_lstm import LayerNormLSTMCell as LayerNormLSTMCell
 from ._lstm import LSTMCell as LSTMCell
 from ._mgu import MGUCell as MGUCell
 from ._mut import AbstractMUTCell as AbstractMUTCell

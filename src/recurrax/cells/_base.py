@@ -67,6 +67,22 @@ class AbstractCell(eqx.Module):
         return self.step(carry, self.project_input(x))
 
 
+NONLINEARITIES = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+
+
+def check_sizes(input_size: int, hidden_size: int) -> None:
+    """Raise a clear error unless both sizes are positive."""
+    if input_size <= 0 or hidden_size <= 0:
+        raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
+
+
+def check_nonlinearity(name: str) -> str:
+    """``name`` when it is a key of `NONLINEARITIES`, else a ValueError listing the options."""
+    if name not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be one of {', '.join(repr(n) for n in NONLINEARITIES)}, got {name!r}")
+    return name
+
+
 def check_input_size(cell: AbstractCell, x: Array) -> None:
     """Raise a clear error when the last axis of ``x`` is not the cell's ``input_size``."""
     if x.shape[-1] != cell.input_size:

@@ -10,9 +10,19 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._base import AbstractCell, broadcast_to_rank, check_input_size, default_dtype, glorot_uniform, masked, orthogonal_blocks
+from ._base import (
+    NONLINEARITIES,
+    AbstractCell,
+    broadcast_to_rank,
+    check_input_size,
+    check_nonlinearity,
+    check_sizes,
+    default_dtype,
+    glorot_uniform,
+    masked,
+    orthogonal_blocks,
+)
 
-NONLINEARITIES = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 DEFAULT_PERIODS = (1, 2, 4, 8)
 
 
@@ -66,12 +76,8 @@ class ClockworkRNNCell(AbstractCell):
         bias: bool = True,
         dtype: Any = None,
     ):
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {', '.join(repr(n) for n in NONLINEARITIES)}, got {nonlinearity!r}"
-            )
+        check_sizes(input_size, hidden_size)
+        check_nonlinearity(nonlinearity)
         periods = tuple(int(p) for p in periods)
         if not periods or periods[0] < 1 or any(a >= b for a, b in zip(periods, periods[1:])):
             raise ValueError(f"periods must be positive and strictly increasing, got {periods}")

@@ -9,7 +9,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import AbstractCell, broadcast_to_rank, check_input_size, default_dtype, glorot_uniform, masked, orthogonal_blocks
+from ._base import (
+    AbstractCell,
+    broadcast_to_rank,
+    check_input_size,
+    check_sizes,
+    default_dtype,
+    glorot_uniform,
+    masked,
+    orthogonal_blocks,
+)
 
 
 class DepthGatedLSTMCell(AbstractCell):
@@ -76,8 +85,7 @@ class DepthGatedLSTMCell(AbstractCell):
         forget_bias: float = 1.0,
         dtype: Any = None,
     ):
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
+        check_sizes(input_size, hidden_size)
         if lower_memory and input_size != 2 * hidden_size:
             raise ValueError(
                 "lower_memory=True reads concat(h_lower, c_lower) from a layer of the same hidden size: "

@@ -10,16 +10,17 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ._base import (
+    NONLINEARITIES,
     AbstractCell,
     broadcast_to_rank,
     check_input_size,
+    check_nonlinearity,
+    check_sizes,
     default_dtype,
     glorot_uniform,
     masked,
     orthogonal_blocks,
 )
-
-NONLINEARITIES = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 
 
 class RNNCell(AbstractCell):
@@ -60,12 +61,8 @@ class RNNCell(AbstractCell):
         bias: bool = True,
         dtype: Any = None,
     ):
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {', '.join(repr(n) for n in NONLINEARITIES)}, got {nonlinearity!r}"
-            )
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
+        check_nonlinearity(nonlinearity)
+        check_sizes(input_size, hidden_size)
         dtype = default_dtype(dtype)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
         k_ih, k_hh = jax.random.split(key)

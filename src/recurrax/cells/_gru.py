@@ -13,6 +13,7 @@ from ._base import (
     AbstractCell,
     broadcast_to_rank,
     check_input_size,
+    check_sizes,
     default_dtype,
     glorot_uniform,
     masked,
@@ -71,8 +72,7 @@ class GRUCell(AbstractCell):
         cho: bool = False,
         dtype: Any = None,
     ):
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
+        check_sizes(input_size, hidden_size)
         dtype = default_dtype(dtype)
         self.input_size, self.hidden_size, self.cho = input_size, hidden_size, bool(cho)
         k_ih, k_hh = jax.random.split(key)

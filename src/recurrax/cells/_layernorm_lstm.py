@@ -9,7 +9,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import AbstractCell, broadcast_to_rank, check_input_size, default_dtype, glorot_uniform, masked, orthogonal_blocks
+from ._base import (
+    AbstractCell,
+    broadcast_to_rank,
+    check_input_size,
+    check_sizes,
+    default_dtype,
+    glorot_uniform,
+    masked,
+    orthogonal_blocks,
+)
 
 
 def layer_norm(v: Array, gain: Array, shift: Array | None, eps: float) -> Array:
@@ -74,8 +83,7 @@ class LayerNormLSTMCell(AbstractCell):
         eps: float = 1e-5,
         dtype: Any = None,
     ):
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
+        check_sizes(input_size, hidden_size)
         if eps <= 0.0:
             raise ValueError(f"eps must be positive, got {eps}")
         dtype = default_dtype(dtype)

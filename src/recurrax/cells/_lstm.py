@@ -9,7 +9,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import AbstractCell, broadcast_to_rank, check_input_size, default_dtype, glorot_uniform, masked, orthogonal_blocks
+from ._base import (
+    AbstractCell,
+    broadcast_to_rank,
+    check_input_size,
+    default_dtype,
+    glorot_uniform,
+    masked,
+    orthogonal_blocks,
+)
 
 SIGMOID_GATES = ("i", "f", "o")
 

@@ -20,6 +20,7 @@ from ._base import (
     AbstractCell,
     broadcast_to_rank,
     check_input_size,
+    check_sizes,
     default_dtype,
     glorot_uniform,
     masked,
@@ -61,8 +62,7 @@ class AbstractMUTCell(AbstractCell):
 
     def __init__(self, input_size: int, hidden_size: int, *, key: Array, bias: bool = True, dtype: Any = None):
         name = type(self).__name__
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"sizes must be positive, got input {input_size}, hidden {hidden_size}")
+        check_sizes(input_size, hidden_size)
         if self.adds_raw_input and input_size != hidden_size:
             raise ValueError(
                 f"{name} adds the input x directly to a hidden-sized vector, so it needs input_size == "

@@ -16,9 +16,9 @@ from typing import Any, Callable
 from ._base import AbstractCell
 from ._clockwork import ClockworkRNNCell
 from ._depth_gated import DepthGatedLSTMCell
-from ._layernorm_lstm import LayerNormLSTMCell
 from ._elman import RNNCell
 from ._gru import GRUCell
+from ._layernorm_lstm import LayerNormLSTMCell
 from ._lstm import LSTMCell
 from ._mgu import MGUCell
 from ._mut import MUT1Cell, MUT2Cell, MUT3Cell
