@@ -3,4 +3,5 @@
 from ._bidirectional import Bidirectional as Bidirectional
 from ._lengths import reverse_padded as reverse_padded
 from ._lengths import time_mask as time_mask
+from ._lengths import valid_mask as valid_mask
 from ._rnn import RNN as RNN

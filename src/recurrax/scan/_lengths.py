@@ -36,6 +36,11 @@ def time_mask(lengths: Array, num_steps: int) -> Array:
     return jnp.arange(num_steps, dtype=jnp.int32)[:, None] < lengths[None, :]
 
 
+def valid_mask(lengths: Array, num_steps: int) -> Array:
+    """``[B, T]`` booleans, true where step ``t < lengths[b]`` (batch-major, for users of layer outputs)."""
+    return jnp.arange(num_steps, dtype=jnp.int32)[None, :] < lengths.astype(jnp.int32)[:, None]
+
+
 def reverse_padded(xs: Array, lengths: Array | None) -> Array:
     """Reverse each sequence of time-major ``xs`` ``[T, B, ...]`` within its own length.
 

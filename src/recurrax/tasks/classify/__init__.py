@@ -29,8 +29,6 @@ from ._metrics import macro_f1 as macro_f1
 from ._metrics import weighted_cross_entropy as weighted_cross_entropy
 from ._metrics import write_confusion_png as write_confusion_png
 from ._model import SequenceClassifier as SequenceClassifier
-from ._model import masked_softmax as masked_softmax
-from ._model import valid_mask as valid_mask
 from ._run import ClassifyRun as ClassifyRun
 from ._run import LoadedClassifier as LoadedClassifier
 from ._run import build_model as build_model

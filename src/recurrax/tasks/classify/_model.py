@@ -10,23 +10,11 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ...cells._base import glorot_uniform
-from ...models import RNNStack
+from ...models import RNNStack, masked_softmax
+from ...scan import valid_mask
 from ...scan._regularisation import check_rate, dropout
 
 POOLINGS = ("last", "mean", "attention")
-
-
-def valid_mask(lengths: Array, steps: int) -> Array:
-    """``[B, T]`` bool: True at the steps ``t < lengths[b]``."""
-    return jnp.arange(steps).reshape(1, -1) < lengths.reshape(-1, 1)
-
-
-def masked_softmax(scores: Array, mask: Array) -> Array:
-    """Softmax over the last axis counting only ``mask``-ed entries; exactly 0 elsewhere (a row needs one)."""
-    scores = jnp.where(mask, scores, -jnp.inf)
-    weights = jnp.exp(scores - jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True)))
-    weights = jnp.where(mask, weights, 0.0)
-    return weights / jnp.sum(weights, axis=-1, keepdims=True)
 
 
 class SequenceClassifier(eqx.Module):

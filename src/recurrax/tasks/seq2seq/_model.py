@@ -12,7 +12,8 @@ from jaxtyping import Array
 from ...cells import LSTMCell
 from ...cells._base import glorot_uniform
 from ...models import RNNStack
-from ..classify._model import masked_softmax, valid_mask
+from ...models import masked_softmax
+from ...scan import valid_mask
 
 ATTENTIONS = ("additive", "general", "none")
 PAD, BOS, EOS = 0, 1, 2
