@@ -212,10 +212,11 @@ def _fused_lstm_bwd(config, residuals, cotangents):
 
     # Everything that does not feed the recurrence, as large matmuls over all T * B rows.
     h_prev = jnp.concatenate([h0[None], hs], axis=0)[:-1]
-    flat_dg = dgates.reshape(-1, dgates.shape[-1])
-    d_weight_ih = flat_dg.T @ xs.reshape(-1, xs.shape[-1])
-    d_weight_hh = flat_dg.T @ h_prev.reshape(-1, h_prev.shape[-1])
-    d_bias = None if bias is None else flat_dg.sum(axis=0)
+    # einsum over both leading axes, not a reshape to [T * B, 4H] and a transposed matmul: 1.1-1.45x faster
+    # for these two matmuls on XLA:CPU (c1 7.8 -> 5.4 ms, c2 94 -> 84 ms)
+    d_weight_ih = jnp.einsum("tbg,tbd->gd", dgates, xs)
+    d_weight_hh = jnp.einsum("tbg,tbh->gh", dgates, h_prev)
+    d_bias = None if bias is None else dgates.sum(axis=(0, 1))
     dxs = dgates @ weight_ih
     return d_weight_ih, d_weight_hh, d_bias, dxs, dh0, dc0, None
 
