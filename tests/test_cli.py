@@ -77,3 +77,26 @@ def test_errors_are_one_line(argv, code, message, capsys):
     assert main(argv) == code
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_classify_fit_evaluate_predict(tmp_path, capsys):
+    """``recurrax classify`` end to end; the predictions file agrees with ``evaluate``'s accuracy."""
+    from test_classify import _toy_files
+
+    _toy_files(tmp_path, 1)
+    run_dir = tmp_path / "run"
+    settings = [
+        f"data.path={tmp_path / 'train.npz'}", f"data.test_path={tmp_path / 'test.npz'}", "data.batch_size=16",
+        "data.valid_fraction=0.25", "model.hidden_size=8", "optim.lr=0.03", "train.steps=20", "train.eval_every=10",
+    ]  # fmt: skip
+    args = [part for item in settings for part in ("--set", item)]
+    assert main(["classify", "fit", *args, "--out", str(run_dir), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["classify", "evaluate", str(run_dir), "--split", "test"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert sum(map(sum, scores["confusion"])) == 20
+    predictions = tmp_path / "predictions.csv"
+    assert main(["classify", "predict", str(run_dir), str(tmp_path / "test.npz"), "--out", str(predictions)]) == 0
+    rows = predictions.read_text().splitlines()[1:]
+    agreement = sum(row.split(",")[1] == row.split(",")[2] for row in rows) / len(rows)
+    assert len(rows) == 20 and agreement == pytest.approx(scores["accuracy"])

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import _data, _info, _lm
+from . import _classify, _data, _info, _lm
 
 app = typer.Typer(
     name="recurrax",
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(_lm.app, name="lm")
+app.add_typer(_classify.app, name="classify")
 app.add_typer(_data.app, name="data")
 app.command("info")(_info.info)
 

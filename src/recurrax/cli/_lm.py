@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ._options import ConfigFile, DataDir, Overrides, RunPath, Seed, overrides_with_seed
+from ._options import ConfigFile, DataDir, Out, Overrides, Progress, Resume, RunPath, Seed, fit_arguments
 
 app = typer.Typer(help="Train, evaluate and sample character- or word-level language models.", no_args_is_help=True)
 
@@ -19,10 +17,10 @@ def fit(
     config: ConfigFile = None,
     overrides: Overrides = None,
     seed: Seed = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default runs/lm-<time>).")] = None,
+    out: Out = None,
     data_dir: DataDir = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    resume: Resume = False,
+    progress: Progress = True,
 ) -> None:
     """Train a language model; writes config.toml, metrics.jsonl, checkpoints/, loss_curve.png, report.md.
 
@@ -34,16 +32,9 @@ def fit(
 
       recurrax lm fit --out runs/quickstart --resume
     """
-    from ..config import load_config
     from ..tasks import lm
 
-    if resume and out is None:
-        raise typer.BadParameter("--resume needs --out, the run directory to continue")
-    if resume and config is None and (out / "config.toml").is_file():
-        config = out / "config.toml"
-    cfg = load_config(lm.LMConfig, config, overrides_with_seed(overrides, seed))
-    run_dir = out or Path("runs") / time.strftime("lm-%Y%m%d-%H%M%S")
-    typer.echo(f"run directory: {run_dir}")
+    cfg, run_dir = fit_arguments(lm.LMConfig, "lm", config, overrides, seed, out, resume)
     run = lm.fit_lm(cfg, run_dir, data_dir=data_dir, resume=resume, progress=progress)
     for split, metrics in run.metrics.items():
         typer.echo(f"{split}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))

@@ -43,8 +43,9 @@ class RNN(eqx.Module):
     A plain `LSTMCell` (no peepholes, projection, coupling, full gate recurrence or removed gates and
     activations) without active recurrent dropout or zoneout runs on `recurrax.scan._fused_lstm.fused_lstm`:
     the same numbers, with a hand-written backward pass that keeps only the gate gradients inside the loop
-    and forms the weight and input gradients as large matmuls after it (cuDNN's scheme; faster fwd+bwd).
-    ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation (`jax.jvp`), which a
+    and forms the weight and input gradients as large matmuls after it (cuDNN's scheme; faster fwd+bwd). On
+    CPU that kernel computes the input projection inside each step, which measured 5-30% faster there than
+    hoisting it (docs/benchmarks.md); on GPU it hoists. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation (`jax.jvp`), which a
     `jax.custom_vjp` does not support.
 
     Example:
