@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import _classify, _data, _info, _lm
+from . import _classify, _data, _forecast, _info, _lm
 
 app = typer.Typer(
     name="recurrax",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(_lm.app, name="lm")
 app.add_typer(_classify.app, name="classify")
+app.add_typer(_forecast.app, name="forecast")
 app.add_typer(_data.app, name="data")
 app.command("info")(_info.info)
 

@@ -11,6 +11,7 @@ download sources).
 """
 
 from . import _text as _text  # registers the text datasets
+from . import _translation as _translation  # registers the sentence-pair (translation) datasets
 from . import _ts as _ts  # registers the .ts classification datasets
 from ._registry import DATASETS as DATASETS
 from ._registry import DataFile as DataFile
@@ -27,8 +28,12 @@ from ._sources import ChecksumError as ChecksumError
 from ._sources import DatasetError as DatasetError
 from ._sources import UrlSource as UrlSource
 from ._sources import WheelSource as WheelSource
+from ._sources import digest_of as digest_of
 from ._sources import sha256_of as sha256_of
 from ._synthetic import adding_problem as adding_problem
+from ._translation import load_pairs as load_pairs
+from ._translation import parse_pairs as parse_pairs
+from ._translation import word_tokens as word_tokens
 from ._ts import TSData as TSData
 from ._ts import load_ts as load_ts
 from ._ts import pad_series as pad_series

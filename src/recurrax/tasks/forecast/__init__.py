@@ -13,10 +13,14 @@ direct or recursive, heads point / gaussian / student_t / quantile; `head_loss`,
 configs (`ForecastConfig`, `ModelConfig`, `DataConfig`), runs (`build_model`, `fit_forecast`,
 `forecast_loss`, `predict`, `Forecast`, `load_forecast`), baselines (`forecast_baseline`: naive,
 seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`, `deseasonalize`), `backtest`
-(rolling origin) and `write_forecast_plot`. See docs/forecast.md.
+(rolling origin; `point_scores`) and `write_forecast_plot`. Files (what ``recurrax forecast`` drives):
+long frames in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `future_stamps`) and
+runs on them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `predict_series`,
+`backtest_run`, `backtest_table`). See docs/forecast.md.
 """
 
 from ._backtest import backtest as backtest
+from ._backtest import point_scores as point_scores
 from ._baselines import BASELINES as BASELINES
 from ._baselines import deseasonalize as deseasonalize
 from ._baselines import forecast_baseline as forecast_baseline
@@ -30,6 +34,18 @@ from ._data import SeriesSet as SeriesSet
 from ._data import Windows as Windows
 from ._data import fill_missing as fill_missing
 from ._data import make_windows as make_windows
+from ._frames import forecast_frame as forecast_frame
+from ._frames import future_stamps as future_stamps
+from ._frames import read_frame as read_frame
+from ._frames import read_series as read_series
+from ._frames import write_frame as write_frame
+from ._holdout import backtest_run as backtest_run
+from ._holdout import backtest_table as backtest_table
+from ._holdout import evaluate_forecast as evaluate_forecast
+from ._holdout import fit_holdout as fit_holdout
+from ._holdout import holdout_forecast as holdout_forecast
+from ._holdout import load_series as load_series
+from ._holdout import predict_series as predict_series
 from ._heads import head_loss as head_loss
 from ._heads import head_quantiles as head_quantiles
 from ._model import Forecaster as Forecaster

@@ -9,6 +9,16 @@ import numpy as np
 from ...metrics import mae, mase, rmse, smape
 
 
+def point_scores(
+    actual: np.ndarray, forecast: np.ndarray, histories: Sequence[np.ndarray], period: int = 1
+) -> dict[str, float]:
+    """``mae``, ``rmse``, ``smape`` over all series of ``actual`` and ``forecast`` ``[N, H]``, and ``mase``:
+    the mean over series of each one's MASE scaled by its history ``histories[i]`` with seasonal ``period``."""
+    scaled = [mase(a, f, h, period) for a, f, h in zip(actual, forecast, histories)]
+    return {"mae": mae(actual, forecast), "rmse": rmse(actual, forecast), "smape": smape(actual, forecast),
+            "mase": float(np.mean(scaled))}  # fmt: skip
+
+
 def backtest(
     forecaster: Callable[[list[np.ndarray]], np.ndarray],
     values: Sequence[np.ndarray],
@@ -44,7 +54,5 @@ def backtest(
         histories = [np.asarray(y[:-cut], np.float64) for y in values]
         actual = np.stack([y[y.size - cut : y.size - cut + horizon] for y in values])
         forecast = np.asarray(forecaster(histories), np.float64)
-        scaled = [mase(a, f, h, period) for a, f, h in zip(actual, forecast, histories)]
-        rows.append({"origin": cut, "mae": mae(actual, forecast), "rmse": rmse(actual, forecast),
-                     "smape": smape(actual, forecast), "mase": float(np.mean(scaled))})  # fmt: skip
+        rows.append({"origin": cut, **point_scores(actual, forecast, histories, period)})
     return rows

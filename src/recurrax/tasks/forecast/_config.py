@@ -42,6 +42,10 @@ class DataConfig:
     - ``missing``: ``error``, ``ffill`` or ``interpolate`` (see `fill_missing`).
     - ``validate``: hold out each series' last ``horizon`` values as the validation split (best checkpoint,
       early stopping); training windows then end before them.
+    - ``path``: a long frame (``.csv`` or ``.parquet``, columns ``unique_id``, ``ds``, ``y``) that
+      `load_series` reads for ``recurrax forecast``; ``freq``: its pandas frequency (e.g. ``"MS"``), which
+      puts each series on a regular grid and dates the forecasts (None: stamps as given, the frequency
+      inferred for the forecasts).
     """
 
     input_size: int = 24
@@ -54,6 +58,8 @@ class DataConfig:
     missing: Literal["error", "ffill", "interpolate"] = "error"
     batch_size: int = 256
     validate: bool = False
+    path: str | None = None
+    freq: str | None = None
 
     def __post_init__(self):
         for name in ("input_size", "horizon", "stride", "min_input", "period", "batch_size"):

@@ -1,4 +1,5 @@
-"""Sequence to sequence: encoder-decoder LSTMs with attention, on English -> French number words.
+"""Sequence to sequence: encoder-decoder LSTMs with attention, on English -> French number words or on
+Tatoeba's English -> French sentence pairs (``data.dataset = "tatoeba_fra_eng"``, scored by BLEU).
 
     >>> from recurrax.tasks import seq2seq
     >>> run = seq2seq.fit_seq2seq(seq2seq.Seq2SeqConfig(), "runs/numbers")  # doctest: +SKIP
@@ -7,14 +8,15 @@
 
 Pieces: the model (`Seq2Seq`: bidirectional encoder, additive / general / no attention, teacher forcing),
 decoding (`greedy_decode`, `beam_search`, `sequence_log_prob`, `token_log_probs`), the numbers task
-(`english`, `french`, `tokenize`, `Vocab`, `split_numbers`, `encode_pairs`), the loss (`seq2seq_loss`),
-`write_attention_png`, configs (`Seq2SeqConfig`, `ModelConfig`, `DataConfig`) and runs (`fit_seq2seq`,
-`load_seq2seq`, `translate`).
+(`english`, `french`, `tokenize`, `Vocab`, `split_numbers`, `encode_pairs`), the pairs of a run
+(`load_splits`, `encode_token_pairs`), the loss (`seq2seq_loss`), `corpus_bleu`, `write_attention_png`,
+configs (`Seq2SeqConfig`, `ModelConfig`, `DataConfig`) and runs (`fit_seq2seq`, `load_seq2seq`, `translate`).
 """
 
 from ._config import DataConfig as DataConfig
 from ._config import ModelConfig as ModelConfig
 from ._config import Seq2SeqConfig as Seq2SeqConfig
+from ._corpus import load_splits as load_splits
 from ._decode import beam_search as beam_search
 from ._decode import greedy_decode as greedy_decode
 from ._decode import sequence_log_prob as sequence_log_prob
@@ -26,13 +28,16 @@ from ._model import Seq2Seq as Seq2Seq
 from ._numbers import Vocab as Vocab
 from ._numbers import detokenize as detokenize
 from ._numbers import encode_pairs as encode_pairs
+from ._numbers import encode_token_pairs as encode_token_pairs
 from ._numbers import english as english
 from ._numbers import french as french
+from ._numbers import number_pair as number_pair
 from ._numbers import split_numbers as split_numbers
 from ._numbers import tokenize as tokenize
 from ._plot import write_attention_png as write_attention_png
 from ._run import Seq2SeqRun as Seq2SeqRun
 from ._run import build_model as build_model
+from ._run import corpus_bleu as corpus_bleu
 from ._run import decode_all as decode_all
 from ._run import exact_match as exact_match
 from ._run import fit_seq2seq as fit_seq2seq

@@ -1,10 +1,11 @@
-"""`Seq2SeqConfig`: the model, data, optimisation and training sections of a numbers-translation run."""
+"""`Seq2SeqConfig`: the model, data, optimisation and training sections of a sequence-to-sequence run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ... import data as rd
 from ...config import require
 from ...train import OptimConfig, TrainConfig
 
@@ -26,11 +27,18 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """English -> French number words (`recurrax.tasks.seq2seq.english` / ``french``): ``train_size``
-    numbers to train on and ``test_size`` other (unseen) ones, drawn from ``[0, max_number)``;
-    ``valid_size`` of the training numbers validate. ``long_from``: test inputs of at least this many source
-    tokens are also scored apart (``long_exact_match``). ``beam``: the beam width for the beam-search score."""
+    """The sentence pairs.
 
+    - ``dataset``: ``"numbers"``, English -> French number words (`recurrax.tasks.seq2seq.english` /
+      ``french``): ``train_size`` numbers to train on and ``test_size`` other (unseen) ones, drawn from
+      ``[0, max_number)``. Or a registered translation dataset (``"tatoeba_fra_eng"``,
+      `recurrax.data.load_pairs`): its first ``train_size + test_size`` pairs (the shortest, in Tatoeba's
+      order), shuffled and cut into ``train_size`` to train on and ``test_size`` to test.
+    - ``valid_size`` of the training pairs validate. ``long_from``: test inputs of at least this many source
+      tokens are also scored apart (``long_exact_match``). ``beam``: the beam width for the beam-search score.
+    """
+
+    dataset: str = "numbers"
     max_number: int = 100_000
     train_size: int = 20_000
     test_size: int = 2_000
@@ -44,6 +52,8 @@ class DataConfig:
         for name in ("max_number", "train_size", "test_size", "valid_size", "batch_size", "eval_batch_size", "beam"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         require(self.valid_size < self.train_size, "valid_size", "must be smaller than train_size")
+        known = ["numbers", *sorted(name for name, spec in rd.DATASETS.items() if spec.kind == "translation")]
+        require(self.dataset in known, "dataset", f"must be one of {', '.join(known)}, got {self.dataset!r}")
 
 
 @dataclass

@@ -8,7 +8,9 @@ Reordering (``vingt et un``, ``quatre-vingt-dix-sept``) and long-range agreement
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,7 @@ from num2words import num2words
 from ._model import BOS, EOS, PAD
 
 SPECIALS = ("<pad>", "<bos>", "<eos>")
+Pair = tuple[list[str], list[str]]  # (source tokens, target tokens)
 _TOKEN = re.compile(r"[^\s,\-]+|[,\-]")
 
 
@@ -39,36 +42,57 @@ def french(number: int) -> str:
     return num2words(number, lang="fr")
 
 
+def number_pair(number: int) -> Pair:
+    """The tokens of ``number`` in English words and in French words."""
+    return tokenize(english(number)), tokenize(french(number))
+
+
 @dataclass(frozen=True)
 class Vocab:
-    """Tokens <-> ids; ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``."""
+    """Tokens <-> ids; ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``. ``build``, ``encode`` and ``decode``
+    work on number words (`tokenize`, `detokenize`); ``from_tokens``, ``ids`` and ``words`` on any tokens."""
 
     tokens: tuple[str, ...]
 
     @classmethod
+    def from_tokens(cls, token_lists: Iterable[Sequence[str]]) -> Vocab:
+        """The specials, then every token of ``token_lists``, sorted."""
+        return cls(SPECIALS + tuple(sorted({token for tokens in token_lists for token in tokens})))
+
+    @classmethod
     def build(cls, sentences: list[str]) -> Vocab:
-        words = sorted({token for sentence in sentences for token in tokenize(sentence)})
-        return cls(SPECIALS + tuple(words))
+        return cls.from_tokens(tokenize(sentence) for sentence in sentences)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def encode(self, sentence: str) -> list[int]:
-        index = {token: i for i, token in enumerate(self.tokens)}
-        unknown = [token for token in tokenize(sentence) if token not in index]
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """Token -> id."""
+        return {token: i for i, token in enumerate(self.tokens)}
+
+    def ids(self, tokens: Sequence[str]) -> list[int]:
+        unknown = [token for token in tokens if token not in self.index]
         if unknown:
             raise ValueError(f"tokens not in the vocabulary: {unknown}")
-        return [index[token] for token in tokenize(sentence)]
+        return [self.index[token] for token in tokens]
 
-    def decode(self, ids: list[int]) -> str:
-        """Ids up to the first ``<eos>`` (``<pad>`` and ``<bos>`` skipped) -> text."""
+    def encode(self, sentence: str) -> list[int]:
+        return self.ids(tokenize(sentence))
+
+    def words(self, ids: Iterable[int]) -> list[str]:
+        """The tokens of ``ids`` up to the first ``<eos>``, ``<pad>`` and ``<bos>`` skipped."""
         words = []
         for i in ids:
             if i == EOS:
                 break
             if i not in (PAD, BOS):
                 words.append(self.tokens[i])
-        return detokenize(words)
+        return words
+
+    def decode(self, ids: list[int]) -> str:
+        """Ids up to the first ``<eos>`` (``<pad>`` and ``<bos>`` skipped) -> text."""
+        return detokenize(self.words(ids))
 
 
 def split_numbers(max_number: int, train_size: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,9 +107,16 @@ def split_numbers(max_number: int, train_size: int, test_size: int, seed: int) -
 def encode_pairs(
     numbers: np.ndarray, source: Vocab, target: Vocab, src_len: int, tgt_len: int
 ) -> dict[str, np.ndarray]:
+    """`encode_token_pairs` of the numbers' English and French words."""
+    return encode_token_pairs([number_pair(int(n)) for n in numbers], source, target, src_len, tgt_len)
+
+
+def encode_token_pairs(
+    pairs: Sequence[Pair], source: Vocab, target: Vocab, src_len: int, tgt_len: int
+) -> dict[str, np.ndarray]:
     """Padded arrays: ``src`` ``[N, src_len]``, ``src_lengths``, ``tgt_in`` ``[N, tgt_len]`` (``<bos>`` + target),
     ``tgt_out`` (target + ``<eos>``), ``tgt_lengths`` (target tokens + 1)."""
-    n = len(numbers)
+    n = len(pairs)
     arrays = {
         "src": np.zeros((n, src_len), np.int32),
         "src_lengths": np.zeros(n, np.int32),
@@ -93,10 +124,10 @@ def encode_pairs(
         "tgt_out": np.zeros((n, tgt_len), np.int32),
         "tgt_lengths": np.zeros(n, np.int32),
     }
-    for i, number in enumerate(numbers):
-        src, tgt = source.encode(english(int(number))), target.encode(french(int(number)))
+    for i, (src_tokens, tgt_tokens) in enumerate(pairs):
+        src, tgt = source.ids(src_tokens), target.ids(tgt_tokens)
         if len(src) > src_len or len(tgt) + 1 > tgt_len:
-            raise ValueError(f"{number}: longer than src_len={src_len} / tgt_len={tgt_len}")
+            raise ValueError(f"{' '.join(src_tokens)!r}: longer than src_len={src_len} / tgt_len={tgt_len}")
         arrays["src"][i, : len(src)] = src
         arrays["src_lengths"][i] = len(src)
         arrays["tgt_in"][i, : len(tgt) + 1] = [BOS, *tgt]

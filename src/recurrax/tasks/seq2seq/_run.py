@@ -1,4 +1,5 @@
-"""`fit_seq2seq`, `load_seq2seq`, `translate`: the numbers task from config to report, and its reuse.
+"""`fit_seq2seq`, `load_seq2seq`, `translate`: a translation task (the numbers, or Tatoeba's sentence pairs)
+from config to report, and its reuse.
 
 A run directory holds ``config.toml``, ``metrics.jsonl``, ``checkpoints/`` (``meta.json`` carries the config
 and both vocabularies), ``attention.png`` (the weights for one long test input) and ``report.md``.
@@ -17,11 +18,13 @@ import numpy as np
 from jaxtyping import Array
 
 from ...config import from_dict, to_dict, to_toml
+from ...metrics import bleu
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
 from ._config import ModelConfig, Seq2SeqConfig
+from ._corpus import NUMBERS, load_splits, source_tokens, target_text
 from ._decode import beam_search, greedy_decode
 from ._model import Seq2Seq
-from ._numbers import Vocab, encode_pairs, english, french, split_numbers, tokenize
+from ._numbers import Vocab, encode_token_pairs
 from ._plot import write_attention_png
 
 
@@ -79,6 +82,14 @@ def decode_all(
     return np.concatenate(out)
 
 
+def corpus_bleu(predicted: np.ndarray, arrays: dict[str, np.ndarray], target: Vocab) -> float:
+    """`recurrax.metrics.bleu` of the decoded ids ``[N, T]`` against the targets of ``arrays``, on the
+    tokens as they are (each sentence's tokens joined by spaces, ``tokenize="none"``)."""
+    hypotheses = [" ".join(target.words(row)) for row in predicted.tolist()]
+    references = [" ".join(target.words(row)) for row in arrays["tgt_out"].tolist()]
+    return bleu(hypotheses, references, tokenize="none")
+
+
 def exact_match(predicted: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """``[N]`` bool: the prediction equals the target up to and including ``EOS``."""
     steps = min(predicted.shape[1], arrays["tgt_out"].shape[1])
@@ -90,13 +101,23 @@ def exact_match(predicted: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndar
 _jitted_loss = eqx.filter_jit(seq2seq_loss)
 
 
-def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> Seq2SeqRun:
-    """Train on English -> French number words as ``cfg`` says; write the run directory ``run_dir``.
+def fit_seq2seq(
+    cfg: Seq2SeqConfig,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> Seq2SeqRun:
+    """Train on ``cfg.data.dataset``'s pairs (number words, or Tatoeba's English -> French sentences found in
+    ``data_dir`` or downloaded) as ``cfg`` says; write the run directory ``run_dir``.
 
-    Validation (teacher-forced loss and greedy exact match on ``valid_size`` training numbers held out)
-    picks the best checkpoint. Metrics of the chosen model on the unseen test numbers: ``exact_match``
-    (greedy), ``beam_exact_match`` (beam ``data.beam``) and ``long_exact_match`` (greedy, inputs of at least
-    ``data.long_from`` tokens; NaN when there are none).
+    Validation (teacher-forced loss and greedy exact match on ``valid_size`` training pairs held out; BLEU
+    too for a dataset) picks the best checkpoint by its loss. Metrics of the chosen model on the unseen test
+    pairs: ``exact_match`` (greedy), ``beam_exact_match`` (beam ``data.beam``) and ``long_exact_match``
+    (greedy, inputs of at least ``data.long_from`` tokens; NaN when there are none); for a dataset also
+    ``bleu`` and ``beam_bleu`` (`corpus_bleu`, in [0, 100]). The vocabularies hold every token of the
+    pairs used (train, validation and test), so no token is unknown.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -107,17 +128,12 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
     config_path.write_text(config_text)
 
     d = cfg.data
-    train_numbers, test_numbers = split_numbers(d.max_number, d.train_size, d.test_size, cfg.train.seed)
-    valid_numbers, train_numbers = train_numbers[: d.valid_size], train_numbers[d.valid_size :]  # a random subset
-    everything = np.concatenate([train_numbers, valid_numbers, test_numbers])
-    sources, targets = [english(int(n)) for n in everything], [french(int(n)) for n in everything]
-    source, target = Vocab.build(sources), Vocab.build(targets)
-    src_len = max(len(tokenize(s)) for s in sources)
-    tgt_len = max(len(tokenize(t)) for t in targets) + 1
-    splits = {
-        name: encode_pairs(numbers, source, target, src_len, tgt_len)
-        for name, numbers in (("train", train_numbers), ("valid", valid_numbers), ("test", test_numbers))
-    }
+    pairs = load_splits(d, cfg.train.seed, data_dir)
+    everything = [pair for split in pairs.values() for pair in split]
+    source, target = Vocab.from_tokens(s for s, _ in everything), Vocab.from_tokens(t for _, t in everything)
+    src_len = max(len(s) for s, _ in everything)
+    tgt_len = max(len(t) for _, t in everything) + 1
+    splits = {name: encode_token_pairs(split, source, target, src_len, tgt_len) for name, split in pairs.items()}
     model = build_model(cfg.model, len(source), len(target), key=jax.random.split(jax.random.key(cfg.train.seed))[1])
     meta = {
         "task": "seq2seq",
@@ -140,7 +156,10 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
         valid = splits["valid"]
         loss, _ = _jitted_loss(m, valid, None, jax.random.key(0))
         predicted = decode_all(m, valid, tgt_len, d.eval_batch_size)
-        return {"loss": float(loss), "exact_match": float(exact_match(predicted, valid).mean())}
+        scores = {"loss": float(loss), "exact_match": float(exact_match(predicted, valid).mean())}
+        if d.dataset != NUMBERS:
+            scores["bleu"] = corpus_bleu(predicted, valid, target)
+        return scores
 
     result = fit(
         model, seq2seq_loss, get_batch, optim=cfg.optim, train=cfg.train, run_dir=run_dir, evaluate=evaluate,
@@ -148,8 +167,9 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
     )  # fmt: skip
     final = result.best_model if result.best_model is not None else result.model
     test = splits["test"]
-    greedy = exact_match(decode_all(final, test, tgt_len, d.eval_batch_size), test)
-    beamed = exact_match(decode_all(final, test, tgt_len, d.eval_batch_size, beam=d.beam), test)
+    greedy_ids = decode_all(final, test, tgt_len, d.eval_batch_size)
+    beam_ids = decode_all(final, test, tgt_len, d.eval_batch_size, beam=d.beam)
+    greedy, beamed = exact_match(greedy_ids, test), exact_match(beam_ids, test)
     long = test["src_lengths"] >= d.long_from
     metrics = {
         "exact_match": float(greedy.mean()),
@@ -157,11 +177,14 @@ def fit_seq2seq(cfg: Seq2SeqConfig, run_dir: str | Path, *, resume: bool = False
         "long_exact_match": float(greedy[long].mean()) if long.any() else float("nan"),
         "long_count": int(long.sum()),
     }
-    longest = int(np.argmax(test["src_lengths"]))
+    if d.dataset != NUMBERS:
+        metrics["bleu"] = corpus_bleu(greedy_ids, test, target)
+        metrics["beam_bleu"] = corpus_bleu(beam_ids, test, target)
+    longest = pairs["test"][int(np.argmax(test["src_lengths"]))][0]
     lengths = (src_len, tgt_len)
-    longest_number = int(test_numbers[longest])
-    plot_attention(final, source, target, longest_number, run_dir / "attention.png", lengths, d.eval_batch_size)
-    lines = [f"# Numbers EN -> FR ({cfg.model.attention} attention)", "", "| metric | value |", "|---|---|"]
+    plot_attention(final, source, target, longest, run_dir / "attention.png", lengths, d.eval_batch_size)
+    title = "Numbers" if d.dataset == NUMBERS else d.dataset
+    lines = [f"# {title} EN -> FR ({cfg.model.attention} attention)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value:.4f} |" for name, value in metrics.items()]
     (run_dir / "report.md").write_text("\n".join([*lines, "", "![attention](attention.png)", ""]))
     return Seq2SeqRun(run_dir, final, source, target, metrics, result)
@@ -171,20 +194,19 @@ def plot_attention(
     model: Seq2Seq,
     source: Vocab,
     target: Vocab,
-    number: int,
+    tokens: list[str],
     path: str | Path,
     lengths: tuple[int, int],
     batch_size: int = 1,
-) -> str:
-    """Translate ``number``'s English words greedily, plot the attention weights to ``path``; the output.
+) -> list[str]:
+    """Translate the source ``tokens`` greedily, plot the attention weights to ``path``; the output tokens.
     ``lengths`` (source, target) and ``batch_size`` pad the input (pass the run's to reuse its compilation)."""
-    src = source.encode(english(number))
+    src = source.ids(tokens)
     padded, src_lengths = np.ones((batch_size, lengths[0]), np.int32), np.ones(batch_size, np.int32)
     padded[0, : len(src)], padded[0, len(src) :], src_lengths[0] = src, 0, len(src)
-    tokens, weights = greedy_decode(model, jnp.asarray(padded), jnp.asarray(src_lengths), lengths[1])
-    output = target.decode(np.asarray(tokens[0]).tolist())
-    shown = tokenize(output) + ["<eos>"]
-    write_attention_png(np.asarray(weights[0]), tokenize(english(number)), shown, path)
+    decoded, weights = greedy_decode(model, jnp.asarray(padded), jnp.asarray(src_lengths), lengths[1])
+    output = target.words(np.asarray(decoded[0]).tolist())
+    write_attention_png(np.asarray(weights[0]), tokens, [*output, "<eos>"], path)
     return output
 
 
@@ -201,15 +223,17 @@ def load_seq2seq(path: str | Path) -> tuple[Seq2Seq, Vocab, Vocab, dict]:
 
 
 def translate(path: str | Path, sentences: list[str], *, beam: int = 1) -> list[str]:
-    """French for English number words (e.g. ``"forty-two"``) with a trained run or checkpoint."""
+    """French for English sentences with a trained run or checkpoint: number words (e.g. ``"forty-two"``)
+    for a numbers run; for a dataset run, sentences made of its vocabulary's words (tokenized with
+    `recurrax.data.word_tokens`), answered as space-separated tokens (``"je suis calme ."``)."""
     model, source, target, meta = load_seq2seq(path)
     src_len, tgt_len = meta["lengths"]
-    ids = [source.encode(s) for s in sentences]
+    data = from_dict(Seq2SeqConfig, meta["config"]).data
+    ids = [source.ids(source_tokens(data.dataset, s)) for s in sentences]
     width = max(src_len, *(len(i) for i in ids))
     src = np.zeros((len(ids), width), np.int32)
     for row, i in enumerate(ids):
         src[row, : len(i)] = i
     arrays = {"src": src, "src_lengths": np.asarray([len(i) for i in ids], np.int32)}
-    batch_size = from_dict(Seq2SeqConfig, meta["config"]).data.eval_batch_size
-    decoded = decode_all(model, arrays, tgt_len, batch_size, beam)
-    return [target.decode(row.tolist()) for row in decoded]
+    decoded = decode_all(model, arrays, tgt_len, data.eval_batch_size, beam)
+    return [target_text(data.dataset, target.words(row.tolist())) for row in decoded]

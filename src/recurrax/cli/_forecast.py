@@ -1,0 +1,162 @@
+"""``recurrax forecast fit|evaluate|predict|backtest``: global forecasters over many series.
+
+Series come as a long frame, ``.csv`` or ``.parquet`` with columns ``unique_id``, ``ds``, ``y`` (the
+config's ``data.path`` or ``--data``); forecasts go out as a long frame with ``unique_id``, ``ds``, ``mean``
+and a ``q<level>`` column per quantile level.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._options import ConfigFile, Out, Overrides, Progress, Resume, RunPath, Seed, fit_arguments
+
+app = typer.Typer(help="Train, evaluate, apply and backtest forecasters of many series.", no_args_is_help=True)
+
+Data = Annotated[
+    Optional[Path],
+    typer.Option("--data", "-d", help="Long frame (.csv or .parquet: unique_id, ds, y); default data.path.",
+                 exists=True, dir_okay=False),
+]  # fmt: skip
+
+
+def _line(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+
+
+@app.command()
+def fit(
+    config: ConfigFile = None,
+    overrides: Overrides = None,
+    seed: Seed = None,
+    out: Out = None,
+    data: Data = None,
+    resume: Resume = False,
+    progress: Progress = True,
+) -> None:
+    """Train one forecaster on all series and score the holdout (each series' last data.horizon values).
+
+    Trains on the rest; writes config.toml, metrics.jsonl, checkpoints/, holdout.json and holdout.png.
+
+    Examples:
+
+      recurrax forecast fit --data sales.csv --set data.horizon=12 --set data.period=12 --out runs/sales
+
+      recurrax forecast fit -c configs/forecast.toml --set model.head=student_t --seed 1
+
+      recurrax forecast fit --out runs/sales --resume
+    """
+    from ..tasks import forecast
+
+    settings = [*(overrides or []), *([] if data is None else [f"data.path={data}"])]
+    cfg, run_dir = fit_arguments(forecast.ForecastConfig, "forecast", config, settings, seed, out, resume)
+    _, scores = forecast.fit_holdout(cfg, run_dir, resume=resume, progress=progress)
+    typer.echo(f"holdout: {_line(scores)}")
+    typer.echo(f"wrote {run_dir}/holdout.json, holdout.png, metrics.jsonl, checkpoints/")
+
+
+@app.command()
+def evaluate(run: RunPath, data: Data = None) -> None:
+    """Scores of a trained forecaster on the holdout of its data, as JSON.
+
+    The holdout is each series' last data.horizon values; the scores are mae, rmse, smape, mase, and
+    coverage_80 and quantile_loss for a probabilistic head.
+
+    Example: recurrax forecast evaluate runs/sales
+    """
+    from ..tasks import forecast
+
+    typer.echo(json.dumps(forecast.evaluate_forecast(run, data=data)))
+
+
+@app.command()
+def predict(
+    run: RunPath,
+    input_: Annotated[Path, typer.Option("--input", "-i", help="Long frame of the histories to forecast from.",
+                                         exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Forecasts, .csv or .parquet.")] = Path("forecasts.csv"),
+    quantile: Annotated[
+        Optional[list[float]],
+        typer.Option("--quantile", "-q", help="Quantile level in (0, 1), repeatable (default 0.1 0.5 0.9; "
+                                              "none for a point head)."),
+    ] = None,
+    plots: Annotated[Optional[Path], typer.Option(help="Folder for one PNG per series.", file_okay=False)] = None,
+    max_plots: Annotated[int, typer.Option(help="Plot at most this many series.", min=1)] = 6,
+) -> None:
+    """Forecast data.horizon steps after the end of every series in a file, with quantiles.
+
+    Writes one row per series and step: unique_id, ds, mean and a q<level> column per quantile level.
+
+    Examples:
+
+      recurrax forecast predict runs/sales --input sales.csv --out forecasts.csv --plots plots/
+
+      recurrax forecast predict runs/sales -i sales.parquet -o forecasts.parquet -q 0.05 -q 0.5 -q 0.95
+    """
+    from ..tasks import forecast
+
+    loaded = forecast.load_forecast(run)
+    d = loaded.config.data
+    series = forecast.read_series(input_, freq=d.freq, missing=d.missing)
+    levels = sorted(quantile) if quantile else (None if loaded.model.head == "point" else [0.1, 0.5, 0.9])
+    result = forecast.predict_series(loaded, series, levels)
+    forecast.write_frame(forecast.forecast_frame(series, result, freq=d.freq), out)
+    typer.echo(f"wrote {len(series)} x {d.horizon} forecasts to {out}")
+    if plots is not None:
+        plots.mkdir(parents=True, exist_ok=True)
+        for i in range(min(len(series), max_plots)):
+            band = {} if result.quantiles is None else {"lower": result.quantiles[i : i + 1, :, 0],
+                                                        "upper": result.quantiles[i : i + 1, :, -1]}  # fmt: skip
+            name = re.sub(r"[^\w.-]", "_", series.ids[i])
+            forecast.write_forecast_plot(plots / f"{name}.png", series.values[i : i + 1], result.mean[i : i + 1],
+                                         titles=series.ids[i : i + 1], **band)  # fmt: skip
+        typer.echo(f"wrote {min(len(series), max_plots)} plots to {plots}")
+
+
+@app.command()
+def backtest(
+    run: Annotated[Optional[Path], typer.Argument(help="A run directory (or give --baseline).")] = None,
+    data: Data = None,
+    baseline: Annotated[Optional[str], typer.Option(help="A statistical baseline instead of a run: naive, "
+                                                         "seasonal_naive, naive2, theta or ets.")] = None,
+    horizon: Annotated[Optional[int], typer.Option(help="Steps ahead (a baseline; a run uses its own).", min=1)] = None,
+    period: Annotated[int, typer.Option(help="Seasonal period (a baseline; a run uses its own).", min=1)] = 1,
+    origins: Annotated[int, typer.Option(help="Forecast origins.", min=1)] = 3,
+    step: Annotated[Optional[int], typer.Option(help="Steps between origins (default the horizon).", min=1)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV of the scores.")] = Path("backtest.csv"),
+) -> None:
+    """Rolling-origin evaluation of a run or a baseline: scores per origin and overall, printed and as CSV.
+
+    mae, rmse, smape, mase per origin (origin = steps before each series' end) and their means (origin
+    "all"). A run's model is not refit, so the origins before its holdout score values it was trained on;
+    a baseline is fit at every origin.
+
+    Examples:
+
+      recurrax forecast backtest runs/sales --origins 4 --out backtest.csv
+
+      recurrax forecast backtest --baseline naive2 --data sales.csv --horizon 12 --period 12
+    """
+    from ..tasks import forecast
+
+    if (run is None) == (baseline is None):
+        raise typer.BadParameter("give either a RUN or --baseline")
+    if run is not None:
+        loaded = forecast.load_forecast(run)
+        series = forecast.load_series(loaded.config.data, data)
+        rows = forecast.backtest_run(loaded, series, origins=origins, step=step)
+    else:
+        if data is None or horizon is None:
+            raise typer.BadParameter("--baseline needs --data and --horizon")
+        series = forecast.read_series(data)
+        rows = forecast.backtest(lambda h: forecast.forecast_baseline(baseline, h, horizon, period), series.values,
+                                 horizon, origins=origins, step=step, period=period)  # fmt: skip
+    table = forecast.backtest_table(rows)
+    table.to_csv(out, index=False)
+    typer.echo(table.to_string(index=False, float_format="{:.4f}".format))
+    typer.echo(f"wrote {out}")
