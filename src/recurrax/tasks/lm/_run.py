@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import FitResult, fit, load_checkpoint
-from ...train._checkpoint import read_meta
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
 from ._batching import TokenWindows
 from ._config import LMConfig, ModelConfig
 from ._corpus import Corpus, load_corpus, make_tokenizer
@@ -160,20 +159,6 @@ def fit_lm(
 def count_parameters(model: LanguageModel) -> int:
     """The number of trainable numbers (floating-point array entries) in ``model``."""
     return sum(leaf.size for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array)))
-
-
-def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint directory itself, or a run directory's best checkpoint, else its latest step's."""
-    path = Path(path)
-    if (path / "meta.json").is_file():
-        return path
-    root = path / "checkpoints"
-    if (root / "best" / "meta.json").is_file():
-        return root / "best"
-    steps = sorted(root.glob("step_*/meta.json")) if root.is_dir() else []
-    if not steps:
-        raise ValueError(f"no checkpoint in {path} (expected a run directory or a checkpoint directory)")
-    return steps[-1].parent
 
 
 def load_lm(path: str | Path) -> LoadedLM:
