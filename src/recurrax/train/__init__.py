@@ -9,6 +9,7 @@ from ._checkpoint import find_checkpoint as find_checkpoint
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import read_meta as read_meta
 from ._checkpoint import save_checkpoint as save_checkpoint
+from ._checkpoint import start_run_dir as start_run_dir
 from ._config import OptimConfig as OptimConfig
 from ._config import TrainConfig as TrainConfig
 from ._loop import FitResult as FitResult

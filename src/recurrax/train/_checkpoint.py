@@ -113,6 +113,19 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
+def start_run_dir(run_dir: str | Path, config_text: str, resume: bool) -> Path:
+    """Create ``run_dir`` and write its ``config.toml``; refuse a directory that holds a trained run (a
+    resume, or any step checkpoint) with a different config. Returns ``run_dir`` as a `Path`."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.toml"
+    trained = resume or any((run_dir / CHECKPOINTS_DIR).glob("step_*"))
+    if trained and config_path.is_file() and config_path.read_text() != config_text:
+        raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
+    config_path.write_text(config_text)
+    return run_dir
+
+
 def find_checkpoint(path: str | Path) -> Path:
     """The checkpoint that ``path`` names: ``path`` itself when it holds ``meta.json``; for a run directory,
     its best-on-validation checkpoint (``checkpoints/best``), else its last ``checkpoints/step_<n>``."""

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
 from ._config import ClassifyConfig, ModelConfig
 from ._data import Batches, Cases, ClassificationData, class_weights, load_raw, prepare
 from ._metrics import accuracy, classify_loss, confusion_matrix, macro_f1, weighted_cross_entropy, write_confusion_png
@@ -114,13 +114,7 @@ def fit_classifier(
     cases) picks the best checkpoint and drives early stopping; the chosen model is then evaluated on every
     split, with a confusion-matrix PNG per split and ``report.md``.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path, config_text = run_dir / "config.toml", to_toml(cfg)
-    trained = resume or any((run_dir / "checkpoints").glob("step_*"))
-    if trained and config_path.is_file() and config_path.read_text() != config_text:
-        raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
-    config_path.write_text(config_text)
+    run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
 
     data = prepare(load_raw(cfg.data, data_dir), cfg.data, cfg.train.seed)
     train = data.splits["train"]

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
 from ._batching import TokenWindows
 from ._config import LMConfig, ModelConfig
 from ._corpus import Corpus, load_corpus, make_tokenizer
@@ -98,13 +98,7 @@ def fit_lm(
     the validation (and test) split and ``report.md`` gets the metrics, bzip2's bits per character on the
     validation text (a compressor baseline) and a sample. ``resume`` continues from the last checkpoint.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path, config_text = run_dir / "config.toml", to_toml(cfg)
-    trained = resume or any((run_dir / "checkpoints").glob("step_*"))
-    if trained and config_path.is_file() and config_path.read_text() != config_text:
-        raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
-    config_path.write_text(config_text)
+    run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
 
     corpus = load_corpus(cfg.data, data_dir)
     tokenizer = make_tokenizer(cfg.data, corpus.splits["train"])

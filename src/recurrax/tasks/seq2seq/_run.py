@@ -19,7 +19,7 @@ from jaxtyping import Array
 
 from ...config import from_dict, to_dict, to_toml
 from ...metrics import bleu
-from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
 from ._config import ModelConfig, Seq2SeqConfig
 from ._corpus import NUMBERS, load_splits, source_tokens, target_text
 from ._decode import beam_search, greedy_decode
@@ -119,13 +119,7 @@ def fit_seq2seq(
     ``bleu`` and ``beam_bleu`` (`corpus_bleu`, in [0, 100]). The vocabularies hold every token of the
     pairs used (train, validation and test), so no token is unknown.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path, config_text = run_dir / "config.toml", to_toml(cfg)
-    trained = resume or any((run_dir / "checkpoints").glob("step_*"))
-    if trained and config_path.is_file() and config_path.read_text() != config_text:
-        raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
-    config_path.write_text(config_text)
+    run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
 
     d = cfg.data
     pairs = load_splits(d, cfg.train.seed, data_dir)
