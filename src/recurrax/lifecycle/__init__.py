@@ -1,0 +1,1 @@
+"""The model lifecycle around training: registry, tracking, re-training, hyperparameter search."""

@@ -1,0 +1,1 @@
+"""Deployment: portable exported models (StableHLO + safetensors + JSON), the HTTP service, monitoring."""
