@@ -10,9 +10,16 @@ See `recurrax.data._registry` for the resolution order (``data_dir``, ``$RECURRA
 download sources).
 """
 
+from . import _nab as _nab  # registers the NAB anomaly corpus
 from . import _text as _text  # registers the text datasets
 from . import _translation as _translation  # registers the sentence-pair (translation) datasets
 from . import _ts as _ts  # registers the .ts classification datasets
+from . import _ucr_anomaly as _ucr_anomaly  # registers UCR anomaly series #135
+from . import _weather as _weather  # registers the Seattle weather series (vega_datasets)
+from ._nab import NabSeries as NabSeries
+from ._nab import load_nab as load_nab
+from ._nab import probation_period as probation_period
+from ._nab import read_nab_series as read_nab_series
 from ._registry import DATASETS as DATASETS
 from ._registry import DataFile as DataFile
 from ._registry import DatasetInfo as DatasetInfo
@@ -39,3 +46,7 @@ from ._ts import load_ts as load_ts
 from ._ts import pad_series as pad_series
 from ._ts import parse_ts as parse_ts
 from ._ts import read_ts_file as read_ts_file
+from ._ucr_anomaly import UCRAnomalySeries as UCRAnomalySeries
+from ._ucr_anomaly import load_ucr_anomaly as load_ucr_anomaly
+from ._ucr_anomaly import parse_ucr_anomaly as parse_ucr_anomaly
+from ._weather import load_seattle_weather as load_seattle_weather

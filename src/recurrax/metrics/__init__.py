@@ -5,8 +5,16 @@ Forecasting (`recurrax.metrics` point and probabilistic scores, NumPy float64): 
 `crps_samples`, `coverage`.
 
 Translation: `bleu` (corpus BLEU via sacrebleu).
+
+Anomaly detection (``(y_true, y_pred)`` boolean ``[T]``): `point_prf`, `event_prf` (Telemanom's event-wise
+scores), `point_adjusted_prf` (inflated, reported beside the others); the NAB score with its profiles
+(`NAB_PROFILES`, `nab_file_score`, `nab_corpus_score`, `nab_threshold_sweep`).
 """
 
+from ._anomaly import anomaly_runs as anomaly_runs
+from ._anomaly import event_prf as event_prf
+from ._anomaly import point_adjusted_prf as point_adjusted_prf
+from ._anomaly import point_prf as point_prf
 from ._bleu import bleu as bleu
 from ._forecast import coverage as coverage
 from ._forecast import crps_gaussian as crps_gaussian
@@ -17,3 +25,13 @@ from ._forecast import mase as mase
 from ._forecast import quantile_loss as quantile_loss
 from ._forecast import rmse as rmse
 from ._forecast import smape as smape
+from ._nab import NAB_PROFILES as NAB_PROFILES
+from ._nab import NabFileScore as NabFileScore
+from ._nab import NabLabelled as NabLabelled
+from ._nab import NabLabels as NabLabels
+from ._nab import NabProfile as NabProfile
+from ._nab import NabResult as NabResult
+from ._nab import nab_corpus_score as nab_corpus_score
+from ._nab import nab_file_score as nab_file_score
+from ._nab import nab_threshold_sweep as nab_threshold_sweep
+from ._nab import scaled_sigmoid as scaled_sigmoid

@@ -1,0 +1,89 @@
+"""`AnomalyConfig`: the scorer, detector, data, optimisation and training sections of an anomaly run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ...config import require
+from ...train import OptimConfig, TrainConfig
+from ._scorers import ScorerConfig
+
+
+@dataclass
+class DetectorConfig:
+    """The detector that turns raw scores into labels (`recurrax.tasks.anomaly.detect`).
+
+    - ``kind``: ``telemanom`` (the nonparametric dynamic threshold of Hundman et al. 2018), ``static``
+      (``threshold``, or when it is none the ``quantile`` quantile of the training part's smoothed scores),
+      ``quantile`` (the ``quantile`` quantile of the last ``history`` smoothed scores, past only, once
+      ``min_history`` exist).
+    - ``span``: EWMA span of the smoothing; none: ``int(batch * window_size * smoothing_perc)`` for
+      ``telemanom`` (105 with the defaults), no smoothing for the others.
+    - Telemanom (defaults of its reference ``config.yaml``): windows of ``window_size * batch`` errors moved
+      by ``batch``; ``buffer`` points added each side of an exceedance; pruning ``p`` (``min_percent``);
+      ``z`` from ``z_min`` up to (excluding) ``z_max`` by ``z_step``; at most ``max_sequences`` sequences in a
+      window.
+    """
+
+    kind: Literal["telemanom", "static", "quantile"] = "telemanom"
+    span: int | None = None
+    smoothing_perc: float = 0.05
+    window_size: int = 30
+    batch: int = 70
+    buffer: int = 100
+    p: float = 0.13
+    z_min: float = 2.5
+    z_max: float = 12.0
+    z_step: float = 0.5
+    max_sequences: int = 5
+    threshold: float | None = None
+    quantile: float = 0.99
+    history: int = 1000
+    min_history: int = 100
+
+    def __post_init__(self):
+        for name in ("window_size", "batch", "max_sequences", "history", "min_history"):
+            require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        require(self.span is None or self.span >= 1, "span", f"must be >= 1 or none, got {self.span}")
+        require(0 < self.smoothing_perc <= 1, "smoothing_perc", f"must be in (0, 1], got {self.smoothing_perc}")
+        require(self.buffer >= 0, "buffer", f"must be >= 0, got {self.buffer}")
+        require(0 <= self.p < 1, "p", f"must be in [0, 1), got {self.p}")
+        require(self.z_step > 0, "z_step", f"must be > 0, got {self.z_step}")
+        require(self.z_min < self.z_max, "z_min", f"must be < z_max ({self.z_max}), got {self.z_min}")
+        require(0 <= self.quantile <= 1, "quantile", f"must be in [0, 1], got {self.quantile}")
+        require(self.min_history <= self.history, "min_history", f"must be <= history ({self.history})")
+
+
+@dataclass
+class DataConfig:
+    """The columns of a series frame (one series per file, one row per time step, in time order).
+
+    - ``timestamp``: the time-stamp column (copied to the output; none: the row number is the time).
+    - ``values``: the value columns, one per feature (``[T, D]``).
+    - ``label``: a 0/1 column of true anomalies, read by ``evaluate`` only (none: evaluation needs one).
+    - ``train_fraction``: the scorer trains on the first fraction of the rows (assumed mostly normal).
+    - ``path``: the ``.csv`` or ``.parquet`` file that ``recurrax anomaly fit`` reads (or ``--data``).
+    """
+
+    timestamp: str | None = "timestamp"
+    values: tuple[str, ...] = ("value",)
+    label: str | None = None
+    train_fraction: float = 1.0
+    path: str | None = None
+
+    def __post_init__(self):
+        require(len(self.values) >= 1, "values", "must name at least one column")
+        require(len(set(self.values)) == len(self.values), "values", f"repeat a column: {list(self.values)}")
+        require(0 < self.train_fraction <= 1, "train_fraction", f"must be in (0, 1], got {self.train_fraction}")
+
+
+@dataclass
+class AnomalyConfig:
+    """An anomaly-detection run: ``scorer``, ``detector``, ``data``, ``optim`` and ``train`` sections."""
+
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=500, eval_every=0, checkpoint_every=0))

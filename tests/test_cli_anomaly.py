@@ -1,0 +1,128 @@
+"""``recurrax anomaly fit|detect|evaluate`` end to end on a tiny CSV, each output checked against the library
+run on the same files, and bad input reported as one line with a non-zero exit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recurrax import metrics
+from recurrax.cli import main
+from recurrax.tasks import anomaly as an
+
+SETTINGS = [  # the scorer's shapes and optimiser match test_anomaly_detectors' run: one compilation for both
+    'data.values=["value", "load"]', "scorer.hidden_size=8", "scorer.window=12", "scorer.batch_size=16",
+    "optim.lr=0.01", "train.steps=30", "train.log_every=10", "detector.window_size=2", "detector.batch=60",
+    "detector.buffer=4",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A 240-row training series and a 300-row test series (two features) with a labelled burst in the
+    first feature (test rows 200..207)."""
+    folder = tmp_path_factory.mktemp("anomaly_cli")
+    t = np.arange(540)
+    y = np.sin(t / 5.0) + 0.05 * np.random.default_rng(0).normal(size=540)
+    label = np.zeros(540, int)
+    y[440:448] += 2.5
+    label[440:448] = 1
+    stamps = pd.date_range("2024-01-01", periods=540, freq="h").astype(str)
+    frame = pd.DataFrame({"timestamp": stamps, "value": y, "load": np.cos(t / 5.0), "is_anomaly": label})
+    frame.iloc[:240].to_csv(folder / "train.csv", index=False)
+    frame.iloc[240:].to_csv(folder / "test.csv", index=False)
+    frame.iloc[240:].to_parquet(folder / "test.parquet", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fitted(files):
+    run_dir = files / "run"
+    args = [part for item in SETTINGS for part in ("--set", item)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["anomaly", "fit", "--data", str(files / "train.csv"), *args, "--seed", "3", "--out",
+                     str(run_dir), "--no-progress"])  # fmt: skip
+    assert code == 0
+    return run_dir, printed.getvalue()
+
+
+def test_fit_writes_the_run_directory(fitted, files):
+    run_dir, printed = fitted
+    run = an.load_anomaly(run_dir)
+    assert run.config.train.seed == 3 and run.config.data.path == str(files / "train.csv")
+    train = pd.read_csv(files / "train.csv")[["value", "load"]].to_numpy()
+    np.testing.assert_array_equal(run.reference, an.score_series(run.scorer, train))
+    assert f"mean training score {np.nanmean(run.reference):.4f}" in printed and str(run_dir) in printed
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_detect_writes_the_library_detection(fitted, files, tmp_path, suffix, capsys):
+    run_dir, _ = fitted
+    out = tmp_path / "anomalies.csv"
+    assert main(["anomaly", "detect", str(run_dir), "--input", str(files / f"test{suffix}"), "--out", str(out),
+                 "--plots", str(tmp_path)]) == 0  # fmt: skip
+    written = pd.read_csv(out)
+    test = pd.read_csv(files / "test.csv")
+    expected = an.detect_anomaly(run_dir, test)
+    assert list(written.columns) == ["timestamp", "value", "load", "score", "smoothed", "threshold", "is_anomaly"]
+    assert written["timestamp"].tolist() == test["timestamp"].tolist()  # row by row with the input
+    np.testing.assert_allclose(written["score"], expected["score"], rtol=1e-9)
+    np.testing.assert_allclose(written["threshold"], expected["threshold"], rtol=1e-9)
+    np.testing.assert_array_equal(written["is_anomaly"], expected["is_anomaly"])
+    assert (tmp_path / "test.png").read_bytes()[:4] == b"\x89PNG"
+    assert "anomalous sequences" in capsys.readouterr().out
+
+
+def test_detect_takes_detector_overrides(fitted, files, tmp_path):
+    run_dir, _ = fitted
+    out = tmp_path / "static.csv"
+    args = ["--set", "detector.kind=static", "--set", "detector.threshold=0.8"]
+    assert main(["anomaly", "detect", str(run_dir), "-i", str(files / "test.csv"), "-o", str(out), *args]) == 0
+    written = pd.read_csv(out)
+    np.testing.assert_array_equal(written["is_anomaly"], np.nan_to_num(written["score"]) > 0.8)
+
+
+def test_evaluate_prints_the_metrics_of_the_detection(fitted, files, tmp_path, capsys):
+    run_dir, _ = fitted
+    args = ["--input", str(files / "test.csv"), "--label", "is_anomaly", "--plots", str(tmp_path)]
+    assert main(["anomaly", "evaluate", str(run_dir), *args]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    test = pd.read_csv(files / "test.csv")
+    truth = test["is_anomaly"].to_numpy(bool)
+    pred = an.detect_anomaly(run_dir, test)["is_anomaly"].to_numpy(bool)
+    for name, prf in (("point", metrics.point_prf), ("event", metrics.event_prf),
+                      ("point_adjusted", metrics.point_adjusted_prf)):  # fmt: skip
+        assert [scores[f"{name}_{k}"] for k in ("precision", "recall", "f1")] == pytest.approx(prf(truth, pred))
+    assert (tmp_path / "test.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["anomaly", "fit", "--data", "{no_value}"], 1, "lacks the columns ['value']"),
+        (["anomaly", "fit", "--data", "{nan}"], 1, "column 'value' holds a missing or non-numeric value at row 1"),
+        (["anomaly", "fit", "--data", "{empty}"], 1, "the file is empty"),
+        (["anomaly", "fit", "--set", "train.steps=1"], 2, "no data: set data.path or give --data"),
+        (["anomaly", "fit", "--bogus"], 2, "--bogus"),
+        (["anomaly", "fit", "--data", "{test}", "--set", "detector.kind=magic"], 1, "detector.kind"),
+        (["anomaly", "detect", "{run}", "--input", "{no_value}"], 1, "lacks the columns ['value']"),
+        (["anomaly", "detect", "{run}", "-i", "{test}", "--set", "scorer.window=3"], 2, "only detector.*"),
+        (["anomaly", "evaluate", "{run}", "--input", "{test}"], 1, "needs a label column"),
+        (["anomaly", "evaluate", "/nonexistent/run", "--input", "{test}"], 1, "/nonexistent/run"),
+    ],
+)
+def test_errors_are_one_line(argv, code, message, fitted, files, tmp_path, capsys):
+    (tmp_path / "no_value.csv").write_text("timestamp,v,load\n0,1.0,1.0\n")
+    (tmp_path / "nan.csv").write_text("timestamp,value,load\n0,1.0,1.0\n1,,1.0\n2,3.0,1.0\n")
+    (tmp_path / "empty.csv").write_text("")
+    fields = {name: tmp_path / f"{name}.csv" for name in ("no_value", "nan", "empty")}
+    fields |= {"run": fitted[0], "test": files / "test.csv"}
+    assert main([part.format(**fields) for part in argv]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
