@@ -14,6 +14,7 @@ from ._config import OptimConfig as OptimConfig
 from ._config import TrainConfig as TrainConfig
 from ._loop import FitResult as FitResult
 from ._loop import NonFiniteError as NonFiniteError
+from ._loop import evaluation_hook as evaluation_hook
 from ._loop import fit as fit
 from ._metrics import read_metrics as read_metrics
 from ._optim import Plateau as Plateau

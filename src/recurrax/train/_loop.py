@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -29,6 +32,19 @@ from ._progress import ProgressBar
 from ._step import shared_train_step
 
 RESERVED_META = ("format_version", "step", "metrics", "fit")
+EvalHook = Callable[[int, dict[str, float]], bool]
+_EVAL_HOOK: ContextVar[EvalHook | None] = ContextVar("recurrax_eval_hook", default=None)
+
+
+@contextlib.contextmanager
+def evaluation_hook(hook: EvalHook) -> Iterator[None]:
+    """Within the block, every `fit` without its own ``on_eval`` calls ``hook(step, scores)`` after each
+    evaluation (e.g. a task's ``fit_lm`` that does not pass ``on_eval`` on); True stops the run there."""
+    token = _EVAL_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _EVAL_HOOK.reset(token)
 
 
 class NonFiniteError(ValueError):
@@ -89,6 +105,7 @@ def fit(
     meta: dict | None = None,
     resume: bool = False,
     progress: bool = True,
+    on_eval: EvalHook | None = None,
 ) -> FitResult:
     """Train ``model`` for ``train.steps`` updates; write ``metrics.jsonl`` and checkpoints under ``run_dir``.
 
@@ -107,6 +124,9 @@ def fit(
       ``meta.json`` next to ``format_version``, ``step``, ``metrics`` and ``fit`` (the loop's state).
     - ``resume``: continue from the last complete checkpoint in ``run_dir/checkpoints`` (an error if there is
       none). Without it, a run directory that already holds checkpoints is an error.
+    - ``on_eval(step, scores) -> stop``: called after each evaluation with its scores (the ``evaluate`` dict as
+      floats); True stops the run as early stopping does (checkpointed, ``stopped_early``). Hyperparameter
+      search prunes trials with it. None: the hook of an enclosing `evaluation_hook` block, if any.
 
     Each train row of ``metrics.jsonl`` (every ``train.log_every`` steps and at the end) holds ``step``,
     ``split`` ("train"), ``loss``, ``lr``, ``grad_norm`` (before clipping), ``update_norm``,
@@ -126,6 +146,7 @@ def fit(
         raise ValueError(f"meta may not use the keys {reserved}; fit writes them")
     if evaluate is None and (optim.schedule == "plateau" or train.early_stopping_patience):
         raise ValueError("optim.schedule = 'plateau' and train.early_stopping_patience need an evaluate function")
+    on_eval = _EVAL_HOOK.get() if on_eval is None else on_eval
     step_fn = shared_train_step(loss_fn, optim, train.steps)
     opt_state = step_fn.optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     carry = None if init_carry is None else init_carry()
@@ -209,6 +230,8 @@ def fit(
                     opt_state = scale_learning_rate(opt_state, optim.plateau_factor)
                 patience = train.early_stopping_patience
                 stopped_early = bool(patience) and state.evals_since_best >= patience
+                if on_eval is not None and on_eval(step, scores):
+                    stopped_early = True
 
             if stopped_early or last or (train.checkpoint_every and step % train.checkpoint_every == 0):
                 log.sync()
