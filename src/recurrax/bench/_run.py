@@ -1,0 +1,123 @@
+"""One speed run: every config of a `Plan`, then the recurrax cells, the first-call times, and torch last.
+
+Method: all JAX measurements run first, torch's last, because ``OMP_WAIT_POLICY=ACTIVE`` (needed for stable
+torch timings on small CPUs, set by `prepare_environment`) leaves an OpenMP thread spinning after torch's
+first call, which would steal a core from XLA. Within a config the implementations are timed in interleaved
+rounds (`measure`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
+from typing import Any
+
+import jax
+
+from ..cells import CELLS
+from ._configs import COMPILE_SIZES, Config, Plan
+from ._peers import build_cell, build_recurrax, build_torch, builders
+from ._report import machine_info
+from ._timing import Entry, describe, entries_for, measure
+
+
+def prepare_environment() -> None:
+    """Settings read when torch / the JAX GPU client start, so call it first: OpenMP threads spin
+    (``OMP_WAIT_POLICY=ACTIVE``) and JAX does not preallocate GPU memory, leaving room for torch."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+@contextlib.contextmanager
+def jax_settings(plan: Plan) -> Iterator[None]:
+    """JAX on the CPU unless the plan runs on a GPU; XLA optimisations off for ``quick`` (fast compiles);
+    TF32 matmuls for torch on GPU, as JAX's default fp32 precision there. JAX's settings are restored after."""
+    old = jax.config.values["jax_default_device"], jax.config.values["jax_disable_most_optimizations"]
+    try:
+        if not plan.on_gpu:
+            jax.config.update("jax_default_device", jax.devices("cpu")[0])
+        else:
+            import torch
+
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        if plan.quick:
+            jax.config.update("jax_disable_most_optimizations", True)
+        yield
+    finally:
+        jax.config.update("jax_default_device", old[0])
+        jax.config.update("jax_disable_most_optimizations", old[1])
+
+
+def stderr_log(started: float) -> Callable[[str], None]:
+    """A progress logger: ``[  12.3 s] message`` on stderr, the time counted from ``started``."""
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
+def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
+    """``results`` (config label -> impl -> mode -> summary), ``variants`` (cells) and ``compile`` times."""
+    key = jax.random.key(0)
+    results: dict[str, dict[str, Any]] = {cfg.label: {} for cfg in plan.configs}
+
+    def store(label: str, entries: list[Entry]) -> None:
+        for entry in entries:
+            results[label].setdefault(entry.impl, {})[entry.mode] = entry.summary()
+
+    for cfg in plan.configs:
+        log(f"JAX implementations at {cfg.label}")
+        entries = []
+        for name, build in builders(plan).items():
+            entries += entries_for(name, lambda build=build, cfg=cfg: build(cfg, key))
+        store(cfg.label, measure(entries, plan))
+
+    variants = {}
+    for cfg in plan.variant_configs:
+        log(f"recurrax cells at {cfg.label}")
+        entries = entries_for("lstm (default)", lambda cfg=cfg: build_recurrax(cfg, key), ("fwd_bwd",))
+        generic = lambda cfg=cfg: build_recurrax(cfg, key, fused=False)
+        entries += entries_for("lstm (generic)", generic, ("fwd_bwd",))
+        for name in list(CELLS):
+            try:
+                runs = build_cell(name, cfg, key)
+                entries.append(Entry(name, "fwd_bwd", run=runs[0]))
+            except Exception as err:  # noqa: BLE001 - e.g. cells that need input_size == hidden_size
+                entries.append(Entry(name, "fwd_bwd", error=describe(err).replace("fails:", "skipped:", 1)))
+        variants[cfg.label] = {entry.impl: entry.summary() for entry in measure(entries, plan)}
+
+    compile_times: dict[str, dict[int, Any]] = {}
+    for name, options in (("recurrax", {}), ("recurrax_generic", {"fused": False})):
+        for steps in plan.compile_steps:
+            cfg = Config(f"T{steps}", steps=steps, layers=1, **COMPILE_SIZES)
+            cfg = Config(cfg.name, 4, steps, 8, 16) if plan.quick else cfg
+            log(f"first call of {name} at {cfg.label}")
+            build = lambda cfg=cfg, options=options: build_recurrax(cfg, key, **options)
+            entry = entries_for(name, build, ("fwd_bwd",))
+            compile_times.setdefault(name, {})[steps] = measure(entry, replace(plan, rounds=1))[0].summary()
+
+    if "torch" in plan.impls:
+        device = "cuda" if plan.on_gpu else "cpu"
+        for cfg in plan.configs:
+            log(f"torch at {cfg.label}")
+            store(cfg.label, measure(entries_for("torch", lambda cfg=cfg: build_torch(cfg, device)), plan))
+    return {"results": results, "variants": variants, "compile": compile_times}
+
+
+def run_benchmark(plan: Plan, started: float, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The whole run as a JSON-ready report: ``device``, ``on_gpu``, ``quick``, ``machine``, ``results``,
+    ``variants``, ``compile``, ``elapsed_s`` and ``configs``; progress goes to ``log`` (default stderr)."""
+    log = log or stderr_log(started)
+    with jax_settings(plan):
+        report: dict[str, Any] = {"device": plan.device, "on_gpu": plan.on_gpu, "quick": plan.quick}
+        report["machine"] = machine_info(plan)
+        report.update(run_all(plan, log))
+    report["elapsed_s"] = time.perf_counter() - started
+    report["configs"] = [asdict(c) | {"label": c.label} for c in plan.configs]
+    return report
