@@ -7,11 +7,26 @@ import sys
 
 import typer
 
-from . import _classify, _data, _forecast, _info, _lm
+from . import (
+    _anomaly,
+    _bench,
+    _classify,
+    _data,
+    _export,
+    _forecast,
+    _info,
+    _lm,
+    _registry,
+    _retrain,
+    _seq2seq,
+    _serve,
+    _tune,
+)
 
 app = typer.Typer(
     name="recurrax",
-    help="LSTM-family recurrent networks on JAX: train, evaluate and sample models; manage datasets.\n\n"
+    help="LSTM-family recurrent networks on JAX: train, evaluate and predict (lm, forecast, anomaly, classify, "
+    "seq2seq); export, serve, register, retrain and tune models; manage datasets.\n\n"
     "Example: recurrax lm fit --config configs/lm_quickstart.toml --out runs/quickstart",
     no_args_is_help=True,
     add_completion=False,
@@ -19,9 +34,17 @@ app = typer.Typer(
 )
 app.add_typer(_lm.app, name="lm")
 app.add_typer(_classify.app, name="classify")
+app.add_typer(_seq2seq.app, name="seq2seq")
 app.add_typer(_forecast.app, name="forecast")
+app.add_typer(_anomaly.app, name="anomaly")
 app.add_typer(_data.app, name="data")
 app.command("info")(_info.info)
+app.command("tune")(_tune.tune)
+app.command("serve")(_serve.serve)
+app.command("export")(_export.export)
+app.add_typer(_registry.app, name="registry")
+app.command("retrain")(_retrain.retrain)
+app.command("bench")(_bench.bench)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"recurrax: {error.format_message()}", file=sys.stderr)
         return error.exit_code
-    except Exception as error:  # noqa: BLE001 — every failure is reported as one line
+    except Exception as error:
         if os.environ.get("RECURRAX_DEBUG") == "1":
             raise
         message = " ".join(str(error).split()) or type(error).__name__

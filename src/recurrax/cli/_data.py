@@ -29,7 +29,8 @@ def list_(data_dir: DataDir = None, cache_dir: CacheDir = None) -> None:
 
     table = Table(Column("name", no_wrap=True), "description", "local copy", "sources")
     for info in data.list_datasets(data_dir=data_dir, cache_dir=cache_dir):
-        table.add_row(info.name, f"{info.description} ({info.kind})", str(info.local or "-"), "\n".join(info.sources))
+        sources = info.sources if len(info.sources) <= 3 else [*info.sources[:2], f"... and {len(info.sources) - 2} more"]
+        table.add_row(info.name, f"{info.description} ({info.kind})", str(info.local or "-"), "\n".join(sources))
     Console().print(table)
 
 

@@ -39,9 +39,11 @@ from ._run import Seq2SeqRun as Seq2SeqRun
 from ._run import build_model as build_model
 from ._run import corpus_bleu as corpus_bleu
 from ._run import decode_all as decode_all
+from ._run import evaluate_seq2seq as evaluate_seq2seq
 from ._run import exact_match as exact_match
 from ._run import fit_seq2seq as fit_seq2seq
 from ._run import load_seq2seq as load_seq2seq
 from ._run import plot_attention as plot_attention
+from ._run import score_pairs as score_pairs
 from ._run import seq2seq_loss as seq2seq_loss
 from ._run import translate as translate

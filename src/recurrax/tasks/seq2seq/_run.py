@@ -20,7 +20,7 @@ from jaxtyping import Array
 from ...config import from_dict, to_dict, to_toml
 from ...metrics import bleu
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
-from ._config import ModelConfig, Seq2SeqConfig
+from ._config import DataConfig, ModelConfig, Seq2SeqConfig
 from ._corpus import NUMBERS, load_splits, source_tokens, target_text
 from ._decode import beam_search, greedy_decode
 from ._model import Seq2Seq
@@ -101,6 +101,19 @@ def exact_match(predicted: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndar
 _jitted_loss = eqx.filter_jit(seq2seq_loss)
 
 
+def score_pairs(
+    model: Seq2Seq, arrays: dict[str, np.ndarray], target: Vocab, tgt_len: int, data: DataConfig, beam: int = 1
+) -> dict[str, float]:
+    """Teacher-forced ``loss`` (nats/token), ``exact_match`` of the decoded outputs (greedy, or beam ``beam``)
+    and, for a dataset (not the numbers), corpus ``bleu`` of encoded pairs ``arrays``."""
+    loss, _ = _jitted_loss(model, arrays, None, jax.random.key(0))
+    predicted = decode_all(model, arrays, tgt_len, data.eval_batch_size, beam)
+    scores = {"loss": float(loss), "exact_match": float(exact_match(predicted, arrays).mean())}
+    if data.dataset != NUMBERS:
+        scores["bleu"] = corpus_bleu(predicted, arrays, target)
+    return scores
+
+
 def fit_seq2seq(
     cfg: Seq2SeqConfig,
     run_dir: str | Path,
@@ -147,13 +160,7 @@ def fit_seq2seq(
         return {name: array[chosen] for name, array in train.items()}
 
     def evaluate(m: Seq2Seq) -> dict[str, float]:
-        valid = splits["valid"]
-        loss, _ = _jitted_loss(m, valid, None, jax.random.key(0))
-        predicted = decode_all(m, valid, tgt_len, d.eval_batch_size)
-        scores = {"loss": float(loss), "exact_match": float(exact_match(predicted, valid).mean())}
-        if d.dataset != NUMBERS:
-            scores["bleu"] = corpus_bleu(predicted, valid, target)
-        return scores
+        return score_pairs(m, splits["valid"], target, tgt_len, d)
 
     result = fit(
         model, seq2seq_loss, get_batch, optim=cfg.optim, train=cfg.train, run_dir=run_dir, evaluate=evaluate,
@@ -231,3 +238,18 @@ def translate(path: str | Path, sentences: list[str], *, beam: int = 1) -> list[
     arrays = {"src": src, "src_lengths": np.asarray([len(i) for i in ids], np.int32)}
     decoded = decode_all(model, arrays, tgt_len, data.eval_batch_size, beam)
     return [target_text(data.dataset, target.words(row.tolist())) for row in decoded]
+
+
+def evaluate_seq2seq(
+    path: str | Path, split: str = "test", *, beam: int = 1, data_dir: str | Path | None = None
+) -> dict[str, float]:
+    """`score_pairs` of a run's model on ``split`` of its pairs (drawn again with the run's config and seed,
+    so the same pairs as in training), with their count ``pairs``."""
+    model, source, target, meta = load_seq2seq(path)
+    cfg = from_dict(Seq2SeqConfig, meta["config"])
+    pairs = load_splits(cfg.data, cfg.train.seed, data_dir)
+    if split not in pairs:
+        raise ValueError(f"unknown split {split!r}; the run's splits are {', '.join(pairs)}")
+    src_len, tgt_len = meta["lengths"]
+    arrays = encode_token_pairs(pairs[split], source, target, src_len, tgt_len)
+    return {**score_pairs(model, arrays, target, tgt_len, cfg.data, beam), "pairs": len(pairs[split])}
