@@ -152,3 +152,63 @@ def test_errors_are_one_line(argv, code, message, fitted, data, tmp_path, capsys
     assert main(argv) == code
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_parquet_in_and_out_matches_csv(fitted, data, tmp_path):
+    """Parquet (pyarrow) input gives the forecasts, scores and backtest of the same CSV; parquet output holds
+    the frame that CSV output holds."""
+    run_dir, _ = fitted
+    parquet = tmp_path / "series.parquet"
+    pd.read_csv(data, parse_dates=["ds"]).to_parquet(parquet, index=False)
+    outputs = {}
+    for source, suffix in ((data, "csv"), (parquet, "parquet")):
+        outputs[suffix] = tmp_path / f"forecasts.{suffix}"
+        assert main(["forecast", "predict", str(run_dir), "--input", str(source), "--out", str(outputs[suffix])]) == 0
+    from_csv = pd.read_csv(outputs["csv"], parse_dates=["ds"])
+    from_parquet = pd.read_parquet(outputs["parquet"])
+    assert pd.api.types.is_datetime64_any_dtype(from_parquet["ds"])
+    pd.testing.assert_frame_equal(from_parquet, from_csv, check_dtype=False, check_exact=False, rtol=1e-12)
+    assert fc.evaluate_forecast(run_dir, data=parquet) == pytest.approx(fc.evaluate_forecast(run_dir), rel=1e-12)
+    scores = tmp_path / "backtest.parquet"
+    assert main(["forecast", "backtest", str(run_dir), "--data", str(parquet), "--origins", "2", "--out",
+                 str(scores)]) == 0  # fmt: skip
+    assert list(pd.read_parquet(scores)["origin"].astype(str)) == ["8", "4", "all"]
+
+
+def test_unreadable_parquet_is_one_line_error(fitted, tmp_path, capsys):
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("unique_id,ds,y\n")
+    assert main(["forecast", "predict", str(fitted[0]), "--input", str(broken)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"{broken}: cannot read it as parquet" in err and len(err.splitlines()) == 1
+
+
+def test_predict_with_known_future_covariates(data, tmp_path, capsys):
+    """A model with calendar and exogenous covariates: predict needs --future for the exogenous column (one-line
+    error without it) and then writes the library's forecasts."""
+    frame = pd.read_csv(data, parse_dates=["ds"])
+    frame["promo"] = (frame["ds"].dt.month % 3 == 0).astype(float)
+    path = tmp_path / "promo.csv"
+    frame.to_csv(path, index=False)
+    settings = [*SETTINGS, "train.steps=5", "data.calendar=['month']", "data.exogenous=['promo']", "data.freq='MS'"]
+    run_dir = tmp_path / "run"
+    args = [part for item in settings for part in ("--set", item)]
+    assert main(["forecast", "fit", "--data", str(path), *args, "--out", str(run_dir), "--no-progress"]) == 0
+    out = tmp_path / "forecasts.csv"
+    assert main(["forecast", "predict", str(run_dir), "--input", str(path), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "known-future columns ['promo']" in err and len(err.splitlines()) == 1
+    stamps = pd.date_range("2024-01-01", periods=HORIZON, freq="MS")
+    future = pd.DataFrame([{"unique_id": n, "ds": t, "promo": float(t.month % 3 == 0)} for n in "abc" for t in stamps])
+    future.to_csv(tmp_path / "future.csv", index=False)
+    assert main(["forecast", "predict", str(run_dir), "-i", str(path), "-o", str(out), "--future",
+                 str(tmp_path / "future.csv")]) == 0  # fmt: skip
+    run = fc.load_forecast(run_dir)
+    series = fc.SeriesSet.from_frame(frame, freq="MS", calendar=("month",), exogenous=("promo",))
+    covariates = np.stack([np.c_[np.sin(2 * np.pi * (stamps.month - 1) / 12), np.cos(2 * np.pi * (stamps.month - 1) / 12),
+                                 (stamps.month % 3 == 0)]] * 3)  # fmt: skip
+    expected = fc.predict(run.model, run.config, series.values, covariates=series.covariates, future=covariates,
+                          levels=LEVELS)  # fmt: skip
+    written = pd.read_csv(out, parse_dates=["ds"])
+    np.testing.assert_allclose(written["mean"].to_numpy().reshape(3, HORIZON), expected.mean, rtol=1e-9)
+    assert list(written["ds"][:HORIZON]) == list(stamps)

@@ -80,8 +80,9 @@ def sine_series():
 def test_fit_save_load_predict(sine_series, tmp_path):
     cfg = fc.ForecastConfig(
         model=fc.ModelConfig(head="gaussian", hidden_size=16),
-        data=fc.DataConfig(input_size=16, horizon=4, period=8, batch_size=32, scale_scope="series",
-                           scaler="standard", validate=True),  # fmt: skip
+        data=fc.DataConfig(
+            input_size=16, horizon=4, period=8, batch_size=32, scale_scope="series", scaler="standard", validate=True
+        ),
         train=TrainConfig(steps=150, log_every=50, eval_every=50, checkpoint_every=0),
     )
     history, holdout = sine_series.split_last(4)

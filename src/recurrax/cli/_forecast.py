@@ -1,6 +1,6 @@
 """``recurrax forecast fit|evaluate|predict|backtest``: global forecasters over many series.
 
-Series come as a long frame, ``.csv`` or ``.parquet`` with columns ``unique_id``, ``ds``, ``y`` (the
+Series come as a long frame, ``.csv`` or ``.parquet`` (pyarrow) with columns ``unique_id``, ``ds``, ``y`` (the
 config's ``data.path`` or ``--data``); forecasts go out as a long frame with ``unique_id``, ``ds``, ``mean``
 and a ``q<level>`` column per quantile level.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,7 +19,7 @@ from ._options import ConfigFile, Out, Overrides, Progress, Resume, RunPath, See
 app = typer.Typer(help="Train, evaluate, apply and backtest forecasters of many series.", no_args_is_help=True)
 
 Data = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data", "-d", help="Long frame (.csv or .parquet: unique_id, ds, y); default data.path.",
                  exists=True, dir_okay=False),
 ]  # fmt: skip
@@ -77,34 +77,60 @@ def evaluate(run: RunPath, data: Data = None) -> None:
 @app.command()
 def predict(
     run: RunPath,
-    input_: Annotated[Path, typer.Option("--input", "-i", help="Long frame of the histories to forecast from.",
-                                         exists=True, dir_okay=False)],
+    input_: Annotated[
+        Path,
+        typer.Option(
+            "--input", "-i", help="Long frame of the histories to forecast from.", exists=True, dir_okay=False
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Forecasts, .csv or .parquet.")] = Path("forecasts.csv"),
     quantile: Annotated[
-        Optional[list[float]],
-        typer.Option("--quantile", "-q", help="Quantile level in (0, 1), repeatable (default 0.1 0.5 0.9; "
-                                              "none for a point head)."),
+        list[float] | None,
+        typer.Option(
+            "--quantile",
+            "-q",
+            help="Quantile level in (0, 1), repeatable (default 0.1 0.5 0.9; none for a point head).",
+        ),
     ] = None,
-    plots: Annotated[Optional[Path], typer.Option(help="Folder for one PNG per series.", file_okay=False)] = None,
+    future: Annotated[
+        Path | None,
+        typer.Option(
+            "--future",
+            "-f",
+            help="Long frame (unique_id, ds, the data.exogenous columns) of the forecast steps, for a model "
+            "with known-future covariates.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    plots: Annotated[Path | None, typer.Option(help="Folder for one PNG per series.", file_okay=False)] = None,
     max_plots: Annotated[int, typer.Option(help="Plot at most this many series.", min=1)] = 6,
 ) -> None:
     """Forecast data.horizon steps after the end of every series in a file, with quantiles.
 
     Writes one row per series and step: unique_id, ds, mean and a q<level> column per quantile level.
+    A model with covariates computes the calendar and static ones itself; known-future (exogenous)
+    columns of the forecast steps come from --future.
 
     Examples:
 
       recurrax forecast predict runs/sales --input sales.csv --out forecasts.csv --plots plots/
 
       recurrax forecast predict runs/sales -i sales.parquet -o forecasts.parquet -q 0.05 -q 0.5 -q 0.95
+
+      recurrax forecast predict runs/sales -i sales.csv --future prices_next_quarter.csv
     """
     from ..tasks import forecast
 
     loaded = forecast.load_forecast(run)
     d = loaded.config.data
-    series = forecast.read_series(input_, freq=d.freq, missing=d.missing)
+    series = forecast.read_series(input_, freq=d.freq, missing=d.missing, calendar=d.calendar,
+                                  exogenous=d.exogenous, static=d.static)  # fmt: skip
+    ahead = None if future is None else forecast.read_frame(future)
+    known = forecast.future_covariates(series, d.horizon, calendar=d.calendar, exogenous=d.exogenous,
+                                       static=d.static, future=ahead, freq=d.freq)  # fmt: skip
     levels = sorted(quantile) if quantile else (None if loaded.model.head == "point" else [0.1, 0.5, 0.9])
-    result = forecast.predict_series(loaded, series, levels)
+    result = forecast.predict_series(loaded, series, levels, known)
     forecast.write_frame(forecast.forecast_frame(series, result, freq=d.freq), out)
     typer.echo(f"wrote {len(series)} x {d.horizon} forecasts to {out}")
     if plots is not None:
@@ -120,17 +146,19 @@ def predict(
 
 @app.command()
 def backtest(
-    run: Annotated[Optional[Path], typer.Argument(help="A run directory (or give --baseline).")] = None,
+    run: Annotated[Path | None, typer.Argument(help="A run directory (or give --baseline).")] = None,
     data: Data = None,
-    baseline: Annotated[Optional[str], typer.Option(help="A statistical baseline instead of a run: naive, "
-                                                         "seasonal_naive, naive2, theta or ets.")] = None,
-    horizon: Annotated[Optional[int], typer.Option(help="Steps ahead (a baseline; a run uses its own).", min=1)] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="A statistical baseline instead of a run: naive, seasonal_naive, naive2, theta or ets."),
+    ] = None,
+    horizon: Annotated[int | None, typer.Option(help="Steps ahead (a baseline; a run uses its own).", min=1)] = None,
     period: Annotated[int, typer.Option(help="Seasonal period (a baseline; a run uses its own).", min=1)] = 1,
     origins: Annotated[int, typer.Option(help="Forecast origins.", min=1)] = 3,
-    step: Annotated[Optional[int], typer.Option(help="Steps between origins (default the horizon).", min=1)] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV of the scores.")] = Path("backtest.csv"),
+    step: Annotated[int | None, typer.Option(help="Steps between origins (default the horizon).", min=1)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Scores, .csv or .parquet.")] = Path("backtest.csv"),
 ) -> None:
-    """Rolling-origin evaluation of a run or a baseline: scores per origin and overall, printed and as CSV.
+    """Rolling-origin evaluation of a run or a baseline: scores per origin and overall, printed and saved.
 
     mae, rmse, smape, mase per origin (origin = steps before each series' end) and their means (origin
     "all"). A run's model is not refit, so the origins before its holdout score values it was trained on;
@@ -157,6 +185,6 @@ def backtest(
         rows = forecast.backtest(lambda h: forecast.forecast_baseline(baseline, h, horizon, period), series.values,
                                  horizon, origins=origins, step=step, period=period)  # fmt: skip
     table = forecast.backtest_table(rows)
-    table.to_csv(out, index=False)
+    forecast.write_frame(table, out)
     typer.echo(table.to_string(index=False, float_format="{:.4f}".format))
     typer.echo(f"wrote {out}")

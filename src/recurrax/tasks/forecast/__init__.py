@@ -8,9 +8,12 @@
     >>> out = fc.predict(run.model, cfg, history.values, scaler=run.scaler, levels=[0.1, 0.9])  # doctest: +SKIP
     >>> fc.forecast_baseline("naive2", history.values, 18, period=12)     # doctest: +SKIP
 
-Pieces: data (`SeriesSet`, `fill_missing`, `Scaler`, `make_windows`, `Windows`), the model (`Forecaster`:
-direct or recursive, heads point / gaussian / student_t / quantile; `head_loss`, `head_quantiles`),
-configs (`ForecastConfig`, `ModelConfig`, `DataConfig`), runs (`build_model`, `fit_forecast`,
+Pieces: data (`SeriesSet`, `fill_missing`, `Scaler`, `make_windows`, `Windows`), covariates
+(`calendar_features`, `covariate_names`, `future_covariates`), the models (`Forecaster`: direct or
+recursive; `Seq2SeqForecaster`: encoder-decoder with optional attention; heads point / gaussian /
+student_t / quantile; `head_loss`, `head_quantiles`),
+`ForecastEnsemble` (seed ensembles trained with `vmap`), configs (`ForecastConfig`, `ModelConfig`,
+`DataConfig`), runs (`build_model`, `fit_forecast`,
 `forecast_loss`, `predict`, `Forecast`, `load_forecast`), baselines (`forecast_baseline`: naive,
 seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`, `deseasonalize`), `backtest`
 (rolling origin; `point_scores`) and `write_forecast_plot`. Files (what ``recurrax forecast`` drives):
@@ -29,16 +32,23 @@ from ._baselines import seasonal_indices as seasonal_indices
 from ._config import DataConfig as DataConfig
 from ._config import ForecastConfig as ForecastConfig
 from ._config import ModelConfig as ModelConfig
+from ._covariates import CALENDAR as CALENDAR
+from ._covariates import calendar_features as calendar_features
+from ._covariates import covariate_names as covariate_names
+from ._covariates import future_covariates as future_covariates
 from ._data import Scaler as Scaler
 from ._data import SeriesSet as SeriesSet
 from ._data import Windows as Windows
 from ._data import fill_missing as fill_missing
 from ._data import make_windows as make_windows
+from ._ensemble import ForecastEnsemble as ForecastEnsemble
 from ._frames import forecast_frame as forecast_frame
 from ._frames import future_stamps as future_stamps
 from ._frames import read_frame as read_frame
 from ._frames import read_series as read_series
 from ._frames import write_frame as write_frame
+from ._heads import head_loss as head_loss
+from ._heads import head_quantiles as head_quantiles
 from ._holdout import backtest_run as backtest_run
 from ._holdout import backtest_table as backtest_table
 from ._holdout import evaluate_forecast as evaluate_forecast
@@ -46,8 +56,6 @@ from ._holdout import fit_holdout as fit_holdout
 from ._holdout import holdout_forecast as holdout_forecast
 from ._holdout import load_series as load_series
 from ._holdout import predict_series as predict_series
-from ._heads import head_loss as head_loss
-from ._heads import head_quantiles as head_quantiles
 from ._model import Forecaster as Forecaster
 from ._plot import write_forecast_plot as write_forecast_plot
 from ._run import Forecast as Forecast
@@ -57,3 +65,4 @@ from ._run import fit_forecast as fit_forecast
 from ._run import forecast_loss as forecast_loss
 from ._run import load_forecast as load_forecast
 from ._run import predict as predict
+from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster

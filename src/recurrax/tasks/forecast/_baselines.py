@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -64,9 +64,7 @@ def _adjustment(y: np.ndarray, period: int, horizon: int) -> tuple[np.ndarray, n
     return indices[np.arange(n) % period], indices[np.arange(n, n + horizon) % period]
 
 
-def deseasonalize(
-    values: Sequence[np.ndarray], period: int, horizon: int
-) -> tuple[list[np.ndarray], np.ndarray]:
+def deseasonalize(values: Sequence[np.ndarray], period: int, horizon: int) -> tuple[list[np.ndarray], np.ndarray]:
     """The M3 seasonal adjustment of each history (as Naive2 and Theta use it, `is_seasonal` then
     `seasonal_indices`): the adjusted histories ``y_t / s_t`` and the factors ``[N, horizon]`` that
     re-seasonalise a forecast of them (ones for a series without seasonality)."""

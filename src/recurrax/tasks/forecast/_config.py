@@ -7,25 +7,31 @@ from typing import Literal
 
 from ...config import require
 from ...train import OptimConfig, TrainConfig
+from ._covariates import CALENDAR, covariate_names
 
 
 @dataclass
 class ModelConfig:
-    """The `Forecaster`: ``kind`` direct or recursive, any registered ``cell``, the output ``head``
-    (``point``, ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``)."""
+    """The forecaster: ``kind`` direct or recursive (`Forecaster`) or seq2seq (`Seq2SeqForecaster`, with
+    ``attention`` over the encoder states or not), any registered ``cell``, the output ``head`` (``point``,
+    ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``); ``ensemble`` > 1 trains that many of them as
+    one program (`ForecastEnsemble`, forecasts the median of the members)."""
 
-    kind: Literal["direct", "recursive"] = "direct"
+    kind: Literal["direct", "recursive", "seq2seq"] = "direct"
+    attention: bool = False
     cell: str = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
     head: Literal["point", "gaussian", "student_t", "quantile"] = "point"
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    ensemble: int = 1
 
     def __post_init__(self):
         require(self.hidden_size >= 1, "hidden_size", f"must be >= 1, got {self.hidden_size}")
         require(self.num_layers >= 1, "num_layers", f"must be >= 1, got {self.num_layers}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.ensemble >= 1, "ensemble", f"must be >= 1, got {self.ensemble}")
         require(all(0 < q < 1 for q in self.quantiles), "quantiles", f"must lie in (0, 1), got {self.quantiles}")
 
 
@@ -42,6 +48,10 @@ class DataConfig:
     - ``missing``: ``error``, ``ffill`` or ``interpolate`` (see `fill_missing`).
     - ``validate``: hold out each series' last ``horizon`` values as the validation split (best checkpoint,
       early stopping); training windows then end before them.
+    - covariates (`recurrax.tasks.forecast._covariates`): ``calendar`` features from ``ds`` (``month``,
+      ``quarter``, ``dayofweek``, ``dayofyear``, ``hour``, ``minute``; a sine and a cosine each),
+      ``exogenous`` known-future columns of the frame (needed for the forecast steps too) and ``static``
+      per-series columns; direct and seq2seq models take them.
     - ``path``: a long frame (``.csv`` or ``.parquet``, columns ``unique_id``, ``ds``, ``y``) that
       `load_series` reads for ``recurrax forecast``; ``freq``: its pandas frequency (e.g. ``"MS"``), which
       puts each series on a regular grid and dates the forecasts (None: stamps as given, the frequency
@@ -60,10 +70,23 @@ class DataConfig:
     validate: bool = False
     path: str | None = None
     freq: str | None = None
+    calendar: tuple[str, ...] = ()
+    exogenous: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()
 
     def __post_init__(self):
         for name in ("input_size", "horizon", "stride", "min_input", "period", "batch_size"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        unknown = [name for name in self.calendar if name not in CALENDAR]
+        require(not unknown, "calendar", f"unknown features {unknown}; expected some of {', '.join(CALENDAR)}")
+        names = [*self.exogenous, *self.static]
+        require(len(set(names)) == len(names), "exogenous", f"columns are named twice: {names}")
+        require(not {"unique_id", "ds", "y"} & set(names), "exogenous", "unique_id, ds and y are not covariates")
+
+    @property
+    def covariate_names(self) -> list[str]:
+        """The ``K`` covariate channels the models get (`covariate_names`)."""
+        return covariate_names(self.calendar, self.exogenous, self.static)
 
 
 @dataclass

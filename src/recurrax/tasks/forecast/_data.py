@@ -8,8 +8,9 @@ gaps in a frame's ``ds`` grid are NaN), ``"ffill"`` carries the last value forwa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,11 +21,13 @@ ScalerName = Literal["standard", "robust", "meanabs", "none"]
 @dataclass
 class SeriesSet:
     """``N`` series: ``ids`` ``[N]`` str, ``values`` ``N`` arrays ``[n_i]`` float64, ``ds`` ``N`` arrays of
-    time stamps (or None when built from arrays)."""
+    time stamps (or None when built from arrays), ``covariates`` ``N`` arrays ``[n_i, K]`` aligned with the
+    values (or None; see `recurrax.tasks.forecast._covariates`)."""
 
     ids: list[str]
     values: list[np.ndarray]
     ds: list[np.ndarray] | None = None
+    covariates: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -44,27 +47,51 @@ class SeriesSet:
         return cls(names, arrays)
 
     @classmethod
-    def from_frame(cls, frame: Any, *, freq: str | None = None, missing: Missing = "error") -> SeriesSet:
+    def from_frame(
+        cls,
+        frame: Any,
+        *,
+        freq: str | None = None,
+        missing: Missing = "error",
+        calendar: Sequence[str] = (),
+        exogenous: Sequence[str] = (),
+        static: Sequence[str] = (),
+    ) -> SeriesSet:
         """A set from a long pandas DataFrame with columns ``unique_id``, ``ds``, ``y`` (other columns are
-        ignored). Each series is sorted by ``ds``; with ``freq`` (a pandas frequency, e.g. ``"MS"``) it is put
-        on the regular grid from its first to its last stamp, and the stamps not in the frame become missing."""
+        ignored unless named). Each series is sorted by ``ds``; with ``freq`` (a pandas frequency, e.g.
+        ``"MS"``) it is put on the regular grid from its first to its last stamp, and the stamps not in the
+        frame become missing (``y`` and exogenous columns, filled as ``missing`` says).
+
+        ``calendar``, ``exogenous``, ``static``: the covariates (`recurrax.tasks.forecast._covariates`),
+        stored as ``covariates`` ``[n_i, K]`` per series (None when none is asked)."""
         import pandas as pd
+
+        from ._covariates import calendar_features, covariate_names, numeric_columns, static_values
 
         absent = [c for c in ("unique_id", "ds", "y") if c not in frame.columns]
         if absent:
             raise ValueError(f"the frame lacks the columns {absent} (expected unique_id, ds, y)")
-        ids, values, stamps = [], [], []
+        wanted = bool(covariate_names(calendar, exogenous, static))
+        numeric_columns(frame, exogenous, "exogenous")
+        numeric_columns(frame, static, "static")
+        ids, values, stamps, covariates = [], [], [], []
         for uid, group in frame.groupby("unique_id", sort=True):
             group = group.sort_values("ds")
             if group["ds"].duplicated().any():
                 raise ValueError(f"series {uid!r} has repeated ds values")
-            y = pd.Series(group["y"].to_numpy(np.float64), index=group["ds"].to_numpy())
+            table = group.set_index("ds")[["y", *exogenous]].astype(np.float64)
             if freq is not None:
-                y = y.reindex(pd.date_range(y.index[0], y.index[-1], freq=freq))
+                table = table.reindex(pd.date_range(table.index[0], table.index[-1], freq=freq))
             ids.append(str(uid))
-            values.append(fill_missing(y.to_numpy(np.float64), missing, name=str(uid)))
-            stamps.append(y.index.to_numpy())
-        return cls(ids, values, stamps)
+            values.append(fill_missing(table["y"].to_numpy(np.float64), missing, name=str(uid)))
+            stamps.append(table.index.to_numpy())
+            if wanted:
+                exog = [fill_missing(table[c].to_numpy(np.float64), missing, name=f"{uid}, column {c}")
+                        for c in exogenous]  # fmt: skip
+                fixed = np.broadcast_to(static_values(group, static, uid), (len(table), len(static)))
+                parts = [calendar_features(table.index, calendar), np.stack(exog, -1) if exog else fixed[:, :0], fixed]
+                covariates.append(np.concatenate(parts, axis=-1))
+        return cls(ids, values, stamps, covariates if wanted else None)
 
     def split_last(self, horizon: int) -> tuple[SeriesSet, list[np.ndarray]]:
         """The set without each series' last ``horizon`` values, and those values (the holdout)."""
@@ -72,7 +99,14 @@ class SeriesSet:
         if short:
             raise ValueError(f"series {short[:5]} are not longer than the horizon {horizon}")
         ds = None if self.ds is None else [d[:-horizon] for d in self.ds]
-        return SeriesSet(self.ids, [v[:-horizon] for v in self.values], ds), [v[-horizon:] for v in self.values]
+        covariates = None if self.covariates is None else [c[:-horizon] for c in self.covariates]
+        history = SeriesSet(self.ids, [v[:-horizon] for v in self.values], ds, covariates)
+        return history, [v[-horizon:] for v in self.values]
+
+    def last_covariates(self, horizon: int) -> np.ndarray | None:
+        """``[N, horizon, K]``: the covariates of each series' last ``horizon`` steps (the future covariates
+        of the history that `split_last` leaves), or None without covariates."""
+        return None if self.covariates is None else np.stack([c[-horizon:] for c in self.covariates])
 
 
 def fill_missing(y: np.ndarray, missing: Missing, *, name: str = "") -> np.ndarray:
@@ -147,35 +181,49 @@ class Scaler:
 @dataclass
 class Windows:
     """Training windows: ``inputs`` ``[W, L]`` (the last ``lengths[w] <= L`` history values, left-aligned,
-    zero after ``lengths``), ``lengths`` ``[W]``, ``targets`` ``[W, H]`` (the next ``H`` values) and
-    ``series`` ``[W]`` (the index of the series each window comes from)."""
+    zero after ``lengths``), ``lengths`` ``[W]``, ``targets`` ``[W, H]`` (the next ``H`` values),
+    ``series`` ``[W]`` (the index of the series each window comes from) and, with covariates, ``past``
+    ``[W, L, K]`` (those of the input steps, aligned as ``inputs``) and ``future`` ``[W, H, K]`` (those of
+    the target steps)."""
 
     inputs: np.ndarray
     lengths: np.ndarray
     targets: np.ndarray
     series: np.ndarray
+    past: np.ndarray | None = None
+    future: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)
 
 
 def left_aligned(history: np.ndarray, input_size: int) -> tuple[np.ndarray, int]:
-    """The last ``input_size`` values of ``history`` left-aligned in a zero row ``[input_size]``, and their count."""
+    """The last ``input_size`` values of ``history`` ``[n, ...]`` left-aligned in a zero row ``[input_size, ...]``,
+    and their count."""
     tail = history[-input_size:]
-    row = np.zeros(input_size)
-    row[: tail.size] = tail
-    return row, tail.size
+    row = np.zeros((input_size, *history.shape[1:]))
+    row[: len(tail)] = tail
+    return row, len(tail)
 
 
 def make_windows(
-    values: Sequence[np.ndarray], input_size: int, horizon: int, *, stride: int = 1, min_input: int = 1
+    values: Sequence[np.ndarray],
+    input_size: int,
+    horizon: int,
+    *,
+    stride: int = 1,
+    min_input: int = 1,
+    covariates: Sequence[np.ndarray] | None = None,
 ) -> Windows:
     """Every window of each series whose ``horizon`` targets are observed, at forecast origins ``t`` (the
     first target index) from ``n - horizon`` backwards every ``stride`` steps while ``t >= min_input``; the
-    input is ``y[max(0, t - input_size):t]`` (shorter near the start: see `Windows`)."""
+    input is ``y[max(0, t - input_size):t]`` (shorter near the start: see `Windows`). ``covariates``
+    (``[n_i, K]`` per series) give the windows' ``past`` and ``future``."""
     if input_size < 1 or horizon < 1 or stride < 1 or min_input < 1:
         raise ValueError("input_size, horizon, stride and min_input must be >= 1")
-    inputs, lengths, targets, series = [], [], [], []
+    if covariates is not None:
+        check_covariates(values, covariates)
+    inputs, lengths, targets, series, past, future = [], [], [], [], [], []
     for index, y in enumerate(values):
         for t in range(y.size - horizon, min_input - 1, -stride):
             row, count = left_aligned(y[:t], input_size)
@@ -183,9 +231,26 @@ def make_windows(
             lengths.append(count)
             targets.append(y[t : t + horizon])
             series.append(index)
+            if covariates is not None:
+                past.append(left_aligned(covariates[index][:t], input_size)[0])
+                future.append(covariates[index][t : t + horizon])
     if not inputs:
         raise ValueError(f"no series is long enough for a window (min_input={min_input}, horizon={horizon})")
-    return Windows(np.stack(inputs), np.asarray(lengths), np.stack(targets), np.asarray(series))
+    extra = {} if covariates is None else {"past": np.stack(past), "future": np.stack(future)}
+    return Windows(np.stack(inputs), np.asarray(lengths), np.stack(targets), np.asarray(series), **extra)
+
+
+def check_covariates(values: Sequence[np.ndarray], covariates: Sequence[np.ndarray]) -> None:
+    """A clear error unless ``covariates`` are ``N`` finite arrays ``[n_i, K]`` (one ``K``) for ``values``."""
+    if len(covariates) != len(values):
+        raise ValueError(f"got covariates for {len(covariates)} series and {len(values)} series")
+    widths = {np.shape(c)[-1] if np.ndim(c) == 2 else -1 for c in covariates}
+    for i, (y, c) in enumerate(zip(values, covariates)):
+        if np.ndim(c) != 2 or len(c) != len(y) or len(widths) != 1:
+            raise ValueError(f"series {i}: covariates must be [n_i, K] with one K for all, got shape {np.shape(c)} "
+                             f"for {len(y)} values")  # fmt: skip
+        if not np.isfinite(c).all():
+            raise ValueError(f"series {i}: covariates hold NaN or inf")
 
 
 def last_inputs(values: Sequence[np.ndarray], input_size: int) -> tuple[np.ndarray, np.ndarray]:

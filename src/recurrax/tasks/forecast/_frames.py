@@ -3,11 +3,12 @@
 The input is the long layout of Nixtla's libraries: one row per observation, columns ``unique_id``, ``ds``
 (dates, or integers for an index) and ``y``. The output of `forecast_frame` is long as well: one row per
 series and forecast step with ``unique_id``, ``ds``, ``mean`` and a column ``q<level>`` per quantile level
-(``q0.1``, ``q0.9``, ...). Parquet needs pyarrow (or fastparquet) installed.
+(``q0.1``, ``q0.9``, ...). Parquet goes through pyarrow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,11 @@ def _suffix(path: Path) -> str:
 def read_frame(path: str | Path) -> pd.DataFrame:
     """The frame in a ``.csv`` or ``.parquet`` file; a text ``ds`` column is parsed as dates."""
     path = Path(path)
-    frame = pd.read_csv(path) if _suffix(path) == ".csv" else pd.read_parquet(path)
+    csv = _suffix(path) == ".csv"
+    try:
+        frame = pd.read_csv(path) if csv else pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pandas' ParserError and pyarrow's ArrowInvalid are ValueErrors
+        raise ValueError(f"{path}: cannot read it as {'csv' if csv else 'parquet'} ({error})") from None
     if "ds" in frame.columns and not (
         pd.api.types.is_numeric_dtype(frame["ds"]) or pd.api.types.is_datetime64_any_dtype(frame["ds"])
     ):
@@ -51,8 +56,17 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def read_series(path: str | Path, *, freq: str | None = None, missing: Missing = "error") -> SeriesSet:
-    """A `SeriesSet` from the long frame in ``path`` (see `SeriesSet.from_frame` for ``freq``, ``missing``).
+def read_series(
+    path: str | Path,
+    *,
+    freq: str | None = None,
+    missing: Missing = "error",
+    calendar: Sequence[str] = (),
+    exogenous: Sequence[str] = (),
+    static: Sequence[str] = (),
+) -> SeriesSet:
+    """A `SeriesSet` from the long frame in ``path`` (see `SeriesSet.from_frame` for ``freq``, ``missing``
+    and the covariates ``calendar``, ``exogenous``, ``static``).
 
     Example:
         >>> import tempfile, pathlib
@@ -63,7 +77,8 @@ def read_series(path: str | Path, *, freq: str | None = None, missing: Missing =
         (['a', 'b'], [[1.0, 2.0], [5.0]])
     """
     try:
-        return SeriesSet.from_frame(read_frame(path), freq=freq, missing=missing)
+        return SeriesSet.from_frame(read_frame(path), freq=freq, missing=missing, calendar=calendar,
+                                    exogenous=exogenous, static=static)  # fmt: skip
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
 

@@ -9,8 +9,8 @@ again from the saved run.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,28 +33,37 @@ def load_series(cfg: DataConfig, path: str | Path | None = None) -> SeriesSet:
     source = cfg.path if path is None else path
     if source is None:
         raise ValueError("no data: set data.path (or give --data) to a .csv or .parquet file of unique_id, ds, y")
-    return read_series(source, freq=cfg.freq, missing=cfg.missing)
+    return read_series(source, freq=cfg.freq, missing=cfg.missing, calendar=cfg.calendar, exogenous=cfg.exogenous,
+                       static=cfg.static)  # fmt: skip
 
 
-def predict_series(run: ForecastRun, series: SeriesSet, levels: Sequence[float] | None = None) -> Forecast:
+def predict_series(
+    run: ForecastRun, series: SeriesSet, levels: Sequence[float] | None = None, future: np.ndarray | None = None
+) -> Forecast:
     """`predict` the ``horizon`` steps after the end of each of ``series`` with the run's model (``levels``:
-    quantile levels for intervals). A run with series scaling only forecasts its own training series."""
+    quantile levels for intervals; ``future``: the covariates ``[N, H, K]`` of the forecast steps, for a
+    model with covariates). A run with series scaling only forecasts its own training series."""
     if run.scaler is not None and run.scaler.loc.size != len(series):
         raise ValueError(
             f"the run scales each of its {run.scaler.loc.size} training series (data.scale_scope 'series') and "
             f"got {len(series)} series; give the same series in the same order, or train with scale_scope 'window'"
         )
-    return predict(run.model, run.config, series.values, scaler=run.scaler, levels=levels)
+    known = {} if future is None and series.covariates is None else {"covariates": series.covariates,
+                                                                       "future": future}  # fmt: skip
+    return predict(run.model, run.config, series.values, scaler=run.scaler, levels=levels, **known)
 
 
-def holdout_forecast(run: ForecastRun, history: SeriesSet, actual: np.ndarray) -> tuple[dict[str, float], Forecast]:
-    """Scores of the run's forecasts after ``history`` against ``actual`` ``[N, H]``, and the forecast.
+def holdout_forecast(
+    run: ForecastRun, history: SeriesSet, actual: np.ndarray, future: np.ndarray | None = None
+) -> tuple[dict[str, float], Forecast]:
+    """Scores of the run's forecasts after ``history`` against ``actual`` ``[N, H]`` (``future``: the
+    covariates of the holdout steps, for a model with covariates), and the forecast.
 
     `point_scores` (``mae``, ``rmse``, ``smape``, ``mase`` with ``data.period``); a probabilistic head adds
     ``coverage_80`` (the fraction of actuals within the 0.1 to 0.9 quantiles) and ``quantile_loss`` (the mean
     pinball loss at 0.1, 0.5, 0.9)."""
     probabilistic = run.model.head != "point"
-    forecast = predict_series(run, history, LEVELS if probabilistic else None)
+    forecast = predict_series(run, history, LEVELS if probabilistic else None, future)
     scores = point_scores(actual, forecast.mean, history.values, run.config.data.period)
     if probabilistic:
         scores["coverage_80"] = coverage(actual, *forecast.interval(0.8))
@@ -68,9 +77,9 @@ def fit_holdout(
     """`fit_forecast` on the series of ``data.path`` without their holdout, then score the holdout
     (`holdout_forecast`). Besides the run's files writes ``holdout.json`` (the scores) and ``holdout.png``
     (history, forecast, 80% interval and actuals of the first six series)."""
-    history, actual = _split(load_series(cfg.data), cfg.data.horizon)
+    history, actual, future = _split(load_series(cfg.data), cfg.data.horizon)
     run = fit_forecast(cfg, history, run_dir, resume=resume, progress=progress)
-    scores, forecast = holdout_forecast(run, history, actual)
+    scores, forecast = holdout_forecast(run, history, actual, future)
     (run.run_dir / "holdout.json").write_text(json.dumps(scores, indent=1) + "\n")
     lower, upper = (None, None) if forecast.quantiles is None else forecast.interval(0.8)
     write_forecast_plot(run.run_dir / "holdout.png", history.values, forecast.mean, actuals=actual, lower=lower,
@@ -82,10 +91,10 @@ def evaluate_forecast(path: str | Path, *, data: str | Path | None = None) -> di
     """The holdout scores (`holdout_forecast`) of a saved run on its data: ``data`` or the run's
     ``data.path``, which must hold the series it was trained on (the fingerprint is checked)."""
     run = load_forecast(path)
-    history, actual = _split(load_series(run.config.data, data), run.config.data.horizon)
+    history, actual, future = _split(load_series(run.config.data, data), run.config.data.horizon)
     if fingerprint(history) != read_meta(find_checkpoint(path)).get("data_fingerprint"):
         raise ValueError(f"the data differ from those {path} was trained on (the holdout is their last values)")
-    return holdout_forecast(run, history, actual)[0]
+    return holdout_forecast(run, history, actual, future)[0]
 
 
 def backtest_run(run: ForecastRun, series: SeriesSet, *, origins: int = 3, step: int | None = None) -> list[dict]:
@@ -94,19 +103,24 @@ def backtest_run(run: ForecastRun, series: SeriesSet, *, origins: int = 3, step:
     d = run.config.data
 
     def forecaster(histories: list[np.ndarray]) -> np.ndarray:
-        return predict_series(run, SeriesSet(series.ids, histories)).mean
+        if series.covariates is None:
+            return predict_series(run, SeriesSet(series.ids, histories)).mean
+        past = [c[: h.size] for c, h in zip(series.covariates, histories)]
+        future = np.stack([c[h.size : h.size + d.horizon] for c, h in zip(series.covariates, histories)])
+        return predict_series(run, SeriesSet(series.ids, histories, None, past), future=future).mean
 
     return backtest(forecaster, series.values, d.horizon, origins=origins, step=step, period=d.period)
 
 
 def backtest_table(rows: list[dict]) -> pd.DataFrame:
-    """The rows of `backtest` (one per origin) and an ``all`` row with their means, as a frame."""
+    """The rows of `backtest` (one per origin) and an ``all`` row with their means, as a frame (``origin`` as
+    text: the steps before the end, or ``all``)."""
     frame = pd.DataFrame(rows)
     means = frame.drop(columns="origin").mean()
-    return pd.concat([frame.astype({"origin": object}), pd.DataFrame([{"origin": "all", **means}])],
+    return pd.concat([frame.astype({"origin": str}), pd.DataFrame([{"origin": "all", **means}])],
                      ignore_index=True)  # fmt: skip
 
 
-def _split(series: SeriesSet, horizon: int) -> tuple[SeriesSet, np.ndarray]:
+def _split(series: SeriesSet, horizon: int) -> tuple[SeriesSet, np.ndarray, np.ndarray | None]:
     history, holdout = series.split_last(horizon)
-    return history, np.stack(holdout)
+    return history, np.stack(holdout), series.last_covariates(horizon)

@@ -11,6 +11,10 @@ padding); the stack reads them as ``[B, L, 1]`` and its state at each series' la
   around that path: they do not include the accumulated error).
 
 ``P`` is the head's number of outputs (`recurrax.tasks.forecast._heads`).
+
+Covariates (``covariates = K > 0``, direct only): ``past`` ``[B, L, K]`` (their values at the history steps)
+join the values as the stack's input ``[B, L, 1 + K]``, and ``future`` ``[B, H, K]`` (their values at the
+forecast steps, known in advance) join the last state in the read-out: ``raw = W [h_len; vec(future)] + b``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Forecaster(eqx.Module):
     horizon: int = eqx.field(static=True)
     head: str = eqx.field(static=True)
     quantiles: tuple[float, ...] = eqx.field(static=True)
+    covariates: int = eqx.field(static=True, default=0)
 
     def __init__(
         self,
@@ -59,20 +64,25 @@ class Forecaster(eqx.Module):
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         cell: str = "lstm",
         dropout: float = 0.0,
+        covariates: int = 0,
         key: Array,
     ):
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
         if kind not in ("direct", "recursive"):
             raise ValueError(f"kind must be 'direct' or 'recursive', got {kind!r}")
+        if covariates and kind != "direct":
+            raise ValueError(f"covariates need kind 'direct' (or a seq2seq forecaster), got kind {kind!r}")
         params = num_params(head, quantiles)
         k_rnn, k_out = jax.random.split(key)
-        self.rnn = RNNStack(1, hidden_size, num_layers, dropout=dropout, cell=cell, key=k_rnn)
+        self.rnn = RNNStack(1 + covariates, hidden_size, num_layers, dropout=dropout, cell=cell, key=k_rnn)
         outputs = params * (horizon if kind == "direct" else 1)
         bound = 1.0 / hidden_size**0.5
-        self.out_weight = jax.random.uniform(k_out, (outputs, self.rnn.output_size), jnp.float32, -bound, bound)
+        features = self.rnn.output_size + horizon * covariates
+        self.out_weight = jax.random.uniform(k_out, (outputs, features), jnp.float32, -bound, bound)
         self.out_bias = jnp.zeros((outputs,), jnp.float32)
         self.kind, self.horizon, self.head, self.quantiles = kind, horizon, head, tuple(quantiles)
+        self.covariates = covariates
 
     @property
     def num_params(self) -> int:
@@ -82,18 +92,26 @@ class Forecaster(eqx.Module):
         return h @ self.out_weight.T + broadcast_to_rank(self.out_bias, h)
 
     def step_outputs(self, inputs: Array, lengths: Array, key: Array | None = None) -> tuple[Array, Array]:
-        """Per-step outputs ``[B, L, P]`` (each for the next value) and the last state's ``h`` ``[B, H]``."""
+        """Per-step outputs ``[B, L, P]`` (each for the next value) and the last state's ``h`` ``[B, H]``
+        (models without covariates)."""
         ys, state = self.rnn(inputs[..., None], lengths, key=key)
-        h_last = state[0][-1] if isinstance(state, tuple) else state[-1]
-        return self._read_out(ys), h_last
+        return self._read_out(ys), _last_h(state)
 
-    def __call__(self, inputs: Array, lengths: Array, key: Array | None = None) -> Array:
+    def __call__(self, inputs: Array, lengths: Array, key: Array | None = None, *, past: Array | None = None,
+                 future: Array | None = None) -> Array:  # fmt: skip
         if inputs.ndim != 2:
             raise ValueError(f"expected inputs [B, L], got shape {tuple(inputs.shape)}")
         batch = inputs.shape[0]
         if self.kind == "direct":
-            _, h_last = self.step_outputs(inputs, lengths, key)
-            return self._read_out(h_last).reshape(batch, self.horizon, self.num_params)
+            _, state = self.rnn(with_covariates(inputs, past, self.covariates, "past"), lengths, key=key)
+            features = _last_h(state)
+            if self.covariates:
+                horizon = with_covariates(jnp.zeros((batch, self.horizon), inputs.dtype), future,
+                                          self.covariates, "future")[..., 1:]  # fmt: skip
+                features = jnp.concatenate([features, horizon.reshape(batch, -1)], axis=-1)
+            return self._read_out(features).reshape(batch, self.horizon, self.num_params)
+        if past is not None or future is not None:
+            raise ValueError("a recursive forecaster takes no covariates")
         ys, state = self.rnn(inputs[..., None], lengths)
         last = jnp.take_along_axis(ys, (lengths - 1).reshape(-1, 1, 1), axis=1)[:, 0]
         first = self._read_out(last)
@@ -107,3 +125,21 @@ class Forecaster(eqx.Module):
 
         _, raws = jax.lax.scan(step, (state, first), None, length=self.horizon)
         return jnp.moveaxis(raws, 0, 1)
+
+
+def _last_h(state) -> Array:
+    """The top layer's ``h`` of a stack's final state (an LSTM's ``(h, c)`` or a GRU's ``h``)."""
+    return state[0][-1] if isinstance(state, tuple) else state[-1]
+
+
+def with_covariates(values: Array, covariates: Array | None, count: int, name: str) -> Array:
+    """``values`` ``[B, T]`` as a stack's input ``[B, T, 1 + count]``: the values, then ``covariates``
+    ``[B, T, count]`` (required when ``count > 0``, refused otherwise)."""
+    if count == 0:
+        if covariates is not None:
+            raise ValueError(f"this forecaster takes no covariates, got {name} covariates")
+        return values[..., None]
+    if covariates is None or covariates.shape != (*values.shape, count):
+        got = None if covariates is None else tuple(covariates.shape)
+        raise ValueError(f"expected {name} covariates of shape {[*values.shape, count]}, got {got}")
+    return jnp.concatenate([values[..., None], covariates.astype(values.dtype)], axis=-1)

@@ -6,10 +6,13 @@ config, the series scaler and the data fingerprint) and, from `write_forecast_pl
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -17,13 +20,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
 from ...metrics import smape
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
 from ._config import ForecastConfig, ModelConfig
-from ._data import Scaler, SeriesSet, Windows, last_inputs, make_windows
+from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, left_aligned, make_windows
+from ._ensemble import ForecastEnsemble, ensemble_loss
 from ._heads import head_loss, head_quantiles, point_forecast
 from ._model import Forecaster
 from ._scaling import scale_rows, window_stats
+from ._seq2seq import Seq2SeqForecaster
 
 
 @dataclass
@@ -49,42 +54,81 @@ class Forecast:
 @dataclass
 class ForecastRun:
     """What `fit_forecast` returns: the chosen ``model`` (best on validation, else final), the series
-    ``scaler`` (None for window scaling), the config and the training loop's `FitResult`."""
+    ``scaler`` (None for window scaling), the config and the training loop's `FitResult`. ``model`` is a
+    `ForecastEnsemble` when ``model.ensemble > 1``."""
 
     run_dir: Path
-    model: Forecaster
+    model: Forecaster | Seq2SeqForecaster | ForecastEnsemble
     scaler: Scaler | None
     config: ForecastConfig
     fit: FitResult | None
 
 
-def build_model(cfg: ModelConfig, horizon: int, *, key: jax.Array) -> Forecaster:
-    """The `Forecaster` that ``cfg`` describes for ``horizon`` steps."""
-    return Forecaster(
-        horizon, cfg.hidden_size, cfg.num_layers, kind=cfg.kind, head=cfg.head, quantiles=cfg.quantiles,
-        cell=cfg.cell, dropout=cfg.dropout, key=key,
-    )  # fmt: skip
+def build_model(
+    cfg: ModelConfig, horizon: int, *, key: jax.Array, covariates: int = 0
+) -> Forecaster | Seq2SeqForecaster | ForecastEnsemble:
+    """The forecaster that ``cfg`` describes for ``horizon`` steps and ``covariates`` covariate channels
+    (`Forecaster`, or `Seq2SeqForecaster` for kind ``seq2seq``); with ``cfg.ensemble = M > 1`` a
+    `ForecastEnsemble` of ``M`` of them (``key``: one key, split in ``M``, or ``[M]`` keys, one per member)."""
+
+    def one(k: jax.Array) -> Forecaster | Seq2SeqForecaster:
+        common = {"head": cfg.head, "quantiles": cfg.quantiles, "cell": cfg.cell, "dropout": cfg.dropout,
+                  "covariates": covariates, "key": k}  # fmt: skip
+        if cfg.kind == "seq2seq":
+            return Seq2SeqForecaster(horizon, cfg.hidden_size, cfg.num_layers, attention=cfg.attention, **common)
+        return Forecaster(horizon, cfg.hidden_size, cfg.num_layers, kind=cfg.kind, **common)
+
+    return one(key) if cfg.ensemble == 1 else ForecastEnsemble.create(cfg.ensemble, one, key=key)
 
 
 def scaled_windows(windows: Windows, cfg: ForecastConfig, scaler: Scaler | None) -> dict[str, np.ndarray]:
-    """Model inputs of ``windows``: ``inputs``, ``lengths``, ``targets`` scaled, and the ``loc``/``scale`` used."""
+    """Model inputs of ``windows``: ``inputs``, ``lengths``, ``targets`` scaled, the ``loc``/``scale`` used and,
+    with covariates, ``past`` and ``future`` (as given)."""
     if scaler is None:
         loc, scale = window_stats(windows.inputs, windows.lengths, cfg.data.scaler)
     else:
         loc, scale = scaler.loc[windows.series], scaler.scale[windows.series]
     inputs = scale_rows(windows.inputs, windows.lengths, loc, scale)
     targets = (windows.targets - loc[:, None]) / scale[:, None]
-    return {"inputs": inputs, "lengths": windows.lengths, "targets": targets, "loc": loc, "scale": scale}
+    covariates = {} if windows.past is None else {"past": windows.past, "future": windows.future}
+    return {"inputs": inputs, "lengths": windows.lengths, "targets": targets, "loc": loc, "scale": scale,
+            **covariates}  # fmt: skip
 
 
-def forecast_loss(model: Forecaster, batch: dict[str, Any], carry: Any, key: jax.Array) -> tuple[jax.Array, Any]:
-    """The mean head loss of a batch (`fit`'s ``loss_fn``). Direct: over the ``H`` targets. Recursive: over
-    every one-step-ahead target of input and horizon (teacher forcing)."""
+def _device(data: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+    """The model's batch of `scaled_windows` on the device: int32 ``lengths``, float32 the rest."""
+    names = [k for k in ("inputs", "lengths", "targets", "past", "future") if k in data]
+    return {k: jnp.asarray(data[k], jnp.int32 if k == "lengths" else jnp.float32) for k in names}
+
+
+def forecast_loss(
+    model: Forecaster | Seq2SeqForecaster | ForecastEnsemble, batch: dict[str, Any], carry: Any, key: jax.Array
+) -> tuple[jax.Array, Any]:
+    """The mean head loss of a batch (`fit`'s ``loss_fn``). Direct and seq2seq: over the ``H`` targets (the
+    batch's ``past`` and ``future`` covariates go to the model when present). Recursive: over
+    every one-step-ahead target of input and horizon (teacher forcing). A `ForecastEnsemble` takes one batch
+    per member (arrays ``[M, B, ...]``) and gives the mean of the member losses (`ensemble_loss`, unclipped)."""
+    if isinstance(model, ForecastEnsemble):
+        return _ensemble_loss(None)(model, batch, carry, key)
+    return _member_loss(model, batch, key), (carry, {})
+
+
+@functools.cache
+def _ensemble_loss(clip_norm: float | None):
+    """`fit`'s ``loss_fn`` for an ensemble whose members' gradients are clipped at ``clip_norm`` each."""
+
+    def loss_fn(model: ForecastEnsemble, batch: dict[str, Any], carry: Any, key: jax.Array):
+        loss, losses = ensemble_loss(_member_loss, model, batch, key, clip_norm)
+        return loss, (carry, {"member_loss_max": jnp.max(losses), "member_loss_min": jnp.min(losses)})
+
+    return loss_fn
+
+
+def _member_loss(model: Forecaster | Seq2SeqForecaster, batch: dict[str, Any], key: jax.Array | None) -> jax.Array:
     inputs, lengths, targets = batch["inputs"], batch["lengths"], batch["targets"]
-    if model.kind == "direct":
-        raw = model(inputs, lengths, key=key)
-        loss = jnp.mean(head_loss(model.head, raw, targets, model.quantiles))
-        return loss, (carry, {})
+    if model.kind != "recursive":
+        raw = model(inputs, lengths, key=key, past=batch.get("past"), future=batch.get("future"))
+        return jnp.mean(head_loss(model.head, raw, targets, model.quantiles))
     length, horizon = inputs.shape[1], targets.shape[1]
     t = jnp.arange(length + horizon).reshape(1, -1)
     offset = t - lengths.reshape(-1, 1)
@@ -94,50 +138,83 @@ def forecast_loss(model: Forecaster, batch: dict[str, Any], carry: Any, key: jax
     raw, _ = model.step_outputs(seq[:, :-1], lengths + horizon - 1, key=key)
     valid = (t[:, :-1] < (lengths + horizon - 1).reshape(-1, 1)).astype(raw.dtype)
     losses = head_loss(model.head, raw, seq[:, 1:], model.quantiles)
-    return jnp.sum(losses * valid) / jnp.sum(valid), (carry, {})
+    return jnp.sum(losses * valid) / jnp.sum(valid)
 
 
 _eval_loss = eqx.filter_jit(lambda model, batch: forecast_loss(model, batch, None, None)[0])
 
 
 @eqx.filter_jit
-def _forward(model: Forecaster, inputs: jax.Array, lengths: jax.Array) -> jax.Array:
-    return model(inputs, lengths)
+def _forward(model: Any, batch: dict[str, jax.Array]) -> jax.Array:
+    return model(batch["inputs"], batch["lengths"], past=batch.get("past"), future=batch.get("future"))
 
 
-def _raw_forecast(model: Forecaster, inputs: np.ndarray, lengths: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def _raw_forecast(model: Any, data: dict[str, np.ndarray], chunk: int = 1024) -> np.ndarray:
+    """Raw head outputs ``[N, H, P]`` (an ensemble: ``[M, N, H, P]``), in chunks of ``chunk`` rows."""
     parts = []
-    for start in range(0, len(inputs), chunk):
-        x = jnp.asarray(inputs[start : start + chunk], jnp.float32)
-        n = jnp.asarray(lengths[start : start + chunk], jnp.int32)
-        parts.append(np.asarray(_forward(model, x, n), np.float64))
-    return np.concatenate(parts)
+    for start in range(0, len(data["inputs"]), chunk):
+        rows = _device({k: v[start : start + chunk] for k, v in data.items() if k not in ("loc", "scale")})
+        parts.append(np.asarray(_forward(model, rows), np.float64))
+    return np.concatenate(parts, axis=-3)
 
 
 def predict(
-    model: Forecaster,
+    model: Forecaster | Seq2SeqForecaster | ForecastEnsemble,
     cfg: ForecastConfig,
     values: Sequence[np.ndarray],
     *,
     scaler: Scaler | None = None,
     levels: Sequence[float] | None = None,
+    covariates: Sequence[np.ndarray] | None = None,
+    future: np.ndarray | None = None,
 ) -> Forecast:
     """Forecasts of the next ``horizon`` steps after each history ``values[i]`` (data units).
 
     ``scaler``: the run's series scaler (series scaling), None for window scaling. ``levels``: quantile
-    levels in (0, 1) for prediction intervals (needs a probabilistic head).
+    levels in (0, 1) for prediction intervals (needs a probabilistic head). A `ForecastEnsemble` forecasts
+    the median over its members of their point forecasts and of their quantiles. A model trained with
+    ``K`` covariates needs ``covariates`` (``[n_i, K]`` per history) and ``future`` ``[N, H, K]`` (those of
+    the forecast steps: `SeriesSet.last_covariates` after `SeriesSet.split_last`, or `future_covariates`).
     """
     inputs, lengths = last_inputs(values, cfg.data.input_size)
-    windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)))
+    extra = _predict_covariates(model, cfg, values, covariates, future)
+    windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)), **extra)
     data = scaled_windows(windows, cfg, scaler)
-    raw = _raw_forecast(model, data["inputs"], data["lengths"])
+    raw = _raw_forecast(model, data)
     loc, scale = data["loc"][:, None], data["scale"][:, None]
-    mean = np.asarray(point_forecast(model.head, jnp.asarray(raw), model.quantiles), np.float64) * scale + loc
+    ensemble = isinstance(model, ForecastEnsemble)
+    point = np.asarray(point_forecast(model.head, jnp.asarray(raw), model.quantiles), np.float64)
+    mean = (np.median(point, axis=0) if ensemble else point) * scale + loc
     if levels is None:
         return Forecast(mean)
     levels = np.asarray(levels, np.float64)
     q = head_quantiles(model.head, raw, levels, model.quantiles)
+    q = np.median(q, axis=0) if ensemble else q
     return Forecast(mean, q * scale[..., None] + loc[..., None], levels)
+
+
+def _predict_covariates(model: Any, cfg: ForecastConfig, values: Sequence[np.ndarray],
+                        covariates: Sequence[np.ndarray] | None, future: np.ndarray | None) -> dict[str, np.ndarray]:  # fmt: skip
+    """``past`` and ``future`` windows of `predict`, checked against what the model takes."""
+    count = model.members.covariates if isinstance(model, ForecastEnsemble) else getattr(model, "covariates", 0)
+    if count == 0:
+        if covariates is not None or future is not None:
+            raise ValueError("the model was trained without covariates; do not pass covariates or future")
+        return {}
+    names = cfg.data.covariate_names
+    if covariates is None or future is None:
+        raise ValueError(f"the model takes {count} covariates {names}: give covariates (of the histories) and "
+                         f"future (of the {model.horizon} forecast steps, [N, H, K])")  # fmt: skip
+    check_covariates(values, covariates)
+    if np.shape(future) != (len(values), model.horizon, count):
+        raise ValueError(f"future covariates must be [N, H, K] = {[len(values), model.horizon, count]} "
+                         f"({names}), got shape {list(np.shape(future))}")  # fmt: skip
+    if not np.isfinite(future).all():
+        raise ValueError("future covariates hold NaN or inf")
+    if covariates[0].shape[1] != count:
+        raise ValueError(f"covariates must have K = {count} columns ({names}), got {covariates[0].shape[1]}")
+    past = np.stack([left_aligned(c, cfg.data.input_size)[0] for c in covariates])
+    return {"past": past, "future": np.asarray(future, np.float64)}
 
 
 def fingerprint(series: SeriesSet) -> str:
@@ -157,46 +234,77 @@ def fit_forecast(
     Training windows are `make_windows` of every series (batches of ``data.batch_size`` windows drawn with
     replacement, deterministic in the step). With ``data.validate`` the last ``horizon`` values of each
     series are held out: validation ``loss`` (the head loss) and ``smape`` pick the best checkpoint.
+
+    With ``model.ensemble = M > 1`` the `ForecastEnsemble` trains as one program: member ``m`` starts from
+    the weights and draws the batches of a single run with ``train.seed + m``, and its gradient is clipped
+    by its own norm (``optim.clip_norm``), so without dropout it ends where that run ends. Validation scores
+    the ensemble (mean member loss, sMAPE of the median forecast).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(to_toml(cfg))
     d = cfg.data
     history = series.split_last(d.horizon)[0] if d.validate else series
+    count = _covariate_count(cfg, series)
     scaler = Scaler.fit(history.values, d.scaler) if d.scale_scope == "series" else None
     train = scaled_windows(make_windows(history.values, d.input_size, d.horizon, stride=d.stride,
-                                        min_input=d.min_input), cfg, scaler)  # fmt: skip
-    arrays = {k: jnp.asarray(train[k], jnp.int32 if k == "lengths" else jnp.float32)
-              for k in ("inputs", "lengths", "targets")}  # fmt: skip
-    size = len(train["lengths"])
+                                        min_input=d.min_input, covariates=history.covariates), cfg, scaler)  # fmt: skip
+    arrays = _device(train)
+    size, members = len(train["lengths"]), cfg.model.ensemble
+    seeds = [cfg.train.seed + m for m in range(members)]
 
     def get_batch(index: int) -> dict[str, jax.Array]:
-        rows = jnp.asarray(np.random.default_rng([cfg.train.seed, index]).integers(0, size, d.batch_size))
-        return {k: v[rows] for k, v in arrays.items()}
+        rows = [np.random.default_rng([seed, index]).integers(0, size, d.batch_size) for seed in seeds]
+        picked = jnp.asarray(rows[0] if members == 1 else np.stack(rows))
+        return {k: v[picked] for k, v in arrays.items()}
 
     evaluate = None
     if d.validate:
-        valid = scaled_windows(make_windows(series.values, d.input_size, d.horizon, stride=10**9), cfg, scaler)
-        batch = {k: jnp.asarray(valid[k], jnp.int32 if k == "lengths" else jnp.float32)
-                 for k in ("inputs", "lengths", "targets")}  # fmt: skip
+        valid = scaled_windows(make_windows(series.values, d.input_size, d.horizon, stride=10**9,
+                                            covariates=series.covariates), cfg, scaler)  # fmt: skip
+        batch = _device(valid)
         actual = np.stack([y[-d.horizon :] for y in series.values])
+        known = {"covariates": history.covariates, "future": series.last_covariates(d.horizon)}
 
-        def evaluate(model: Forecaster) -> dict[str, float]:
-            loss = float(_eval_loss(model, batch))
-            mean = predict(model, cfg, history.values, scaler=scaler).mean
+        def evaluate(model: Forecaster | ForecastEnsemble) -> dict[str, float]:
+            loss = float(_eval_loss(model, _per_member(batch, members)))
+            mean = predict(model, cfg, history.values, scaler=scaler, **known).mean
             return {"loss": loss, "smape": smape(actual, mean)}
 
-    model = build_model(cfg.model, d.horizon, key=jax.random.split(jax.random.key(cfg.train.seed))[1])
+    keys = jnp.stack([jax.random.split(jax.random.key(seed))[1] for seed in seeds])
+    model = build_model(cfg.model, d.horizon, key=keys[0] if members == 1 else keys, covariates=count)
+    loss_fn, optim = forecast_loss, cfg.optim
+    if members > 1:  # each member's gradient clipped on its own (a global norm would couple them)
+        loss_fn, optim = _ensemble_loss(cfg.optim.clip_norm), dataclasses.replace(cfg.optim, clip_norm=None)
     meta = {
         "task": "forecast",
         "config": to_dict(cfg),
         "scaler": None if scaler is None else scaler.to_json(),
         "data_fingerprint": fingerprint(series),
     }
-    result = fit(model, forecast_loss, get_batch, optim=cfg.optim, train=cfg.train, run_dir=run_dir,
+    result = fit(model, loss_fn, get_batch, optim=optim, train=cfg.train, run_dir=run_dir,
                  evaluate=evaluate, meta=meta, resume=resume, progress=progress)  # fmt: skip
     final = result.best_model if result.best_model is not None else result.model
     return ForecastRun(run_dir, final, scaler, cfg, result)
+
+
+def _covariate_count(cfg: ForecastConfig, series: SeriesSet) -> int:
+    """``K``: the covariate channels of ``series``, which must be those the data config names."""
+    names = cfg.data.covariate_names
+    got = 0 if series.covariates is None else series.covariates[0].shape[1]
+    if got != len(names):
+        raise ValueError(f"the data config names {len(names)} covariates {names} and the series carry {got}; "
+                         "read the series with the config's calendar, exogenous and static settings")  # fmt: skip
+    if got and cfg.model.kind == "recursive":
+        raise ValueError("covariates need model.kind 'direct' or 'seq2seq', got 'recursive'")
+    return got
+
+
+def _per_member(batch: dict[str, jax.Array], members: int) -> dict[str, jax.Array]:
+    """``batch`` repeated for each of ``members`` (arrays ``[M, ...]``), or itself for a single model."""
+    if members == 1:
+        return batch
+    return {k: jnp.broadcast_to(v, (members, *v.shape)) for k, v in batch.items()}
 
 
 def load_forecast(path: str | Path) -> ForecastRun:
@@ -207,7 +315,7 @@ def load_forecast(path: str | Path) -> ForecastRun:
     if meta.get("task") != "forecast":
         raise ValueError(f"{checkpoint} is not a forecasting checkpoint (task {meta.get('task')!r})")
     cfg = from_dict(ForecastConfig, meta["config"])
-    skeleton = build_model(cfg.model, cfg.data.horizon, key=jax.random.key(0))
+    skeleton = build_model(cfg.model, cfg.data.horizon, key=jax.random.key(0), covariates=len(cfg.data.covariate_names))
     model, meta = load_checkpoint(checkpoint, skeleton)
     scaler = None if meta.get("scaler") is None else Scaler.from_json(meta["scaler"])
     return ForecastRun(Path(path), model, scaler, cfg, None)
