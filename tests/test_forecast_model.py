@@ -11,7 +11,7 @@ from scipy import stats
 
 from recurrax import metrics
 from recurrax.tasks import forecast as fc
-from recurrax.train import TrainConfig
+from recurrax.train import OptimConfig, TrainConfig
 
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -105,3 +105,21 @@ def test_fit_save_load_predict(sine_series, tmp_path):
     path = fc.write_forecast_plot(tmp_path / "forecast.png", inputs, out.mean, actuals=actual, lower=lo, upper=hi)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert holdout[0].shape == (4,)
+
+
+def test_warm_start_continues_from_init_and_checks_its_architecture(sine_series, tmp_path):
+    """``init`` replaces the fresh weights: after one SGD step with a negligible learning rate the model still
+    equals ``init`` (not the config's fresh model); a model of another size is refused."""
+    cfg = fc.ForecastConfig(
+        model=fc.ModelConfig(hidden_size=8),
+        data=fc.DataConfig(input_size=8, horizon=2, batch_size=8),
+        optim=OptimConfig(name="sgd", lr=1e-30, schedule="constant", clip_norm=None),
+        train=TrainConfig(steps=1, log_every=1, eval_every=0, checkpoint_every=0),
+    )
+    init = fc.build_model(cfg.model, 2, key=jax.random.key(7))
+    run = fc.fit_forecast(cfg, sine_series, tmp_path / "warm", progress=False, init=init)
+    for trained, start in zip(jax.tree.leaves(run.model), jax.tree.leaves(init)):
+        np.testing.assert_allclose(np.asarray(trained), np.asarray(start), rtol=1e-6, atol=1e-20)
+    other = fc.build_model(fc.ModelConfig(hidden_size=4), 2, key=jax.random.key(7))
+    with pytest.raises(ValueError, match="does not match the architecture"):
+        fc.fit_forecast(cfg, sine_series, tmp_path / "bad", progress=False, init=other)

@@ -176,43 +176,11 @@ def retrain(
 
 def warm_fit_forecast(model: Any, cfg: Any, series: Any, run_dir: str | Path, *, progress: bool = False) -> Path:
     """Train the `Forecaster` ``model`` further on ``series`` (a `SeriesSet`) as ``cfg`` says, into the run
-    directory ``run_dir`` (returned), as `fit_forecast` does without validation.
+    directory ``run_dir`` (returned): `fit_forecast` started from ``model`` (a series scaler is refit on
+    ``series``; the optimiser starts afresh). Ensembles are not supported."""
+    from ..tasks.forecast import fit_forecast
 
-    Training windows are `make_windows` of every series, ``data.batch_size`` of them drawn with replacement
-    per step, deterministic in ``train.seed`` and the step; a series scaler is refit on ``series``; the
-    optimiser starts afresh. Ensembles are not supported.
-    """
-    import jax.numpy as jnp
-
-    from ..tasks.forecast import Scaler, make_windows
-    from ..tasks.forecast._run import fingerprint, forecast_loss, scaled_windows
-
-    if cfg.model.ensemble > 1:
-        raise ValueError("warm-start re-training of forecast ensembles (model.ensemble > 1) is not supported")
-    if cfg.data.validate:
-        raise ValueError("warm_fit_forecast trains without a validation split; set data.validate = false")
-    run_dir = start_run_dir(run_dir, to_toml(cfg), False)
-    d = cfg.data
-    scaler = Scaler.fit(series.values, d.scaler) if d.scale_scope == "series" else None
-    windows = make_windows(series.values, d.input_size, d.horizon, stride=d.stride, min_input=d.min_input)
-    train = scaled_windows(windows, cfg, scaler)
-    arrays = {k: jnp.asarray(train[k], jnp.int32 if k == "lengths" else jnp.float32)
-              for k in ("inputs", "lengths", "targets")}  # fmt: skip
-    size = len(train["lengths"])
-
-    def get_batch(index: int) -> dict[str, Any]:
-        rows = jnp.asarray(np.random.default_rng([cfg.train.seed, index]).integers(0, size, d.batch_size))
-        return {k: v[rows] for k, v in arrays.items()}
-
-    meta = {
-        "task": "forecast",
-        "config": to_dict(cfg),
-        "scaler": None if scaler is None else scaler.to_json(),
-        "data_fingerprint": fingerprint(series),
-    }
-    fit(model, forecast_loss, get_batch, optim=cfg.optim, train=cfg.train, run_dir=run_dir, meta=meta,
-        progress=progress)  # fmt: skip
-    return run_dir
+    return fit_forecast(cfg, series, run_dir, init=model, progress=progress).run_dir
 
 
 def warm_fit_classifier(

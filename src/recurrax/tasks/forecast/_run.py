@@ -227,7 +227,13 @@ def fingerprint(series: SeriesSet) -> str:
 
 
 def fit_forecast(
-    cfg: ForecastConfig, series: SeriesSet, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+    cfg: ForecastConfig,
+    series: SeriesSet,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    init: Forecaster | None = None,
 ) -> ForecastRun:
     """Train one global forecaster on all ``series`` as ``cfg`` says; write the run directory ``run_dir``.
 
@@ -239,6 +245,9 @@ def fit_forecast(
     the weights and draws the batches of a single run with ``train.seed + m``, and its gradient is clipped
     by its own norm (``optim.clip_norm``), so without dropout it ends where that run ends. Validation scores
     the ensemble (mean member loss, sMAPE of the median forecast).
+
+    ``init``: a trained single `Forecaster` of the same architecture to start from instead of fresh weights
+    (warm-start re-training, `recurrax.lifecycle.retrain`); the optimiser starts afresh.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -273,6 +282,15 @@ def fit_forecast(
 
     keys = jnp.stack([jax.random.split(jax.random.key(seed))[1] for seed in seeds])
     model = build_model(cfg.model, d.horizon, key=keys[0] if members == 1 else keys, covariates=count)
+    if init is not None:
+        if members > 1:
+            raise ValueError("init (a warm start) needs a single model; model.ensemble must be 1")
+        shapes = [getattr(leaf, "shape", None) for leaf in jax.tree.leaves(model)]
+        if jax.tree.structure(init) != jax.tree.structure(model) or shapes != [
+            getattr(leaf, "shape", None) for leaf in jax.tree.leaves(init)
+        ]:
+            raise ValueError("init does not match the architecture that the config describes")
+        model = init
     loss_fn, optim = forecast_loss, cfg.optim
     if members > 1:  # each member's gradient clipped on its own (a global norm would couple them)
         loss_fn, optim = _ensemble_loss(cfg.optim.clip_norm), dataclasses.replace(cfg.optim, clip_norm=None)
