@@ -181,3 +181,197 @@ def test_fit_evaluate_predict_round_trip(tmp_path):
     with pytest.raises(ValueError, match="another config"):
         cfg.model.hidden_size = 9
         C.fit_classifier(cfg, tmp_path / "run", resume=True, progress=False)
+
+
+# --- valid_fraction = 0, augmentation, stride, ensembles, the convolution branch -------------------------
+
+
+def _ramp(lengths, steps=10, features=2):
+    """``x[b, t, d] = t + 1`` on the valid steps, 0 after."""
+    t = np.arange(steps, dtype=np.float32)[None, :, None] + 1.0
+    valid = np.arange(steps)[None, :, None] < np.asarray(lengths)[:, None, None]
+    return np.broadcast_to(t, (len(lengths), steps, features)) * valid
+
+
+def test_augment_crop_and_warp_against_the_input(key):
+    lengths = np.array([10, 6, 3, 1], np.int32)
+    xs = jnp.asarray(_ramp(lengths), jnp.float32)
+    same, n = C.augment(xs, jnp.asarray(lengths), key, C.Augmentation())
+    np.testing.assert_array_equal(same, xs)
+    np.testing.assert_array_equal(n, lengths)
+
+    cropped, n = C.augment(xs, jnp.asarray(lengths), key, C.Augmentation(crop=0.5))
+    assert np.asarray(n).tolist() == [5, 3, 2, 1]  # max(1, round(0.5 * n)), numpy rounds half to even
+    for b, m in enumerate(np.asarray(n)):  # a window of consecutive valid steps, moved to the start
+        row = np.asarray(cropped[b, :, 0])
+        start = row[0] - 1.0
+        np.testing.assert_array_equal(row[:m], start + 1.0 + np.arange(m))
+        assert 0 <= start <= lengths[b] - m and (row[m:] == 0).all()
+
+    warped, n = C.augment(xs, jnp.asarray(lengths), key, C.Augmentation(warp=0.5))
+    np.testing.assert_array_equal(n, lengths)
+    for b, m in enumerate(lengths):  # monotone, first and last steps fixed, features warped alike
+        row = np.asarray(warped[b, :, 0])
+        assert row[0] == pytest.approx(1.0) and row[m - 1] == pytest.approx(float(m), rel=1e-5)
+        assert (np.diff(row[:m]) >= -1e-5).all() and (row[m:] == 0).all()
+        np.testing.assert_array_equal(warped[b, :, 1], warped[b, :, 0])
+    assert not np.allclose(warped[0, :, 0], xs[0, :, 0])
+
+
+def test_augment_is_deterministic_per_key_and_keeps_labels(key):
+    lengths = jnp.array([10, 6, 3], jnp.int32)
+    xs = jnp.asarray(_ramp(np.asarray(lengths), features=3), jnp.float32)
+    options = C.Augmentation(crop=0.8, warp=0.3, scale=0.2, noise=0.1)
+    one, n_one = C.augment(xs, lengths, key, options)
+    two, n_two = C.augment(xs, lengths, key, options)
+    other, _ = C.augment(xs, lengths, jax.random.fold_in(key, 7), options)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(n_one, n_two)
+    assert one.shape == xs.shape and one.dtype == xs.dtype and not np.allclose(one, other)
+    assert (np.asarray(one)[np.arange(10)[None, :] >= np.asarray(n_one)[:, None]] == 0).all()
+
+    seen = {}
+
+    def spy(model, batch, carry, k):
+        seen.update(batch)
+        return jnp.sum(batch["xs"]), (carry, {})
+
+    batch = {"xs": xs, "lengths": lengths, "labels": jnp.array([2, 0, 1]), "class_weights": jnp.ones(3)}
+    loss = C.augmented_loss(spy, options)
+    loss(None, batch, None, key)
+    expected, _ = C.augment(xs, lengths, jax.random.fold_in(key, 1), options)
+    np.testing.assert_array_equal(seen["xs"], expected)
+    assert seen["labels"] is batch["labels"] and seen["class_weights"] is batch["class_weights"]
+    loss(None, batch, None, None)  # evaluation (no key): untouched
+    assert seen["xs"] is xs
+    assert C.augmented_loss(spy, C.Augmentation()) is spy
+    with pytest.raises(ValueError, match="crop"):
+        C.Augmentation(crop=0.0)
+
+
+def test_ensemble_of_identical_members_equals_one_member(key):
+    build = lambda k: C.SequenceClassifier(3, 4, hidden_size=5, pooling="mean", key=k)
+    single = build(key)
+    ensemble = C.ClassifierEnsemble.create(3, build, key=jnp.stack([key, key, key]))
+    xs, lengths = jnp.asarray(_inputs(key)), jnp.asarray(LENGTHS)
+    np.testing.assert_allclose(
+        jax.nn.softmax(_apply(ensemble, xs, lengths)), jax.nn.softmax(_apply(single, xs, lengths)), rtol=1e-5
+    )
+    np.testing.assert_array_equal(_apply(ensemble.member(2), xs, lengths), _apply(single, xs, lengths))
+    different = C.ClassifierEnsemble.create(3, build, key=key)  # the mean of the members' probabilities
+    members = [jax.nn.softmax(_apply(different.member(m), xs, lengths)) for m in range(3)]
+    np.testing.assert_allclose(jax.nn.softmax(_apply(different, xs, lengths)), sum(members) / 3, rtol=1e-5)
+    with pytest.raises(ValueError, match="at least 2"):
+        C.ClassifierEnsemble.create(1, build, key=key)
+
+
+def _conv_reference(model, xs, lengths):
+    """The convolution branch in NumPy: 'same' cross-correlation (left padding (K-1)//2), ReLU, mask, mean."""
+    hidden = np.asarray(xs, np.float64)
+    mask = (np.arange(xs.shape[1])[None, :] < lengths[:, None])[:, :, None]
+    hidden = hidden * mask
+    for weight, bias in zip(model.conv_weights, model.conv_biases):
+        weight, width = np.asarray(weight, np.float64), weight.shape[2]
+        left = (width - 1) // 2
+        padded = np.pad(hidden, ((0, 0), (left, width - 1 - left), (0, 0)))
+        out = sum(np.einsum("btc,oc->bto", padded[:, k : k + xs.shape[1]], weight[:, :, k]) for k in range(width))
+        hidden = np.maximum(out + np.asarray(bias), 0.0) * mask
+    return hidden.sum(axis=1) / lengths[:, None]
+
+
+def test_conv_branch_against_numpy_and_padding(key):
+    model = C.SequenceClassifier(
+        3, 4, hidden_size=5, bidirectional=True, conv_channels=(6, 4), conv_kernels=(4, 3), key=key
+    )
+    model = eqx.tree_at(lambda m: m.conv_biases, model, tuple(jnp.full_like(b, 0.1) for b in model.conv_biases))
+    xs = _inputs(key)
+    np.testing.assert_allclose(
+        model.conv_features(jnp.asarray(xs), jnp.asarray(LENGTHS)),
+        _conv_reference(model, xs, LENGTHS),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    logits = np.asarray(_apply(model, jnp.asarray(xs), jnp.asarray(LENGTHS)))
+    noisy = xs + 100.0 * (np.arange(5)[None, :, None] >= LENGTHS[:, None, None])
+    np.testing.assert_array_equal(np.asarray(_apply(model, jnp.asarray(noisy), jnp.asarray(LENGTHS))), logits)
+    alone = np.asarray(_apply(model, jnp.asarray(xs[1:2, :2]), None))
+    np.testing.assert_allclose(logits[1], alone[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="conv_kernels"):
+        C.SequenceClassifier(3, 4, hidden_size=5, conv_channels=(6, 4), conv_kernels=(3,), key=key)
+
+
+def test_valid_fraction_zero_and_stride_in_prepare(tmp_path):
+    _toy_files(tmp_path, 2)
+    cfg = C.DataConfig(path=str(tmp_path / "train.npz"), test_path=str(tmp_path / "test.npz"), valid_fraction=0)
+    raw = {"train": C.read_cases(cfg.path), "test": C.read_cases(cfg.test_path)}
+    data = C.prepare(raw, cfg, seed=0)
+    assert list(data.splits) == ["train", "test"] and len(data.splits["train"].labels) == 48
+    strided = C.prepare(raw, C.DataConfig(path=cfg.path, valid_fraction=0, stride=3, normalize=False), seed=0)
+    for b, series in enumerate(raw["train"][0][:5]):  # steps 0, 3, 6 of each series
+        n = len(series[::3])
+        assert strided.splits["train"].lengths[b] == n
+        np.testing.assert_allclose(strided.splits["train"].xs[b, :n], np.nan_to_num(series[::3]), rtol=1e-6)
+    assert strided.splits["train"].xs.shape[1] == 3 and strided.fingerprint == data.fingerprint
+    with pytest.raises(ValueError, match="valid_fraction"):
+        C.DataConfig(valid_fraction=1.0)
+
+
+@pytest.fixture(scope="module")
+def ensemble_runs(tmp_path_factory):
+    """Single runs with seeds 4 and 5 and a 2-member ensemble with seed 4, all on every training case (valid
+    fraction 0, no dropout, stride 2), 6 steps each."""
+    folder = tmp_path_factory.mktemp("ensemble")
+    _toy_files(folder, 3)
+    runs = {}
+    for name, seed, members in (("a", 4, 1), ("b", 5, 1), ("ensemble", 4, 2)):
+        cfg = C.ClassifyConfig(
+            model=C.ModelConfig(hidden_size=4, pooling="mean", ensemble=members),
+            data=C.DataConfig(path=str(folder / "train.npz"), test_path=str(folder / "test.npz"), batch_size=8,
+                              eval_batch_size=8, valid_fraction=0, stride=2),
+        )  # fmt: skip
+        cfg.train.steps, cfg.train.seed, cfg.optim.lr, cfg.optim.clip_norm = 6, seed, 0.05, 0.5
+        runs[name] = C.fit_classifier(cfg, folder / name, progress=False)
+    return folder, runs
+
+
+def test_ensemble_members_follow_their_single_runs(ensemble_runs):
+    folder, runs = ensemble_runs
+    ensemble = runs["ensemble"].model
+    assert isinstance(ensemble, C.ClassifierEnsemble) and runs["ensemble"].fit.best_model is None
+    for index, name in enumerate(("a", "b")):  # member m trains as the single run with seed 4 + m
+        for ours, theirs in zip(jax.tree.leaves(ensemble.member(index)), jax.tree.leaves(runs[name].model)):
+            np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+    assert list(runs["a"].metrics) == ["train", "test"]
+    assert "| train | 48 |" in (folder / "ensemble" / "report.md").read_text()
+
+
+def test_ensemble_run_reloads_and_predicts_with_stride(ensemble_runs):
+    folder, runs = ensemble_runs
+    loaded = C.load_classifier(folder / "ensemble")
+    assert isinstance(loaded.model, C.ClassifierEnsemble) and loaded.config.data.stride == 2
+    scores = C.evaluate_classifier(folder / "ensemble", "test")
+    assert scores["accuracy"] == pytest.approx(runs["ensemble"].metrics["test"]["accuracy"])
+    with np.load(folder / "test.npz") as raw:  # raw, unstrided input: predict applies the run's stride
+        names, probabilities = C.predict_classifier(folder / "ensemble", raw["xs"], raw["lengths"])
+        truth = raw["labels"].tolist()
+    assert np.mean(np.array(names) == np.array(truth)) == pytest.approx(scores["accuracy"])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_cli_sets_the_new_options(tmp_path):
+    """``--set`` reaches every new key; early stopping without a validation split is refused."""
+    from recurrax.cli import main
+
+    _toy_files(tmp_path, 4)
+    settings = [
+        f"data.path={tmp_path / 'train.npz'}", "data.valid_fraction=0", "data.augment_noise=0.1",
+        "data.augment_crop=0.8", "data.augment_warp=0.2", "data.augment_scale=0.1", "model.hidden_size=4",
+        "model.conv_channels=[4]", "model.conv_kernels=[3]", "train.steps=2",
+    ]  # fmt: skip
+    args = [part for item in settings for part in ("--set", item)]
+    assert main(["classify", "fit", *args, "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    cfg = C.load_classifier(tmp_path / "run").config
+    assert (cfg.data.valid_fraction, cfg.data.augment_warp, cfg.model.conv_channels) == (0.0, 0.2, (4,))
+    cfg.train.early_stopping_patience = 2
+    with pytest.raises(ValueError, match="valid_fraction"):
+        C.fit_classifier(cfg, tmp_path / "other", progress=False)

@@ -6,13 +6,18 @@
     >>> classify.evaluate_classifier("runs/vowels", split="test")["accuracy"]  # doctest: +SKIP
     >>> names, probabilities = classify.predict_classifier("runs/vowels", xs, lengths)  # doctest: +SKIP
 
-Pieces: the model (`SequenceClassifier`: any cell, (bi)directional, last / mean / attention pooling), the
+Pieces: the model (`SequenceClassifier`: any cell, (bi)directional, last / mean / attention pooling, an
+optional convolution branch; `ClassifierEnsemble` of several trained as one program), training-time
+augmentation (`Augmentation`, `augment`, `augmented_loss`), the
 loss and metrics (`classify_loss`, `weighted_cross_entropy`, `accuracy`, `macro_f1`, `confusion_matrix`,
 `write_confusion_png`), data (`read_cases`, `prepare`, `Batches`; ``.ts`` sets from `recurrax.data`),
 configs (`ClassifyConfig`, `ModelConfig`, `DataConfig`) and runs (`fit_classifier`, `evaluate_classifier`,
 `predict_classifier`, `load_classifier`).
 """
 
+from ._augment import Augmentation as Augmentation
+from ._augment import augment as augment
+from ._augment import augmented_loss as augmented_loss
 from ._config import ClassifyConfig as ClassifyConfig
 from ._config import DataConfig as DataConfig
 from ._config import ModelConfig as ModelConfig
@@ -22,6 +27,8 @@ from ._data import ClassificationData as ClassificationData
 from ._data import class_weights as class_weights
 from ._data import prepare as prepare
 from ._data import read_cases as read_cases
+from ._ensemble import ClassifierEnsemble as ClassifierEnsemble
+from ._ensemble import ensemble_classify_loss as ensemble_classify_loss
 from ._metrics import accuracy as accuracy
 from ._metrics import classify_loss as classify_loss
 from ._metrics import confusion_matrix as confusion_matrix

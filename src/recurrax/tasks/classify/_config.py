@@ -13,7 +13,13 @@ from ...train import OptimConfig, TrainConfig
 class ModelConfig:
     """The `SequenceClassifier`: a stack of any registered ``cell`` (`recurrax.cells.CELLS`), optionally
     ``bidirectional``, pooled over time by ``pooling`` (``"last"``, ``"mean"`` or ``"attention"``), then a
-    linear layer over the classes. ``dropout`` is between layers and before the read-out."""
+    linear layer over the classes. ``dropout`` is between layers and before the read-out.
+
+    ``ensemble = M > 1`` trains ``M`` such models as one program (`ClassifierEnsemble`: member ``m`` starts
+    and draws its batches as a single run with ``train.seed + m``) and averages their probabilities.
+    ``conv_channels`` (e.g. ``[128, 256, 128]``) adds a temporal convolution branch beside the recurrent one
+    (LSTM-FCN, Karim et al. 2017): ``len(conv_channels)`` masked "same" convolutions with ``conv_kernels``
+    widths and ReLU, averaged over the valid steps and concatenated with the pooled recurrent features."""
 
     cell: str = "lstm"
     hidden_size: int = 64
@@ -22,10 +28,19 @@ class ModelConfig:
     pooling: Literal["last", "mean", "attention"] = "last"
     attention_size: int = 32
     dropout: float = 0.0
+    ensemble: int = 1
+    conv_channels: tuple[int, ...] = ()
+    conv_kernels: tuple[int, ...] = (8, 5, 3)
 
     def __post_init__(self):
-        for name in ("hidden_size", "num_layers", "attention_size"):
+        for name in ("hidden_size", "num_layers", "attention_size", "ensemble"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        require(all(c >= 1 for c in self.conv_channels), "conv_channels", f"must be >= 1, got {self.conv_channels}")
+        require(all(k >= 1 for k in self.conv_kernels), "conv_kernels", f"must be >= 1, got {self.conv_kernels}")
+        require(
+            not self.conv_channels or len(self.conv_kernels) == len(self.conv_channels),
+            "conv_kernels", f"needs one width per conv_channels entry, got {self.conv_kernels} for {self.conv_channels}",
+        )  # fmt: skip
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 
 
@@ -38,11 +53,17 @@ class DataConfig:
       instead when set — ``.ts``, ``.npz`` (arrays ``xs`` ``[N, T, D]``, ``labels`` ``[N]``, optional
       ``lengths`` ``[N]``) or ``.csv`` (one univariate series per row, the label first, empty cells after a
       shorter series' end).
-    - ``valid_fraction`` of the training cases (a seeded, class-stratified draw) validate; the test split is
-      only used for the final metrics.
+    - ``valid_fraction`` of the training cases (a seeded, class-stratified draw) validate (best checkpoint,
+      early stopping); ``0`` trains on every training case for ``train.steps`` and keeps the final model (no
+      validation split). The test split is only used for the final metrics.
     - ``normalize``: standardise every feature with the mean and standard deviation of the training cases'
       valid steps; missing values (NaN) become 0 after it.
     - ``class_weights``: ``"balanced"`` weighs class ``k`` by ``N / (K * N_k)`` in the loss (as scikit-learn).
+    - ``stride``: keep every ``stride``-th step (from step 0) of every sequence, before anything else, so
+      the network sees sequences ``stride`` times shorter (1: all steps).
+    - ``augment_crop``, ``augment_warp``, ``augment_scale``, ``augment_noise``: training-time augmentation
+      of each batch (random crop to that fraction of the steps, time warping, per-feature magnitude scaling,
+      Gaussian jitter; `Augmentation`); all off by default.
     """
 
     dataset: str = "japanesevowels"
@@ -53,11 +74,22 @@ class DataConfig:
     eval_batch_size: int = 256
     normalize: bool = True
     class_weights: Literal["none", "balanced"] = "none"
+    stride: int = 1
+    augment_crop: float = 1.0
+    augment_warp: float = 0.0
+    augment_scale: float = 0.0
+    augment_noise: float = 0.0
 
     def __post_init__(self):
-        for name in ("batch_size", "eval_batch_size"):
+        for name in ("batch_size", "eval_batch_size", "stride"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-        require(0 < self.valid_fraction < 1, "valid_fraction", f"must be in (0, 1), got {self.valid_fraction}")
+        require(0 < self.augment_crop <= 1, "augment_crop", f"must be in (0, 1] (1: off), got {self.augment_crop}")
+        for name in ("augment_warp", "augment_scale", "augment_noise"):
+            require(getattr(self, name) >= 0, name, f"must be >= 0 (0: off), got {getattr(self, name)}")
+        require(
+            0 <= self.valid_fraction < 1,
+            "valid_fraction", f"must be in [0, 1) (0: no validation split), got {self.valid_fraction}",
+        )  # fmt: skip
 
 
 @dataclass

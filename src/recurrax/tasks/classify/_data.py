@@ -101,7 +101,9 @@ def prepare(
     classes: tuple[str, ...] | None = None,
 ) -> ClassificationData:
     """Standardised, padded splits from raw cases; ``classes`` fixes the class order (default: sorted
-    training labels, numerically when they all are numbers)."""
+    training labels, numerically when they all are numbers). ``valid`` (a `stratified_split` of the
+    training cases) exists only when ``cfg.valid_fraction > 0``; ``cfg.stride > 1`` keeps every
+    ``stride``-th step of every series (the fingerprint is of the raw data)."""
     train_series, train_labels = raw["train"]
     if classes is None:
         names = set(train_labels)
@@ -112,6 +114,9 @@ def prepare(
     for split in sorted(raw):
         for series, label in zip(*raw[split]):
             digest.update(np.ascontiguousarray(series, np.float64).tobytes() + label.encode() + b"\0")
+    if cfg.stride > 1:
+        raw = {split: ([s[:: cfg.stride] for s in series], labels) for split, (series, labels) in raw.items()}
+        train_series = raw["train"][0]
     steps = max(len(s) for series, _ in raw.values() for s in series)
     stacked = np.concatenate(train_series, axis=0)
     if cfg.normalize:
@@ -128,12 +133,11 @@ def prepare(
         scaled = [np.nan_to_num((s - mean) / std, nan=0.0) for s in series]
         xs, lengths = pad_series(scaled, steps)
         splits[split] = Cases(xs, lengths, np.asarray([index[label] for label in labels], np.int32))
-    train_index, valid_index = stratified_split(splits["train"].labels, cfg.valid_fraction, seed)
-    everything = splits.pop("train")
-    splits = {"train": everything.take(train_index), "valid": everything.take(valid_index), **splits}
-    return ClassificationData(
-        splits, classes, mean.astype(np.float32), std.astype(np.float32), digest.hexdigest()
-    )
+    if cfg.valid_fraction > 0:
+        train_index, valid_index = stratified_split(splits["train"].labels, cfg.valid_fraction, seed)
+        everything = splits.pop("train")
+        splits = {"train": everything.take(train_index), "valid": everything.take(valid_index), **splits}
+    return ClassificationData(splits, classes, mean.astype(np.float32), std.astype(np.float32), digest.hexdigest())
 
 
 def class_weights(labels: np.ndarray, num_classes: int, kind: str) -> np.ndarray:

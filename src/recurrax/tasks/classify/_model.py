@@ -30,6 +30,10 @@ class SequenceClassifier(eqx.Module):
         attention:  a = softmax_{t<n}(v . tanh(W y_t + b)),  z = sum_{t<n} a_t y_t   (Yang et al. 2016)
         logits = dropout(z) @ W_out^T + b_out
 
+    With ``conv_channels`` ``(C_1, ..., C_k)`` a convolution branch runs beside the stack (LSTM-FCN, Karim et
+    al. 2017): ``u_0 = xs``, ``u_j = relu(conv_j(u_{j-1}) + b_j) * valid`` ("same" padding, width
+    ``conv_kernels[j]``), and ``z`` becomes ``[z; (1/n) sum_{t<n} u_k]``.
+
     Padding never reaches the result: the stack zeroes its outputs past each length and its backward
     direction starts at each sequence's last valid step; the pooling reads only the valid steps.
     ``cell`` is any registered cell (`RNNStack`); ``key`` turns on dropout (training mode).
@@ -45,6 +49,8 @@ class SequenceClassifier(eqx.Module):
     attention_weight: Array | None
     attention_bias: Array | None
     attention_vector: Array | None
+    conv_weights: tuple[Array, ...]
+    conv_biases: tuple[Array, ...]
     head_weight: Array
     head_bias: Array
     num_classes: int = eqx.field(static=True)
@@ -63,6 +69,8 @@ class SequenceClassifier(eqx.Module):
         attention_size: int = 32,
         dropout: float = 0.0,
         cell: str = "lstm",
+        conv_channels: tuple[int, ...] = (),
+        conv_kernels: tuple[int, ...] = (8, 5, 3),
         key: Array,
         **options: Any,
     ):
@@ -70,7 +78,9 @@ class SequenceClassifier(eqx.Module):
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        k_rnn, k_att, k_vec, k_head = jax.random.split(key, 4)
+        if conv_channels and len(conv_kernels) != len(conv_channels):
+            raise ValueError(f"conv_kernels needs one width per conv_channels entry, got {conv_kernels}")
+        k_rnn, k_att, k_vec, k_head, k_conv = jax.random.split(key, 5)
         self.num_classes, self.pooling, self.dropout = num_classes, pooling, check_rate("dropout", dropout)
         self.rnn = RNNStack(
             input_size, hidden_size, num_layers, bidirectional, dropout, cell=cell, key=k_rnn, **options
@@ -82,6 +92,14 @@ class SequenceClassifier(eqx.Module):
             self.attention_vector = jax.random.uniform(k_vec, (attention_size,), jnp.float32, -0.1, 0.1)
         else:
             self.attention_weight = self.attention_bias = self.attention_vector = None
+        sizes = (input_size, *conv_channels)
+        self.conv_weights = tuple(  # He-uniform: bound sqrt(6 / fan_in)
+            jax.random.uniform(k, (c_out, c_in, width), jnp.float32, -1.0, 1.0) * (6.0 / (c_in * width)) ** 0.5
+            for k, c_in, c_out, width in zip(jax.random.split(k_conv, max(len(conv_channels), 1)), sizes,
+                                             conv_channels, conv_kernels)
+        )  # fmt: skip
+        self.conv_biases = tuple(jnp.zeros((c,), jnp.float32) for c in conv_channels)
+        out += conv_channels[-1] if conv_channels else 0
         self.head_weight = glorot_uniform(k_head, (num_classes, out), jnp.float32)
         self.head_bias = jnp.zeros((num_classes,), jnp.float32)
 
@@ -93,8 +111,22 @@ class SequenceClassifier(eqx.Module):
             lengths = jnp.full((batch,), steps, jnp.int32)
         k_rnn, k_out = (None, None) if key is None else jax.random.split(key)
         ys, _ = self.rnn(xs, lengths, key=k_rnn)
-        pooled = dropout(self.pool(ys, lengths), self.dropout, k_out)
+        pooled = self.pool(ys, lengths)
+        if self.conv_weights:
+            pooled = jnp.concatenate([pooled, self.conv_features(xs, lengths)], axis=-1)
+        pooled = dropout(pooled, self.dropout, k_out)
         return pooled @ self.head_weight.T + self.head_bias.reshape(1, -1)
+
+    def conv_features(self, xs: Array, lengths: Array) -> Array:
+        """The convolution branch: ``[B, T, D]`` -> ``[B, C_k]``, the mean of its last layer over the valid steps."""
+        mask = valid_mask(lengths, xs.shape[1]).astype(xs.dtype)[:, :, None]
+        hidden = xs * mask
+        for weight, bias in zip(self.conv_weights, self.conv_biases):
+            hidden = jax.lax.conv_general_dilated(
+                hidden, weight, window_strides=(1,), padding="SAME", dimension_numbers=("NWC", "OIW", "NWC")
+            )
+            hidden = jax.nn.relu(hidden + bias.reshape(1, 1, -1)) * mask
+        return jnp.sum(hidden, axis=1) / jnp.maximum(lengths, 1).astype(xs.dtype).reshape(-1, 1)
 
     def attention(self, ys: Array, lengths: Array) -> Array:
         """The attention-pooling weights ``[B, T]`` (sum 1 over the valid steps, 0 on padding)."""

@@ -8,6 +8,7 @@ its preprocessing), ``confusion_<split>.png`` and ``report.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,20 +19,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
-from ._config import ClassifyConfig, ModelConfig
+from ...train import FitResult, OptimConfig, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
+from ._augment import Augmentation, augmented_loss
+from ._config import ClassifyConfig, DataConfig, ModelConfig
 from ._data import Batches, Cases, ClassificationData, class_weights, load_raw, prepare
+from ._ensemble import ClassifierEnsemble, ensemble_classify_loss
 from ._metrics import accuracy, classify_loss, confusion_matrix, macro_f1, weighted_cross_entropy, write_confusion_png
 from ._model import SequenceClassifier
+
+Classifier = SequenceClassifier | ClassifierEnsemble
 
 
 @dataclass
 class ClassifyRun:
-    """What `fit_classifier` returns: the chosen ``model`` (best on validation, else the last), ``metrics``
+    """What `fit_classifier` returns: the chosen ``model`` (best on validation, else the last; a
+    `ClassifierEnsemble` with ``model.ensemble > 1``), ``metrics``
     per split (``loss``, ``accuracy``, ``macro_f1``) and the loop's `FitResult`."""
 
     run_dir: Path
-    model: SequenceClassifier
+    model: Classifier
     classes: tuple[str, ...]
     metrics: dict[str, dict[str, float]]
     fit: FitResult
@@ -41,7 +47,7 @@ class ClassifyRun:
 class LoadedClassifier:
     """A trained classifier rebuilt from a checkpoint (`load_classifier`)."""
 
-    model: SequenceClassifier
+    model: Classifier
     config: ClassifyConfig
     classes: tuple[str, ...]
     mean: np.ndarray
@@ -50,28 +56,49 @@ class LoadedClassifier:
     checkpoint: Path
 
 
-def build_model(cfg: ModelConfig, input_size: int, num_classes: int, *, key: jax.Array) -> SequenceClassifier:
-    """The `SequenceClassifier` that ``cfg`` describes."""
-    return SequenceClassifier(
-        input_size,
-        num_classes,
-        hidden_size=cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        bidirectional=cfg.bidirectional,
-        pooling=cfg.pooling,
-        attention_size=cfg.attention_size,
-        dropout=cfg.dropout,
-        cell=cfg.cell,
-        key=key,
-    )
+def build_model(cfg: ModelConfig, input_size: int, num_classes: int, *, key: jax.Array) -> Classifier:
+    """The `SequenceClassifier` that ``cfg`` describes; with ``cfg.ensemble = M > 1`` a `ClassifierEnsemble`
+    of ``M`` of them (``key``: one key, split in ``M``, or ``[M]`` keys, one per member)."""
+
+    def one(k: jax.Array) -> SequenceClassifier:
+        return SequenceClassifier(
+            input_size,
+            num_classes,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            bidirectional=cfg.bidirectional,
+            pooling=cfg.pooling,
+            attention_size=cfg.attention_size,
+            dropout=cfg.dropout,
+            cell=cfg.cell,
+            conv_channels=cfg.conv_channels,
+            conv_kernels=cfg.conv_kernels,
+            key=k,
+        )
+
+    return one(key) if cfg.ensemble == 1 else ClassifierEnsemble.create(cfg.ensemble, one, key=key)
+
+
+def augmentation(cfg: DataConfig) -> Augmentation:
+    """The training-time `Augmentation` of ``cfg`` (its ``augment_*`` options)."""
+    return Augmentation(cfg.augment_crop, cfg.augment_warp, cfg.augment_scale, cfg.augment_noise)
+
+
+def training_loss(cfg: ClassifyConfig) -> tuple[Any, OptimConfig]:
+    """`fit`'s ``loss_fn`` and optimiser config for ``cfg``: `classify_loss` with the data's `Augmentation`;
+    for an ensemble, its member loss with per-member clipping (the optimiser's own clipping then off)."""
+    member = augmented_loss(classify_loss, augmentation(cfg.data))
+    if cfg.model.ensemble == 1:
+        return member, cfg.optim
+    return ensemble_classify_loss(member, cfg.optim.clip_norm), dataclasses.replace(cfg.optim, clip_norm=None)
 
 
 @eqx.filter_jit
-def _logits(model: SequenceClassifier, xs: jax.Array, lengths: jax.Array) -> jax.Array:
+def _logits(model: Classifier, xs: jax.Array, lengths: jax.Array) -> jax.Array:
     return model(xs, lengths)
 
 
-def predict_logits(model: SequenceClassifier, xs: np.ndarray, lengths: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict_logits(model: Classifier, xs: np.ndarray, lengths: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """``[N, C]`` logits in chunks of ``batch_size`` (the last one padded: one compilation for every split)."""
     count, size = len(xs), batch_size
     out = []
@@ -85,9 +112,7 @@ def predict_logits(model: SequenceClassifier, xs: np.ndarray, lengths: np.ndarra
     return np.concatenate(out)
 
 
-def evaluate_cases(
-    model: SequenceClassifier, cases: Cases, num_classes: int, weights: np.ndarray, batch_size: int
-) -> dict:
+def evaluate_cases(model: Classifier, cases: Cases, num_classes: int, weights: np.ndarray, batch_size: int) -> dict:
     """``{"loss", "accuracy", "macro_f1"}`` and the ``confusion`` matrix of ``model`` on ``cases``."""
     logits = predict_logits(model, cases.xs, cases.lengths, batch_size)
     loss = weighted_cross_entropy(jnp.asarray(logits), jnp.asarray(cases.labels), jnp.asarray(weights))
@@ -111,8 +136,11 @@ def fit_classifier(
     """Train a sequence classifier as ``cfg`` says and write the run directory ``run_dir``.
 
     Validation (``loss``, ``accuracy``, ``macro_f1`` on a stratified ``valid_fraction`` of the training
-    cases) picks the best checkpoint and drives early stopping; the chosen model is then evaluated on every
-    split, with a confusion-matrix PNG per split and ``report.md``.
+    cases) picks the best checkpoint and drives early stopping; with ``data.valid_fraction = 0`` every
+    training case trains for ``train.steps`` and the final model is kept. The chosen model is then evaluated
+    on every split, with a confusion-matrix PNG per split and ``report.md``. Training batches go through the
+    ``data.augment_*`` `Augmentation`; ``model.ensemble = M > 1`` trains a `ClassifierEnsemble` whose member
+    ``m`` is initialised and draws its batches as a single run with ``train.seed + m`` would.
     """
     run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
 
@@ -120,7 +148,18 @@ def fit_classifier(
     train = data.splits["train"]
     num_classes, input_size = len(data.classes), train.xs.shape[2]
     weights = class_weights(train.labels, num_classes, cfg.data.class_weights)
-    model = build_model(cfg.model, input_size, num_classes, key=jax.random.split(jax.random.key(cfg.train.seed))[1])
+    seeds = [cfg.train.seed + m for m in range(cfg.model.ensemble)]
+    keys = jnp.stack([jax.random.split(jax.random.key(seed))[1] for seed in seeds])
+    model = build_model(cfg.model, input_size, num_classes, key=keys[0] if len(seeds) == 1 else keys)
+    batches = [Batches(train, cfg.data.batch_size, weights, seed) for seed in seeds]
+    loss_fn, optim = training_loss(cfg)
+
+    def get_batch(index: int) -> dict[str, np.ndarray]:
+        if len(batches) == 1:
+            return batches[0](index)
+        rows = [b(index) for b in batches]
+        return {name: np.stack([r[name] for r in rows]) for name in rows[0]}
+
     meta = {
         "task": "classify",
         "config": to_dict(cfg),
@@ -130,15 +169,24 @@ def fit_classifier(
         "data_fingerprint": data.fingerprint,
     }
 
-    def evaluate(m: SequenceClassifier) -> dict[str, float]:
-        scores = evaluate_cases(m, data.splits["valid"], num_classes, weights, cfg.data.eval_batch_size)
-        return {k: v for k, v in scores.items() if k != "confusion"}
+    evaluate = None
+    if "valid" in data.splits:
+
+        def evaluate(m: Classifier) -> dict[str, float]:
+            scores = evaluate_cases(m, data.splits["valid"], num_classes, weights, cfg.data.eval_batch_size)
+            return {k: v for k, v in scores.items() if k != "confusion"}
+
+    elif cfg.optim.schedule == "plateau" or cfg.train.early_stopping_patience:
+        raise ValueError(
+            "optim.schedule = 'plateau' and train.early_stopping_patience need a validation split: "
+            "set data.valid_fraction > 0"
+        )
 
     result = fit(
         model,
-        classify_loss,
-        Batches(train, cfg.data.batch_size, weights, cfg.train.seed),
-        optim=cfg.optim,
+        loss_fn,
+        get_batch,
+        optim=optim,
         train=cfg.train,
         run_dir=run_dir,
         evaluate=evaluate,
@@ -203,6 +251,9 @@ def predict_classifier(
     lengths = np.full(len(xs), xs.shape[1], np.int32) if lengths is None else np.asarray(lengths, np.int32)
     if lengths.shape != (len(xs),) or lengths.min() < 1 or lengths.max() > xs.shape[1]:
         raise ValueError(f"lengths must be [N] in [1, T={xs.shape[1]}], got {lengths}")
+    stride = loaded.config.data.stride
+    if stride > 1:
+        xs, lengths = xs[:, ::stride], (lengths + stride - 1) // stride
     scaled = np.nan_to_num((xs - loaded.mean) / loaded.std, nan=0.0)
     scaled = scaled * (np.arange(xs.shape[1])[None, :, None] < lengths[:, None, None])
     logits = predict_logits(loaded.model, scaled.astype(np.float32), lengths, loaded.config.data.eval_batch_size)
@@ -215,9 +266,12 @@ def _write_report(path: Path, cfg: ClassifyConfig, metrics: dict, data: Classifi
     lines = [
         f"# Sequence classification: {cfg.data.path or cfg.data.dataset}",
         "",
-        f"{len(data.classes)} classes, {data.splits['train'].xs.shape[2]} features; model: "
-        f"{'bidirectional ' if m.bidirectional else ''}{m.cell} x{m.num_layers}, hidden {m.hidden_size}, "
-        f"{m.pooling} pooling; {steps} steps.",
+        (
+            f"{len(data.classes)} classes, {data.splits['train'].xs.shape[2]} features; model: "
+            f"{'bidirectional ' if m.bidirectional else ''}{m.cell} x{m.num_layers}, hidden {m.hidden_size}, "
+            f"{m.pooling} pooling{f', conv branch {list(m.conv_channels)}' if m.conv_channels else ''}"
+            f"{f', ensemble of {m.ensemble}' if m.ensemble > 1 else ''}; {steps} steps."
+        ),
         "",
         "| split | cases | loss | accuracy | macro-F1 |",
         "|---|---|---|---|---|",
