@@ -15,7 +15,7 @@ import pytest
 import safetensors
 
 import recurrax as rx
-from recurrax.train import load_checkpoint, save_checkpoint
+from recurrax.train import load_checkpoint, same_architecture, save_checkpoint
 from recurrax.train._checkpoint import load_train_state, remove_leftovers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint_v1"
@@ -171,3 +171,12 @@ def test_version_1_fixture_still_loads():
     assert meta == {"format_version": 1, "config": {"input_size": 2, "hidden_size": 3}, "step": 7}
     _assert_same(loaded, fixture_tree(fixture_skeleton()))
     assert float(loaded["lstm"].layers[0].cell.weight_ih[1, 0]) == 102 / 64  # leaf 1 (after 'ids'), element 2
+
+
+def test_same_architecture_compares_structure_shapes_and_dtypes():
+    """Equal for two keys of one architecture; not for another size, another cell, or another dtype."""
+    base = rx.LSTM(3, 4, key=jax.random.key(0))
+    assert same_architecture(base, rx.LSTM(3, 4, key=jax.random.key(1)))
+    assert not same_architecture(base, rx.LSTM(3, 5, key=jax.random.key(0)))
+    assert not same_architecture(base, rx.GRU(3, 4, key=jax.random.key(0)))
+    assert not same_architecture(base, rx.LSTM(3, 4, dtype=jnp.bfloat16, key=jax.random.key(0)))

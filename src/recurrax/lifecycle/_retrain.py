@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import load_config, to_dict, to_toml
-from ..train import find_checkpoint, fit, read_meta, start_run_dir
+from ..config import load_config, to_toml
+from ..train import find_checkpoint, read_meta, start_run_dir
 from ._registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -189,31 +189,13 @@ def warm_fit_classifier(
 ) -> Path:  # fmt: skip
     """Train the `SequenceClassifier` ``model`` further on raw labelled ``cases`` (``(series, labels)``, as
     `read_cases` returns them) as ``cfg`` says, with the champion's ``classes`` order, into ``run_dir``
-    (returned), as `fit_classifier` does: a stratified validation split picks the best checkpoint; the
-    scaler is refit on the new cases; the optimiser starts afresh."""
-    from ..tasks.classify import Batches, class_weights, classify_loss, prepare
-    from ..tasks.classify._run import evaluate_cases
+    (returned): `fit_classifier`'s training started from ``model`` (the scaler is refit on the new cases;
+    the optimiser starts afresh)."""
+    from ..tasks.classify import prepare, train_classifier
 
     run_dir = start_run_dir(run_dir, to_toml(cfg), False)
     data = prepare({"train": cases}, cfg.data, cfg.train.seed, classes=tuple(classes))
-    train = data.splits["train"]
-    weights = class_weights(train.labels, len(classes), cfg.data.class_weights)
-    meta = {
-        "task": "classify",
-        "config": to_dict(cfg),
-        "classes": list(classes),
-        "input_size": int(train.xs.shape[2]),
-        "scaler": {"mean": data.mean.tolist(), "std": data.std.tolist()},
-        "data_fingerprint": data.fingerprint,
-    }
-
-    def evaluate(m: Any) -> dict[str, float]:
-        scores = evaluate_cases(m, data.splits["valid"], len(classes), weights, cfg.data.eval_batch_size)
-        return {k: v for k, v in scores.items() if k != "confusion"}
-
-    fit(model, classify_loss, Batches(train, cfg.data.batch_size, weights, cfg.train.seed), optim=cfg.optim,
-        train=cfg.train, run_dir=run_dir, evaluate=evaluate, meta=meta, progress=progress)  # fmt: skip
-    return run_dir
+    return train_classifier(cfg, data, run_dir, init=model, progress=progress).run_dir
 
 
 def _challenge_forecast(champion_path, new_data, holdout, settings, run_dir, trainer, progress):

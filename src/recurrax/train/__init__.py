@@ -8,6 +8,7 @@ the last checkpoints (safetensors + JSON, written atomically) and resumes bit fo
 from ._checkpoint import find_checkpoint as find_checkpoint
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import read_meta as read_meta
+from ._checkpoint import same_architecture as same_architecture
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._checkpoint import start_run_dir as start_run_dir
 from ._config import OptimConfig as OptimConfig

@@ -91,6 +91,15 @@ def load_checkpoint(path: str | Path, skeleton: Any) -> tuple[Any, dict]:
     return _decode(path / MODEL_FILE, skeleton), meta
 
 
+def same_architecture(a: Any, b: Any) -> bool:
+    """Whether two models are pytrees of one structure (static fields included) with leaves of equal shapes
+    and dtypes: one's weights can stand in for the other's (a warm start)."""
+    def specs(tree: Any) -> list[tuple[Any, Any]]:
+        return [(getattr(leaf, "shape", None), getattr(leaf, "dtype", None)) for leaf in jax.tree.leaves(tree)]
+
+    return jax.tree.structure(a) == jax.tree.structure(b) and specs(a) == specs(b)
+
+
 def load_train_state(path: str | Path, skeleton: Any) -> Any:
     """The ``train_state`` saved with a checkpoint, loaded into ``skeleton`` (see `load_checkpoint`)."""
     path = Path(path)

@@ -44,3 +44,4 @@ from ._run import fit_classifier as fit_classifier
 from ._run import load_classifier as load_classifier
 from ._run import predict_classifier as predict_classifier
 from ._run import predict_logits as predict_logits
+from ._run import train_classifier as train_classifier

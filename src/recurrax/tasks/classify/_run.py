@@ -19,7 +19,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import FitResult, OptimConfig, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
+from ...train import (
+    FitResult,
+    OptimConfig,
+    find_checkpoint,
+    fit,
+    load_checkpoint,
+    read_meta,
+    same_architecture,
+    start_run_dir,
+)
 from ._augment import Augmentation, augmented_loss
 from ._config import ClassifyConfig, DataConfig, ModelConfig
 from ._data import Batches, Cases, ClassificationData, class_weights, load_raw, prepare
@@ -143,14 +152,34 @@ def fit_classifier(
     ``m`` is initialised and draws its batches as a single run with ``train.seed + m`` would.
     """
     run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
-
     data = prepare(load_raw(cfg.data, data_dir), cfg.data, cfg.train.seed)
+    return train_classifier(cfg, data, run_dir, resume=resume, progress=progress)
+
+
+def train_classifier(
+    cfg: ClassifyConfig,
+    data: ClassificationData,
+    run_dir: Path,
+    *,
+    init: SequenceClassifier | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> ClassifyRun:
+    """`fit_classifier` on prepared ``data`` (`prepare`) in the started run directory ``run_dir``; ``init``: a
+    trained single model of the same architecture to start from instead of fresh weights (warm-start
+    re-training, `recurrax.lifecycle.retrain`; the optimiser starts afresh)."""
     train = data.splits["train"]
     num_classes, input_size = len(data.classes), train.xs.shape[2]
     weights = class_weights(train.labels, num_classes, cfg.data.class_weights)
     seeds = [cfg.train.seed + m for m in range(cfg.model.ensemble)]
     keys = jnp.stack([jax.random.split(jax.random.key(seed))[1] for seed in seeds])
     model = build_model(cfg.model, input_size, num_classes, key=keys[0] if len(seeds) == 1 else keys)
+    if init is not None:
+        if len(seeds) > 1:
+            raise ValueError("init (a warm start) needs a single model; model.ensemble must be 1")
+        if not same_architecture(init, model):
+            raise ValueError("init does not match the architecture that the config describes")
+        model = init
     batches = [Batches(train, cfg.data.batch_size, weights, seed) for seed in seeds]
     loss_fn, optim = training_loss(cfg)
 

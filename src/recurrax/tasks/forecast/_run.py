@@ -21,7 +21,7 @@ import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
 from ...metrics import smape
-from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
+from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
 from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, left_aligned, make_windows
 from ._ensemble import ForecastEnsemble, ensemble_loss
@@ -285,10 +285,7 @@ def fit_forecast(
     if init is not None:
         if members > 1:
             raise ValueError("init (a warm start) needs a single model; model.ensemble must be 1")
-        shapes = [getattr(leaf, "shape", None) for leaf in jax.tree.leaves(model)]
-        if jax.tree.structure(init) != jax.tree.structure(model) or shapes != [
-            getattr(leaf, "shape", None) for leaf in jax.tree.leaves(init)
-        ]:
+        if not same_architecture(init, model):
             raise ValueError("init does not match the architecture that the config describes")
         model = init
     loss_fn, optim = forecast_loss, cfg.optim
