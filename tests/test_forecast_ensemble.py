@@ -10,8 +10,7 @@ import optax
 import pytest
 
 from recurrax.tasks import forecast as fc
-from recurrax.tasks.forecast._ensemble import clip_member
-from recurrax.train import OptimConfig, TrainConfig
+from recurrax.train import OptimConfig, TrainConfig, clip_member
 
 MEMBERS = 2
 

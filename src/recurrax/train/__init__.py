@@ -11,6 +11,7 @@ from ._checkpoint import read_meta as read_meta
 from ._checkpoint import same_architecture as same_architecture
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._checkpoint import start_run_dir as start_run_dir
+from ._clip import clip_member as clip_member
 from ._config import OptimConfig as OptimConfig
 from ._config import TrainConfig as TrainConfig
 from ._loop import FitResult as FitResult

@@ -41,7 +41,7 @@ class ProgressBar:
         status = " · ".join(text for text in self._status.values() if text)
         self._progress.update(self._task, completed=step, status=status)
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._progress is not None:
             self._progress.stop()
 

@@ -4,7 +4,7 @@
 
 Training (`ensemble_classify_loss`) runs every member on its own batch (``[M, B, ...]``) and averages the
 member losses; each member's gradient is scaled back by ``M`` and clipped to its own global norm
-(`recurrax.tasks.forecast`'s `clip_member`), so with Adam and no dropout member ``m`` follows the path of a
+(`recurrax.train.clip_member`), so with Adam and no dropout member ``m`` follows the path of a
 single run trained alone on its batches.
 """
 
@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ..forecast._ensemble import clip_member
+from ...models import member_at, stack_members
+from ...train import clip_member
 from ._model import SequenceClassifier
 
 
@@ -41,17 +42,11 @@ class ClassifierEnsemble(eqx.Module):
     @classmethod
     def create(cls, size: int, build: Callable[[Array], SequenceClassifier], *, key: Array) -> ClassifierEnsemble:
         """``size`` members ``build(k)``, one per key: ``key`` is ``[size]`` keys, or one key split in ``size``."""
-        if size < 2:
-            raise ValueError(f"an ensemble needs at least 2 members, got {size}")
-        keys = jax.random.split(key, size) if key.shape == () else key
-        if keys.shape != (size,):
-            raise ValueError(f"expected one key or {size} keys, got keys of shape {keys.shape}")
-        return cls(eqx.filter_vmap(build)(keys), size)
+        return cls(stack_members(size, build, key=key), size)
 
     def member(self, index: int) -> SequenceClassifier:
         """Member ``index`` as a plain `SequenceClassifier`."""
-        arrays, static = eqx.partition(self.members, eqx.is_array)
-        return eqx.combine(jax.tree.map(lambda a: a[index], arrays), static)
+        return member_at(self.members, index)
 
     def member_logits(self, xs: Array, lengths: Array | None = None, key: Array | None = None) -> Array:
         """``[M, B, C]``: every member on the same ``xs`` (member ``m`` with ``split(key, M)[m]``)."""

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ...models import member_at, stack_members
+from ...train import clip_member
 from ._model import Forecaster
 
 
@@ -41,12 +43,7 @@ class ForecastEnsemble(eqx.Module):
     @classmethod
     def create(cls, size: int, build: Callable[[Array], Forecaster], *, key: Array) -> ForecastEnsemble:
         """``size`` members ``build(k)``, one per key of ``key``: ``[size]`` keys, or one key split in ``size``."""
-        if size < 2:
-            raise ValueError(f"an ensemble needs at least 2 members, got {size}")
-        keys = jax.random.split(key, size) if key.shape == () else key
-        if keys.shape != (size,):
-            raise ValueError(f"expected one key or {size} keys, got keys of shape {keys.shape}")
-        return cls(eqx.filter_vmap(build)(keys), size)
+        return cls(stack_members(size, build, key=key), size)
 
     @property
     def kind(self) -> str:
@@ -70,8 +67,7 @@ class ForecastEnsemble(eqx.Module):
 
     def member(self, index: int) -> Forecaster:
         """Member ``index`` as a plain `Forecaster`."""
-        arrays, static = eqx.partition(self.members, eqx.is_array)
-        return eqx.combine(jax.tree.map(lambda a: a[index], arrays), static)
+        return member_at(self.members, index)
 
     def __call__(self, inputs: Array, lengths: Array, key: Array | None = None, *, past: Array | None = None,
                  future: Array | None = None) -> Array:  # fmt: skip
@@ -83,33 +79,6 @@ class ForecastEnsemble(eqx.Module):
 
         axes = (eqx.if_array(0), axis, axis, None if past is None else axis, None if future is None else axis)
         return eqx.filter_vmap(run, in_axes=axes)(self.members, inputs, lengths, past, future)
-
-
-def clip_member(params: Any, max_norm: float | None, scale: float = 1.0) -> Any:
-    """The identity on ``params``, whose gradient ``g`` becomes ``scale * g`` clipped to global norm
-    ``max_norm`` (None: not clipped).
-
-    Inside ``vmap`` over members each member's gradient is clipped by its own norm, as
-    ``optax.clip_by_global_norm`` clips a single model's."""
-
-    @jax.custom_vjp
-    def identity(p):
-        return p
-
-    def forward(p):
-        return p, None
-
-    def backward(_, grads):
-        grads = jax.tree.map(lambda g: g * scale, grads)
-        if max_norm is None:
-            return (grads,)
-        norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
-        factor = jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-30)).astype(jnp.float32)
-        return (jax.tree.map(lambda g: g * factor.astype(g.dtype), grads),)
-
-    identity.defvjp(forward, backward)
-    arrays, static = eqx.partition(params, eqx.is_inexact_array)
-    return eqx.combine(identity(arrays), static)
 
 
 def ensemble_loss(
