@@ -18,6 +18,7 @@ which become the scored set (for choosing settings honestly; the test split is f
     python benchmarks/forecast_m3.py --steps 3000 --input-scale 1.5 --out runs/m3   # results.json there
     python benchmarks/forecast_m3.py --only lstm --ensemble 5 --split valid          # settings on validation
     python benchmarks/forecast_m3.py --only naive2                                  # the baseline, in seconds
+    python benchmarks/forecast_m3.py --only naive2 theta --peers runs/m3_peers.json  # beside Darts / NeuralForecast
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--input-scale", type=float, default=1.0, help="multiplies the history window lengths")
     parser.add_argument("--frequencies", nargs="*", default=list(FREQUENCIES))
     parser.add_argument("--out", type=Path, default=Path("runs/forecast_m3"))
+    parser.add_argument("--peers", type=Path, help="results of benchmarks/forecast_peers.py to print beside ours")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_m3()
@@ -140,6 +142,12 @@ def main() -> None:
         if method in PUBLISHED and args.split == "test":
             published = [f"{PUBLISHED[method].get(c, '')}" for c in columns]
             print(f"| {method} (published) | " + " | ".join(published) + " | |")
+    if args.peers is not None:
+        peers = json.loads(args.peers.read_text())
+        for method, row in peers["results"].items():
+            cells = [f"{row[c]:.2f}" if c in row else "" for c in columns]
+            print(f"| {method} | " + " | ".join(cells) + f" | {row['seconds']:.0f} |")
+        print(f"\npeers: {peers['versions']}, Darts epochs {peers['darts_epochs']}, {peers['machine']}")
 
 
 if __name__ == "__main__":
