@@ -203,6 +203,9 @@ def test_fit_saves_a_run_that_loads_back(fitted):
     assert loaded.config == run.config
     np.testing.assert_array_equal(loaded.reference, run.reference)
     np.testing.assert_array_equal(run.reference, an.score_series(run.scorer, frame[["a", "b"]].to_numpy()[:300]))
+    written = metrics.ReferenceProfile.load(run.run_dir / "reference_profile.json")  # the raw training rows
+    expected = metrics.ReferenceProfile.from_values(frame[["a", "b"]].to_numpy()[:300], names=["a", "b"])
+    assert written.to_dict() == expected.to_dict()
 
 
 def test_detect_is_aligned_row_by_row_with_the_input(fitted):

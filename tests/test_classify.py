@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from recurrax.metrics import ReferenceProfile
 from recurrax.tasks import classify as C
+from recurrax.tasks.classify._data import stratified_split
 
 LENGTHS = np.array([5, 2, 1, 4], np.int32)
 
@@ -168,6 +170,16 @@ def test_fit_evaluate_predict_round_trip(tmp_path):
     assert "| train | 36 |" in report and "| valid | 12 |" in report and "| test | 20 |" in report
     for name in ("config.toml", "metrics.jsonl", "report.md", "confusion_test.png", "confusion_valid.png"):
         assert (tmp_path / "run" / name).is_file()
+    with np.load(tmp_path / "train.npz") as raw:  # drift reference: the training cases' valid raw steps
+        train_index, _ = stratified_split((raw["labels"] == "pos").astype(np.int32), 0.25, cfg.train.seed)
+        every = np.concatenate([x[:n] for x, n in zip(raw["xs"], raw["lengths"], strict=True)])
+        rows = np.concatenate([raw["xs"][i, : raw["lengths"][i]] for i in train_index])
+    expected = ReferenceProfile.from_values(np.where(np.isnan(rows), np.nanmean(every, axis=0), rows))
+    written = ReferenceProfile.load(tmp_path / "run" / "reference_profile.json")
+    assert written.count == expected.count == len(rows) and written.names == ("x0", "x1")
+    for got, want in zip(written.edges + written.fractions, expected.edges + expected.fractions, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(written.sample, expected.sample, rtol=1e-6)
 
     scores = C.evaluate_classifier(tmp_path / "run", "test", plot=tmp_path / "c.png")
     assert scores["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"])

@@ -166,3 +166,17 @@ def test_error_drift_needs_a_worse_ratio():
     ratio_only = ErrorDriftMonitor(reference, ks_alpha=None, ratio_threshold=0.9)
     ratio_only.observe(rng.choice([-0.8, 0.8], size=1000))
     assert ratio_only.report()["alert"]
+
+
+def test_reference_profile_saves_and_loads_a_file(tmp_path):
+    values = np.random.default_rng(1).normal(size=(300, 3))
+    profile = ReferenceProfile.from_values(values, names=["a", "b", "c"])
+    back = ReferenceProfile.load(profile.save(tmp_path / "profile.json"))
+    assert back.to_dict() == profile.to_dict()
+    np.testing.assert_array_equal(back.edges[2], np.quantile(values[:, 2], np.arange(1, 10) / 10))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        ReferenceProfile.load(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"format": 1}')
+    with pytest.raises(ValueError, match="other.json: malformed reference profile"):
+        ReferenceProfile.load(tmp_path / "other.json")

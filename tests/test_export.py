@@ -15,8 +15,8 @@ import pytest
 import safetensors.numpy
 
 from recurrax.config import to_dict
-from recurrax.serve import load_artifact
-from recurrax.serve._export import export_run
+from recurrax.serve import ReferenceProfile, load_artifact
+from recurrax.serve._export import _run_profile, export_run
 from recurrax.tasks import anomaly as A
 from recurrax.tasks import classify as C
 from recurrax.tasks import forecast as F
@@ -56,6 +56,8 @@ def runs(tmp_path_factory):
     scaler = {"mean": [1.0, -2.0, 0.5], "std": [2.0, 0.5, 1.0]}
     meta = {"task": "classify", "config": to_dict(cfg), "classes": list("abcd"), "input_size": 3, "scaler": scaler}
     out["classify"] = (_save(root / "classify", model, meta), model)
+    inputs = np.random.default_rng(5).normal(size=(500, 3)) * scaler["std"] + scaler["mean"]
+    ReferenceProfile.from_values(inputs).save(root / "classify" / "reference_profile.json")  # as fit writes it
 
     rng = np.random.default_rng(0)
     series = [rng.normal(size=size) * 3 + 10 for size in (3, 7, 12, 15, 5)]
@@ -178,6 +180,18 @@ def test_artifact_files_meta_and_weights_are_the_checkpoints(runs):
         {"name": "mean", "shape": ["B", 3], "dtype": "float32"},
         {"name": "quantiles", "shape": ["B", 3, 3], "dtype": "float32"},
     ]
+
+
+def test_export_carries_the_runs_drift_profile(runs):
+    run, _, path = runs["classify"]
+    written = json.loads((run / "reference_profile.json").read_text())
+    assert json.loads((path / "drift_profile.json").read_text()) == written
+    artifact = load_artifact(path)
+    assert artifact.meta["drift_profile"] == "drift_profile.json" and artifact.drift_profile.to_dict() == written
+    best = run / "checkpoints" / "best"  # a checkpoint path finds the profile of the run that holds it
+    assert _run_profile(best, best).to_dict() == written
+    lm_artifact = load_artifact(runs["lm"][2])
+    assert lm_artifact.drift_profile is None and "drift_profile" not in lm_artifact.meta
 
 
 def _edited(src, dst, edit):

@@ -90,6 +90,8 @@ def test_fit_save_load_predict(sine_series, tmp_path):
     valid = [row for row in run.fit.history if row["split"] == "valid"]
     assert valid[-1]["loss"] < valid[0]["loss"]
     inputs = history.split_last(4)[0].values
+    written = metrics.ReferenceProfile.load(tmp_path / "run" / "reference_profile.json")  # the training values
+    assert written.to_dict() == metrics.ReferenceProfile.from_values(np.concatenate(inputs), names=["y"]).to_dict()
     out = fc.predict(run.model, cfg, inputs, scaler=run.scaler, levels=[0.1, 0.5, 0.9])
     untrained = fc.predict(fc.build_model(cfg.model, 4, key=jax.random.key(1)), cfg, inputs, scaler=run.scaler)
     actual = np.stack(history.split_last(4)[1])

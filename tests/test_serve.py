@@ -55,6 +55,8 @@ def built(tmp_path_factory):
             "scaler": {"mean": [0.5, -1.0], "std": [2.0, 0.5]},
         },
     )
+    training = np.random.default_rng(3).normal(size=(2000, 2)) * [2.0, 0.5] + [0.5, -1.0]
+    ReferenceProfile.from_values(training).save(root / "c_ckpt" / "reference_profile.json")  # as fit writes it
     f_cfg = fc.ForecastConfig(model=fc.ModelConfig(head="gaussian", hidden_size=8),
                               data=fc.DataConfig(input_size=8, horizon=3))  # fmt: skip
     f_model = fc.build_model(f_cfg.model, 3, key=key)
@@ -412,6 +414,39 @@ def test_input_drift_is_reported_on_metrics(built):
         assert metric(client, "recurrax_drift_alert", feature="f0") == 0.0
         assert metric(client, "recurrax_drift_alert", feature="f1") == 1.0
         assert metric(client, "recurrax_drift_psi", feature="f1") > 1.0
+
+
+def test_the_artifacts_drift_profile_is_monitored_by_default(built):
+    rng = np.random.default_rng(2)
+    app = create_app(built["root"] / "c")  # its drift_profile.json: x0 ~ N(0.5, 2^2), x1 ~ N(-1, 0.5^2)
+    with TestClient(app) as client:
+        for _ in range(5):  # 400 training-like rows
+            x = rng.normal(size=(8, 10, 2)) * [2.0, 0.5] + [0.5, -1.0]
+            assert client.post("/v1/predict", json={"inputs": x.tolist()}).status_code == 200
+        assert metric(client, "recurrax_drift_observed_rows") == 400
+        assert metric(client, "recurrax_drift_psi", feature="x0") < 0.1
+        assert metric(client, "recurrax_drift_psi", feature="x1") < 0.1
+        assert metric(client, "recurrax_drift_alert", feature="x0") == 0.0
+        assert metric(client, "recurrax_drift_alert", feature="x1") == 0.0
+        for _ in range(8):  # then 640 rows with x1 shifted by 3 of its standard deviations
+            x = rng.normal(size=(8, 10, 2)) * [2.0, 0.5] + [0.5, 0.5]
+            assert client.post("/v1/predict", json={"inputs": x.tolist()}).status_code == 200
+        assert metric(client, "recurrax_drift_alert", feature="x0") == 0.0
+        assert metric(client, "recurrax_drift_alert", feature="x1") == 1.0
+    assert create_app(built["root"] / "c", drift=None).state.service.drift is None
+    with pytest.raises(ValueError, match="the drift profile has 1 features; the classify model's inputs have 2"):
+        create_app(built["classify"][0], drift=DriftMonitor(ReferenceProfile.from_values(np.arange(10.0))))
+
+
+def test_cli_serve_says_whether_drift_is_monitored(built, monkeypatch, capsys):
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: None)
+    artifact = str(built["root"] / "c")
+    assert main(["serve", artifact]) == 0
+    assert "input drift monitoring: on, 2 features against the artifact drift profile" in capsys.readouterr().out
+    assert main(["serve", artifact, "--no-drift"]) == 0
+    assert "input drift monitoring: off" in capsys.readouterr().out
+    assert main(["serve", str(built["root"] / "f")]) == 0  # a forecaster exported without a profile
+    assert "input drift monitoring: off" in capsys.readouterr().out
 
 
 def test_cli_refuses_public_binding_without_a_token(built, monkeypatch, capsys):

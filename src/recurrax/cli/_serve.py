@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -41,11 +40,13 @@ def serve(
     drift_profile: Annotated[
         Path | None,
         typer.Option(
-            help="Reference profile JSON (ReferenceProfile.to_dict) to monitor input drift on /metrics.",
+            help="Reference profile JSON (ReferenceProfile.to_dict) to monitor input drift against on /metrics "
+            "[default: the artifact's drift_profile.json, when it has one].",
             exists=True,
             dir_okay=False,
         ),
     ] = None,
+    no_drift: Annotated[bool, typer.Option("--no-drift", help="Do not monitor input drift.")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve an exported model over HTTP: /v1/predict, streaming /v1/sessions, /health, /metrics, /docs.
@@ -65,11 +66,17 @@ def serve(
 
     from ..serve import DriftMonitor, ReferenceProfile, create_app
 
-    drift = None
+    if no_drift and drift_profile is not None:
+        raise typer.BadParameter("give --drift-profile or --no-drift, not both", param_hint="--no-drift")
+    drift = None if no_drift else "artifact"  # the artifact's drift profile, when it has one
     if drift_profile is not None:
-        drift = DriftMonitor(ReferenceProfile.from_dict(json.loads(drift_profile.read_text())))
+        drift = DriftMonitor(ReferenceProfile.load(drift_profile))
     app = create_app(artifact, token=token, max_batch=max_batch, max_wait_ms=max_wait_ms, timeout_s=timeout_s,
                      max_length=max_length, max_tokens=max_tokens, max_body_bytes=max_body_bytes,
                      max_sessions=max_sessions, session_ttl_s=session_ttl_s, drift=drift)  # fmt: skip
     typer.echo(f"serving {app.state.service.task} model {artifact} on http://{host}:{port} (docs at /docs)")
+    monitor = app.state.service.drift
+    typer.echo("input drift monitoring: off" if monitor is None else
+               f"input drift monitoring: on, {monitor.profile.features} features against "
+               f"{drift_profile or 'the artifact drift profile'} (/metrics)")  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level=log_level)

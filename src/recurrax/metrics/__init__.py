@@ -9,6 +9,9 @@ Translation: `bleu` (corpus BLEU via sacrebleu).
 Anomaly detection (``(y_true, y_pred)`` boolean ``[T]``): `point_prf`, `event_prf` (Telemanom's event-wise
 scores), `point_adjusted_prf` (inflated, reported beside the others); the NAB score with its profiles
 (`NAB_PROFILES`, `nab_file_score`, `nab_corpus_score`, `nab_threshold_sweep`).
+
+Input drift (reference sample against current sample): `psi`, `ks_test` (`KSResult`) and the training-time
+`ReferenceProfile` that `recurrax.serve.DriftMonitor` compares served inputs with.
 """
 
 from ._anomaly import anomaly_runs as anomaly_runs
@@ -16,6 +19,10 @@ from ._anomaly import event_prf as event_prf
 from ._anomaly import point_adjusted_prf as point_adjusted_prf
 from ._anomaly import point_prf as point_prf
 from ._bleu import bleu as bleu
+from ._drift import KSResult as KSResult
+from ._drift import ReferenceProfile as ReferenceProfile
+from ._drift import ks_test as ks_test
+from ._drift import psi as psi
 from ._forecast import coverage as coverage
 from ._forecast import crps_gaussian as crps_gaussian
 from ._forecast import crps_samples as crps_samples

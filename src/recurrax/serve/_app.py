@@ -41,6 +41,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ._artifact import Artifact, load_artifact
+from ._drift import DriftMonitor
 from ._schemas import (
     AnomalyRequest,
     AnomalyResponse,
@@ -122,7 +123,7 @@ def create_app(
     max_body_bytes: int = 8 * 1024 * 1024,
     max_sessions: int = 1000,
     session_ttl_s: float = 600.0,
-    drift: Any = None,
+    drift: DriftMonitor | str | None = "artifact",
 ) -> FastAPI:
     """The FastAPI app serving an `Artifact` (or the artifact directory ``artifact_or_path``).
 
@@ -131,9 +132,15 @@ def create_app(
     ``max_tokens`` generated per request, ``max_body_bytes`` per body, ``timeout_s`` per request,
     ``max_sessions`` open sessions expiring after ``session_ttl_s`` unused. ``drift``: a
     `recurrax.serve.DriftMonitor` fed the served inputs (classify: the valid steps' features; forecast: the
-    history values), reported on ``/metrics``.
+    history values; anomaly: the values), reported on ``/metrics``; by default (``"artifact"``) one against the
+    artifact's `Artifact.drift_profile` when it has one, ``None``: no monitoring.
     """
     artifact = artifact_or_path if isinstance(artifact_or_path, Artifact) else load_artifact(artifact_or_path)
+    if isinstance(drift, str):
+        if drift != "artifact":
+            raise ValueError(f"drift must be a DriftMonitor, 'artifact' or None, got {drift!r}")
+        profile = artifact.drift_profile
+        drift = None if profile is None else DriftMonitor(profile)
     telemetry = Telemetry()
     sessions = SessionStore(max_sessions=max_sessions, ttl_s=session_ttl_s, on_change=lambda active, expired: (
         telemetry.sessions_active.set(active), telemetry.sessions_expired.inc(expired)))  # fmt: skip

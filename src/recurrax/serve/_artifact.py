@@ -21,8 +21,11 @@ An artifact is a directory written by `recurrax.serve.export_run`:
   ``allow_nan`` (optional) marks float inputs where NaN means missing. A streaming function has ``state``:
   those names are both inputs and outputs (feed each call's returned state to the next), stacked along
   ``batch_axis``; `Artifact.init_state` gives the zero state.
+- ``drift_profile.json`` (optional, named by ``meta["drift_profile"]``): the `recurrax.metrics.ReferenceProfile`
+  of the training inputs, copied from the run's ``reference_profile.json``; `Artifact.drift_profile` reads it
+  and the service monitors input drift against it by default.
 
-Loading imports only NumPy, JAX and safetensors: no task module, no model class.
+Loading imports only NumPy, SciPy, JAX and safetensors: no task module, no model class.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import safetensors.numpy
+
+from ..metrics._drift import ReferenceProfile
 
 FORMAT = "recurrax-artifact"
 FORMAT_VERSION = 1
@@ -86,6 +91,12 @@ class Artifact:
     @property
     def functions(self) -> tuple[str, ...]:
         return tuple(self.meta["functions"])
+
+    @property
+    def drift_profile(self) -> ReferenceProfile | None:
+        """The training inputs' `ReferenceProfile` (``meta["drift_profile"]``), None when the artifact has none."""
+        name = self.meta.get("drift_profile")
+        return None if name is None else ReferenceProfile.load(self.path / name)
 
     def schema(self, name: str) -> dict[str, Any]:
         """``{"inputs": [...], "outputs": [...], "state": {...} | None}`` of function ``name`` (module docstring)."""

@@ -26,11 +26,13 @@ import numpy as np
 import safetensors.numpy
 
 from .. import __version__
+from ..metrics._drift import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ..train import find_checkpoint, read_meta
-from ..train._checkpoint import _move_into_place, _write_bytes
+from ..train._checkpoint import CHECKPOINTS_DIR, _move_into_place, _write_bytes
 from ._artifact import FORMAT, FORMAT_VERSION, META_FILE, MODULE_SUFFIX, SYMBOLS, WEIGHTS_FILE
 
 PLATFORMS = ("cpu", "cuda")
+DRIFT_PROFILE_FILE = "drift_profile.json"
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,14 @@ def write_artifact(
     source: dict[str, Any],
     onnx: bool = False,
     onnx_steps: int | None = None,
+    drift_profile: ReferenceProfile | None = None,
 ) -> Path:
     """Export ``functions`` and write the artifact directory ``out_dir`` atomically (a temporary directory
     renamed into place; an existing artifact there is replaced, any other existing path refused).
 
     ``onnx`` also writes ``<function>.onnx`` per function (`recurrax.serve._onnx.function_to_onnx`, time
-    dimension ``onnx_steps``), listed in ``meta["onnx"]`` as ``{name: {"file", "steps"}}``."""
+    dimension ``onnx_steps``), listed in ``meta["onnx"]`` as ``{name: {"file", "steps"}}``. ``drift_profile``
+    is written to ``drift_profile.json``, named by ``meta["drift_profile"]``."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not (out_dir / META_FILE).is_file():
         if not out_dir.is_dir() or any(out_dir.iterdir()):
@@ -138,6 +142,8 @@ def write_artifact(
         "source": source,
         "onnx": {name: {"file": name + ".onnx", "steps": onnx_steps} for name in functions} if onnx else None,
     }
+    if drift_profile is not None:
+        meta["drift_profile"] = DRIFT_PROFILE_FILE
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()
@@ -150,6 +156,8 @@ def write_artifact(
 
             for name, function in functions.items():
                 function_to_onnx(function, weights, tmp / (name + ".onnx"), steps=onnx_steps)
+        if drift_profile is not None:
+            drift_profile.save(tmp / DRIFT_PROFILE_FILE)
         _write_bytes(tmp / META_FILE, json.dumps(meta, indent=1).encode())
         _move_into_place(tmp, out_dir)
     except BaseException:
@@ -183,6 +191,10 @@ def export_run(
     ``onnx`` adds ``<function>.onnx`` files (jax2onnx; weights inside, ``B`` dynamic, ``T`` fixed at
     ``onnx_steps``, by default a forecaster's ``input_size``; a language model's step has no ``T``).
 
+    The run's ``reference_profile.json`` (written at fit time by the classify, forecast and anomaly tasks; for
+    a checkpoint path, that of the run directory holding it), when there is one, becomes the artifact's
+    ``drift_profile.json``: the reference that the service monitors input drift against.
+
     Returns ``out_dir``. See `recurrax.serve._export_tasks` for each function's exact definition.
     """
     from . import _export_anomaly, _export_tasks  # they import the task modules; the artifact never needs them
@@ -199,4 +211,13 @@ def export_run(
     kwargs = exporters[task](checkpoint, **options)
     if onnx and onnx_steps is None and task == "forecast":
         onnx_steps = kwargs["data"]["input_size"]
-    return write_artifact(out_dir, **kwargs, onnx=onnx, onnx_steps=onnx_steps if onnx else None)
+    profile = _run_profile(Path(run_dir), checkpoint)
+    return write_artifact(out_dir, **kwargs, onnx=onnx, onnx_steps=onnx_steps if onnx else None, drift_profile=profile)
+
+
+def _run_profile(path: Path, checkpoint: Path) -> ReferenceProfile | None:
+    """The `ReferenceProfile` in the run directory ``path`` or, for a checkpoint ``run/checkpoints/<name>``,
+    in ``run``; None when there is none."""
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINTS_DIR else path
+    found = run_dir / REFERENCE_PROFILE_FILE
+    return ReferenceProfile.load(found) if found.is_file() else None

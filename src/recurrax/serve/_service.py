@@ -42,6 +42,7 @@ from ._telemetry import Telemetry
 
 PREDICT = {"classify": "predict_proba", "forecast": "forecast", "lm": "step", "anomaly": "score"}
 STREAM = {"lm": "step", "anomaly": "score_step"}
+DRIFT_INPUT = {"classify": "x", "forecast": "history", "anomaly": "values"}  # the input a drift monitor observes
 
 
 def http_error(status: int, detail: str) -> HTTPException:
@@ -73,6 +74,12 @@ class Service:
         self.specs = {spec["name"]: spec for spec in self.schema["inputs"]}
         self.max_batch, self.max_length, self.max_tokens, self.timeout_s = max_batch, max_length, max_tokens, timeout_s
         self.sessions, self.telemetry, self.drift = sessions, telemetry, drift
+        if drift is not None and self.task in DRIFT_INPUT:
+            shape = self.specs[DRIFT_INPUT[self.task]]["shape"]
+            features = 1 if self.task == "forecast" else shape[-1]
+            if drift.profile.features != features:
+                raise ValueError(f"the drift profile has {drift.profile.features} features; the {self.task} "
+                                 f"model's inputs have {features}")  # fmt: skip
         data = artifact.meta.get("data", {})
         self.data = data
         if self.task == "lm":

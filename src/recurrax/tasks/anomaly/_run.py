@@ -4,7 +4,8 @@ and its use on new frames.
 A run directory holds ``config.toml`` (the `AnomalyConfig`), ``metrics.jsonl`` and ``checkpoints/`` (the
 scorer, `recurrax.tasks.anomaly.load_scorer`; each ``meta.json`` also holds the config) and
 ``reference_scores.npy`` (float64 ``[T_train]``: the scorer's raw scores of its own training rows, which a
-``static`` detector without a fixed threshold takes its quantile from).
+``static`` detector without a fixed threshold takes its quantile from) and ``reference_profile.json`` (the
+`recurrax.metrics.ReferenceProfile` of the training rows, one feature per value column, for drift monitoring).
 
 A frame is one series, one row per time step in time order (see `DataConfig`); every output frame keeps the
 input's rows in the input's order.
@@ -22,6 +23,7 @@ import pandas as pd
 
 from ... import metrics
 from ...config import from_dict, to_dict, to_toml
+from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import find_checkpoint, read_meta
 from ..forecast import read_frame
 from ._config import AnomalyConfig, DataConfig, DetectorConfig
@@ -98,6 +100,7 @@ def fit_anomaly(cfg: AnomalyConfig, frame: pd.DataFrame, run_dir: str | Path, *,
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(to_toml(cfg))
+    metrics.ReferenceProfile.from_values(train, names=list(cfg.data.values)).save(run_dir / REFERENCE_PROFILE_FILE)
     key = jax.random.split(jax.random.key(cfg.train.seed))[1]
     scorer = fit_scorer(train, cfg.scorer, optim=cfg.optim, train=cfg.train, key=key, run_dir=run_dir,
                         meta={"config": to_dict(cfg)}, progress=progress)  # fmt: skip

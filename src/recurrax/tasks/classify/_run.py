@@ -3,7 +3,8 @@ and its reuse.
 
 A run directory holds ``config.toml``, ``metrics.jsonl``, ``checkpoints/`` (each ``meta.json`` carries the
 config, the class names, the scaler and the data fingerprint, so a checkpoint alone rebuilds the model and
-its preprocessing), ``confusion_<split>.png`` and ``report.md``.
+its preprocessing), ``confusion_<split>.png``, ``report.md`` and ``reference_profile.json`` (the
+`recurrax.metrics.ReferenceProfile` of the training cases' valid steps in data units, for drift monitoring).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
+from ...metrics import ReferenceProfile
+from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import (
     FitResult,
     OptimConfig,
@@ -121,6 +124,13 @@ def predict_logits(model: Classifier, xs: np.ndarray, lengths: np.ndarray, batch
     return np.concatenate(out)
 
 
+def served_rows(cases: Cases, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """The valid steps of standardised ``cases`` back in data units, float64 ``[sum(lengths), D]``: the rows
+    that a served model's drift monitor observes (a missing value, 0 once scaled, comes back as the mean)."""
+    valid = np.arange(cases.xs.shape[1])[None, :] < cases.lengths[:, None]
+    return cases.xs[valid].astype(np.float64) * std.astype(np.float64) + mean.astype(np.float64)
+
+
 def evaluate_cases(model: Classifier, cases: Cases, num_classes: int, weights: np.ndarray, batch_size: int) -> dict:
     """``{"loss", "accuracy", "macro_f1"}`` and the ``confusion`` matrix of ``model`` on ``cases``."""
     logits = predict_logits(model, cases.xs, cases.lengths, batch_size)
@@ -169,6 +179,7 @@ def train_classifier(
     trained single model of the same architecture to start from instead of fresh weights (warm-start
     re-training, `recurrax.lifecycle.retrain`; the optimiser starts afresh)."""
     train = data.splits["train"]
+    ReferenceProfile.from_values(served_rows(train, data.mean, data.std)).save(run_dir / REFERENCE_PROFILE_FILE)
     num_classes, input_size = len(data.classes), train.xs.shape[2]
     weights = class_weights(train.labels, num_classes, cfg.data.class_weights)
     seeds = [cfg.train.seed + m for m in range(cfg.model.ensemble)]

@@ -1,7 +1,9 @@
 """`fit_forecast`, `predict`, `load_forecast`: a forecasting run from config to run directory, and its reuse.
 
 A run directory holds ``config.toml``, ``metrics.jsonl``, ``checkpoints/`` (each ``meta.json`` carries the
-config, the series scaler and the data fingerprint) and, from `write_forecast_plot`, PNG plots.
+config, the series scaler and the data fingerprint), ``reference_profile.json`` (the
+`recurrax.metrics.ReferenceProfile` of the training history values, feature ``y``, for drift monitoring)
+and, from `write_forecast_plot`, PNG plots.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
-from ...metrics import smape
+from ...metrics import ReferenceProfile, smape
+from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
 from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, left_aligned, make_windows
@@ -256,6 +259,8 @@ def fit_forecast(
     history = series.split_last(d.horizon)[0] if d.validate else series
     count = _covariate_count(cfg, series)
     scaler = Scaler.fit(history.values, d.scaler) if d.scale_scope == "series" else None
+    observed = np.concatenate(history.values)
+    ReferenceProfile.from_values(observed[np.isfinite(observed)], names=["y"]).save(run_dir / REFERENCE_PROFILE_FILE)
     train = scaled_windows(make_windows(history.values, d.input_size, d.horizon, stride=d.stride,
                                         min_input=d.min_input, covariates=history.covariates), cfg, scaler)  # fmt: skip
     arrays = _device(train)
