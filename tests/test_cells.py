@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cell_cases import CELL_CASES
+from helpers import assert_trees_close, batch_row, random_lengths, randomize, run_each_alone, to_numpy
+from numpy_reference import reference_step
 
 import recurrax as rx
-from cell_cases import CELL_CASES
-from helpers import assert_trees_close, batch_row, randomize, random_lengths, run_each_alone, to_numpy
-from numpy_reference import reference_step
 
 B, T = 3, 6
 

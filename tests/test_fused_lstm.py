@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import assert_trees_close
 from jax.test_util import check_grads
 
 import recurrax as rx
-from helpers import assert_trees_close
 from recurrax.scan._fused_lstm import fused_lstm
 
 # (B, T, D, H, bias): a few sizes, with and without bias.

@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cell_cases import CELL_CASES
+from helpers import randomize
 from jax.test_util import check_grads
 
 import recurrax as rx
-from cell_cases import CELL_CASES
-from helpers import randomize
 
 B, T = 2, 5
 

@@ -9,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-
-import recurrax as rx
 from cell_cases import CELL_CASES
 from helpers import assert_trees_close, randomize, to_numpy
 from numpy_reference import REFERENCES
+
+import recurrax as rx
 
 B, T = 2, 5
 FAMILY_CASES = ("gru", "gru_nobias", "gru_cho", "rnn_tanh", "rnn_relu", "mgu", "mut1", "mut2", "mut3")

@@ -3,7 +3,6 @@ beam search against brute-force enumeration, the numbers task's data and a tiny 
 
 from __future__ import annotations
 
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp

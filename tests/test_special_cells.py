@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import assert_trees_close, random_lengths, randomize
+from numpy_reference._common import f64, sigmoid
 
 import recurrax as rx
-from helpers import assert_trees_close, randomize, random_lengths
-from numpy_reference._common import f64, sigmoid
 
 B, T, D, H = 3, 9, 3, 4
 

@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import recurrax as rx
 from helpers import assert_trees_close, randomize, run_each_alone, to_numpy
 from numpy_reference import reference_step
+
+import recurrax as rx
 from recurrax.scan._regularisation import dropout, recurrent_dropout_mask
 
 D, H, B, T = 3, 4, 3, 6

@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import randomize
 
 import recurrax as rx
-from helpers import randomize
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)

@@ -20,8 +20,8 @@ import jax
 import numpy as np
 import optax
 import pytest
-
 import train_task
+
 from recurrax.train import NonFiniteError, OptimConfig, TrainConfig, find_checkpoint, load_checkpoint, read_metrics
 from recurrax.train._step import _cached_train_step
 

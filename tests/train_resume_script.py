@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
-import train_task  # noqa: E402
+import train_task
 
 
 def slow_batch(index: int) -> dict:

@@ -11,8 +11,8 @@ from . import scan as scan
 from .cells import AbstractCell as AbstractCell
 from .cells import ClockworkRNNCell as ClockworkRNNCell
 from .cells import DepthGatedLSTMCell as DepthGatedLSTMCell
-from .cells import LayerNormLSTMCell as LayerNormLSTMCell
 from .cells import GRUCell as GRUCell
+from .cells import LayerNormLSTMCell as LayerNormLSTMCell
 from .cells import LSTMCell as LSTMCell
 from .cells import MGUCell as MGUCell
 from .cells import MUT1Cell as MUT1Cell

@@ -7,7 +7,7 @@ the cell's ``init_carry``). The cell object only supplies its weights and static
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import recurrax as rx
 

@@ -11,7 +11,8 @@ is the plain ``"lstm"``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._base import AbstractCell
 from ._clockwork import ClockworkRNNCell

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -46,7 +46,7 @@ def evaluate(
     run: RunPath,
     split: Annotated[str, typer.Option(help="train, valid or test.")] = "test",
     data_dir: DataDir = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Write the confusion matrix PNG here.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the confusion matrix PNG here.")] = None,
 ) -> None:
     """Loss, accuracy, macro-F1 and the confusion matrix (rows true, columns predicted) on a split, as JSON.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,7 @@ from ._options import DataDir
 app = typer.Typer(help="List and fetch the registered datasets.", no_args_is_help=True)
 
 CacheDir = Annotated[
-    Optional[Path], typer.Option("--cache-dir", help="Download cache (default ~/.cache/recurrax, or RECURRAX_CACHE).")
+    Path | None, typer.Option("--cache-dir", help="Download cache (default ~/.cache/recurrax, or RECURRAX_CACHE).")
 ]
 
 

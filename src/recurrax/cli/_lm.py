@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -63,8 +63,8 @@ def sample(
     prime: Annotated[str, typer.Option(help="Text to start from.")] = "ROMEO:",
     length: Annotated[int, typer.Option(help="Tokens to generate.", min=1)] = 500,
     temperature: Annotated[float, typer.Option(help="Softmax temperature (> 0).")] = 1.0,
-    top_k: Annotated[Optional[int], typer.Option(help="Sample from the k most likely tokens.")] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling: the smallest set with mass p.")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: the smallest set with mass p.")] = None,
     greedy: Annotated[bool, typer.Option(help="Always take the most likely token.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same text.")] = 0,
 ) -> None:

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 ConfigFile = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", "-c", help="TOML config file (sections model, data, optim, train).", exists=True,
                  dir_okay=False),
 ]
 Overrides = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", "-s", help="Override a config key, e.g. --set optim.lr=0.001 (repeatable)."),
 ]
-Seed = Annotated[Optional[int], typer.Option("--seed", help="Random seed (sets train.seed).")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (sets train.seed).")]
 DataDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", help="Folder with datasets laid out as <dir>/<name>/<file> (or RECURRAX_DATA).",
                  envvar="RECURRAX_DATA"),
 ]
 RunPath = Annotated[Path, typer.Argument(help="A run directory (or one of its checkpoint directories).")]
-Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default runs/<task>-<time>).")]
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/<task>-<time>).")]
 Resume = Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")]
 Progress = Annotated[bool, typer.Option(help="Show the progress bar.")]
 

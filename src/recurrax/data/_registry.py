@@ -19,9 +19,9 @@ put the files.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ._sources import DatasetError, Source, SourceUnavailable, check_digest, fetch_verified
 

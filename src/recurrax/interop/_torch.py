@@ -23,7 +23,8 @@ torch is imported only when a function here is called; recurrax itself never nee
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import equinox as eqx
 import jax

@@ -11,8 +11,7 @@ from jaxtyping import Array
 
 from ...cells import LSTMCell
 from ...cells._base import glorot_uniform
-from ...models import RNNStack
-from ...models import masked_softmax
+from ...models import RNNStack, masked_softmax
 from ...scan import valid_mask
 
 ATTENTIONS = ("additive", "general", "none")
