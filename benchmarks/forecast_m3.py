@@ -64,21 +64,30 @@ def lstm_forecast(series: list, frequency: str, args: argparse.Namespace, out: P
         [s.x for s in series], np.ones((len(series), h)))  # fmt: skip
     histories = fc.SeriesSet.from_arrays(adjusted, [s.sn for s in series])
     forecasts = []
-    for seed in range(args.seeds):
-        cfg = fc.ForecastConfig(
-            model=fc.ModelConfig(hidden_size=args.hidden, head="point", ensemble=args.ensemble),
-            data=fc.DataConfig(
-                input_size=round(INPUT_SIZE[frequency] * args.input_scale),
-                horizon=h,
-                period=period,
-                min_input=3,
-                batch_size=args.batch_size,
-            ),
-            optim=OptimConfig(lr=args.lr, schedule="warmup_cosine", warmup_steps=100, clip_norm=1.0),
-            train=TrainConfig(steps=args.steps, log_every=100, eval_every=0, checkpoint_every=0, seed=seed),
-        )
-        run = fc.fit_forecast(cfg, histories, out / f"{frequency}_seed{seed}", progress=False)
-        forecasts.append(fc.predict(run.model, cfg, histories.values).mean)
+    for scale in args.input_scale:
+        for seed in range(args.seeds):
+            cfg = fc.ForecastConfig(
+                model=fc.ModelConfig(
+                    hidden_size=args.hidden,
+                    head="point",
+                    point_loss=args.loss,
+                    dropout=args.dropout,
+                    ensemble=args.ensemble,
+                ),
+                data=fc.DataConfig(
+                    input_size=round(INPUT_SIZE[frequency] * scale),
+                    horizon=h,
+                    period=period,
+                    min_input=3,
+                    max_windows=args.max_windows,
+                    sampling=args.sampling,
+                    batch_size=args.batch_size,
+                ),
+                optim=OptimConfig(lr=args.lr, schedule="warmup_cosine", warmup_steps=100, clip_norm=1.0),
+                train=TrainConfig(steps=args.steps, log_every=100, eval_every=0, checkpoint_every=0, seed=seed),
+            )
+            run = fc.fit_forecast(cfg, histories, out / f"{frequency}_x{scale}_seed{seed}", progress=False)
+            forecasts.append(fc.predict(run.model, cfg, histories.values).mean)
     return np.median(np.stack(forecasts), axis=0) * factors
 
 
@@ -110,7 +119,18 @@ def main() -> None:
         default=True,
         help="train on the M3 seasonally adjusted series (as Naive2 / Theta), re-seasonalise after",
     )
-    parser.add_argument("--input-scale", type=float, default=1.0, help="multiplies the history window lengths")
+    parser.add_argument(
+        "--input-scale",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="multiplies the history window lengths; several: one model per window length, the median forecast",
+    )
+    parser.add_argument("--loss", choices=["mae", "mse", "smape"], default="mae", help="the point head's loss")
+    parser.add_argument("--sampling", choices=["window", "series"], default="window", help="batch draws")
+    parser.add_argument("--max-windows", type=int, help="train on each series' last windows only")
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--save-forecasts", action="store_true", help="also write <method>_<frequency>.npy")
     parser.add_argument("--frequencies", nargs="*", default=list(FREQUENCIES))
     parser.add_argument("--out", type=Path, default=Path("runs/forecast_m3"))
     parser.add_argument("--peers", type=Path, help="results of benchmarks/forecast_peers.py to print beside ours")
@@ -126,6 +146,8 @@ def main() -> None:
                 forecasts = lstm_forecast(series, frequency, args, args.out)
             else:
                 forecasts = np.concatenate([fc.forecast_baseline(method, [s.x], s.h, s.period) for s in series])
+            if args.save_forecasts:
+                np.save(args.out / f"{method}_{frequency}.npy", forecasts)
             row[frequency], part, size = score(series, forecasts)
             total, count = total + part, count + size
             print(f"{method:7s} {frequency:9s} sMAPE {row[frequency]:6.2f}  ({time.perf_counter() - began:.0f} s)")

@@ -157,16 +157,30 @@ def backtest(
     origins: Annotated[int, typer.Option(help="Forecast origins.", min=1)] = 3,
     step: Annotated[int | None, typer.Option(help="Steps between origins (default the horizon).", min=1)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Scores, .csv or .parquet.")] = Path("backtest.csv"),
+    refit: Annotated[bool, typer.Option("--refit", help="Train the RUN's config afresh at every origin.")] = False,
+    refit_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the --refit runs (origin_<steps before the end> each; default <out stem>_refit "
+            "beside --out).",
+            file_okay=False,
+        ),
+    ] = None,
+    progress: Progress = True,
 ) -> None:
     """Rolling-origin evaluation of a run or a baseline: scores per origin and overall, printed and saved.
 
     mae, rmse, smape, mase per origin (origin = steps before each series' end) and their means (origin
-    "all"). A run's model is not refit, so the origins before its holdout score values it was trained on;
-    a baseline is fit at every origin.
+    "all"), saved to --out and plotted beside it (same stem, .png: one panel per metric against the origin).
+    A run's model is not refit, so the origins before its holdout score values it was trained on; with
+    --refit the run's config (its seed included) trains a fresh model at every origin on the values before
+    it (one run each under --refit-dir). A baseline is fit at every origin.
 
     Examples:
 
       recurrax forecast backtest runs/sales --origins 4 --out backtest.csv
+
+      recurrax forecast backtest runs/sales --refit --origins 3 --out refit.csv --no-progress
 
       recurrax forecast backtest --baseline naive2 --data sales.csv --horizon 12 --period 12
     """
@@ -174,10 +188,18 @@ def backtest(
 
     if (run is None) == (baseline is None):
         raise typer.BadParameter("give either a RUN or --baseline")
+    if refit and run is None:
+        raise typer.BadParameter("--refit retrains a RUN's config; a baseline is fit at every origin anyway")
     if run is not None:
         loaded = forecast.load_forecast(run)
         series = forecast.load_series(loaded.config.data, data)
-        rows = forecast.backtest_run(loaded, series, origins=origins, step=step)
+        if refit:
+            folder = out.with_name(f"{out.stem}_refit") if refit_dir is None else refit_dir
+            rows = forecast.backtest_refit(loaded.config, series, folder, origins=origins, step=step,
+                                           progress=progress)  # fmt: skip
+            typer.echo(f"trained {origins} runs in {folder}")
+        else:
+            rows = forecast.backtest_run(loaded, series, origins=origins, step=step)
     else:
         if data is None or horizon is None:
             raise typer.BadParameter("--baseline needs --data and --horizon")
@@ -186,5 +208,8 @@ def backtest(
                                  horizon, origins=origins, step=step, period=period)  # fmt: skip
     table = forecast.backtest_table(rows)
     forecast.write_frame(table, out)
+    plot = out.with_suffix(".png")
+    name = baseline if run is None else f"{run.name} ({'refit' if refit else 'not refit'})"
+    forecast.write_backtest_plot(plot, {name: rows})
     typer.echo(table.to_string(index=False, float_format="{:.4f}".format))
-    typer.echo(f"wrote {out}")
+    typer.echo(f"wrote {out} and {plot}")

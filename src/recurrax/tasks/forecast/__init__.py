@@ -19,7 +19,8 @@ seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`, `deseason
 (rolling origin; `point_scores`) and `write_forecast_plot`. Files (what ``recurrax forecast`` drives):
 long frames in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `future_stamps`) and
 runs on them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `predict_series`,
-`backtest_run`, `backtest_table`). See docs/forecast.md.
+`backtest_run`, `backtest_table`; `backtest_refit` trains afresh at each origin; `write_backtest_plot`).
+See docs/forecast.md.
 """
 
 from ._backtest import backtest as backtest
@@ -57,7 +58,9 @@ from ._holdout import holdout_forecast as holdout_forecast
 from ._holdout import load_series as load_series
 from ._holdout import predict_series as predict_series
 from ._model import Forecaster as Forecaster
+from ._plot import write_backtest_plot as write_backtest_plot
 from ._plot import write_forecast_plot as write_forecast_plot
+from ._refit import backtest_refit as backtest_refit
 from ._run import Forecast as Forecast
 from ._run import ForecastRun as ForecastRun
 from ._run import build_model as build_model

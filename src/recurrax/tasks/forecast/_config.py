@@ -8,14 +8,16 @@ from typing import Literal
 from ...config import require
 from ...train import OptimConfig, TrainConfig
 from ._covariates import CALENDAR, covariate_names
+from ._heads import POINT_LOSSES
 
 
 @dataclass
 class ModelConfig:
     """The forecaster: ``kind`` direct or recursive (`Forecaster`) or seq2seq (`Seq2SeqForecaster`, with
     ``attention`` over the encoder states or not), any registered ``cell``, the output ``head`` (``point``,
-    ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``); ``ensemble`` > 1 trains that many of them as
-    one program (`ForecastEnsemble`, forecasts the median of the members)."""
+    ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``); a point head trains on ``point_loss``
+    (``mae``, ``mse`` or ``smape``: `recurrax.tasks.forecast._heads.point_loss`); ``ensemble`` > 1 trains
+    that many of them as one program (`ForecastEnsemble`, forecasts the median of the members)."""
 
     kind: Literal["direct", "recursive", "seq2seq"] = "direct"
     attention: bool = False
@@ -25,6 +27,7 @@ class ModelConfig:
     dropout: float = 0.0
     head: Literal["point", "gaussian", "student_t", "quantile"] = "point"
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    point_loss: Literal["mae", "mse", "smape"] = "mae"
     ensemble: int = 1
 
     def __post_init__(self):
@@ -33,6 +36,9 @@ class ModelConfig:
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.ensemble >= 1, "ensemble", f"must be >= 1, got {self.ensemble}")
         require(all(0 < q < 1 for q in self.quantiles), "quantiles", f"must lie in (0, 1), got {self.quantiles}")
+        require(
+            self.point_loss in POINT_LOSSES, "point_loss", f"must be one of {POINT_LOSSES}, got {self.point_loss!r}"
+        )
 
 
 @dataclass
@@ -40,8 +46,12 @@ class DataConfig:
     """Windows and scaling.
 
     - ``input_size`` history steps (shorter near a series' start), ``horizon`` steps ahead, origins every
-      ``stride`` steps, at least ``min_input`` history values per window; ``period`` the seasonal period (for
-      MASE and the baselines).
+      ``stride`` steps, at least ``min_input`` history values per window, only each series' last
+      ``max_windows`` origins when set (N-BEATS' history limit); ``period`` the seasonal period (for MASE
+      and the baselines).
+    - ``sampling``: training batches draw ``window`` (every window equally likely: long series weigh more)
+      or ``series`` (a series uniformly, then one of its windows: every series weighs the same, as sMAPE
+      and MASE weigh them).
     - ``scaler``: ``standard``, ``robust``, ``meanabs`` or ``none``; ``scale_scope``: ``series`` (statistics of
       each series' training history, `Scaler`) or ``window`` (statistics of each window's own input, so
       series of any level and trend share one model).
@@ -62,7 +72,9 @@ class DataConfig:
     horizon: int = 6
     stride: int = 1
     min_input: int = 1
+    max_windows: int | None = None
     period: int = 1
+    sampling: Literal["window", "series"] = "window"
     scaler: Literal["standard", "robust", "meanabs", "none"] = "meanabs"
     scale_scope: Literal["series", "window"] = "window"
     missing: Literal["error", "ffill", "interpolate"] = "error"
@@ -77,6 +89,12 @@ class DataConfig:
     def __post_init__(self):
         for name in ("input_size", "horizon", "stride", "min_input", "period", "batch_size"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        require(
+            self.max_windows is None or self.max_windows >= 1, "max_windows", f"must be >= 1, got {self.max_windows}"
+        )
+        require(
+            self.sampling in ("window", "series"), "sampling", f"must be 'window' or 'series', got {self.sampling!r}"
+        )
         unknown = [name for name in self.calendar if name not in CALENDAR]
         require(not unknown, "calendar", f"unknown features {unknown}; expected some of {', '.join(CALENDAR)}")
         names = [*self.exogenous, *self.static]

@@ -213,19 +213,21 @@ def make_windows(
     *,
     stride: int = 1,
     min_input: int = 1,
+    max_windows: int | None = None,
     covariates: Sequence[np.ndarray] | None = None,
 ) -> Windows:
     """Every window of each series whose ``horizon`` targets are observed, at forecast origins ``t`` (the
-    first target index) from ``n - horizon`` backwards every ``stride`` steps while ``t >= min_input``; the
-    input is ``y[max(0, t - input_size):t]`` (shorter near the start: see `Windows`). ``covariates``
-    (``[n_i, K]`` per series) give the windows' ``past`` and ``future``."""
-    if input_size < 1 or horizon < 1 or stride < 1 or min_input < 1:
-        raise ValueError("input_size, horizon, stride and min_input must be >= 1")
+    first target index) from ``n - horizon`` backwards every ``stride`` steps while ``t >= min_input``, at
+    most ``max_windows`` of them per series (the latest); the input is ``y[max(0, t - input_size):t]``
+    (shorter near the start: see `Windows`). ``covariates`` (``[n_i, K]`` per series) give the windows'
+    ``past`` and ``future``. The windows of a series are consecutive, latest first."""
+    if input_size < 1 or horizon < 1 or stride < 1 or min_input < 1 or (max_windows is not None and max_windows < 1):
+        raise ValueError("input_size, horizon, stride, min_input and max_windows must be >= 1")
     if covariates is not None:
         check_covariates(values, covariates)
     inputs, lengths, targets, series, past, future = [], [], [], [], [], []
     for index, y in enumerate(values):
-        for t in range(y.size - horizon, min_input - 1, -stride):
+        for t in list(range(y.size - horizon, min_input - 1, -stride))[:max_windows]:
             row, count = left_aligned(y[:t], input_size)
             inputs.append(row)
             lengths.append(count)

@@ -3,7 +3,7 @@ log-likelihood or pinball loss, and its quantiles (for prediction intervals).
 
 Raw outputs ``[..., P]`` per forecast step, with ``P`` = `num_params`:
 
-- ``point``: ``mu`` (loss: mean absolute error, which suits sMAPE/MASE-type scores);
+- ``point``: ``mu`` (loss: `point_loss`, mean absolute error by default, which suits sMAPE/MASE-type scores);
 - ``gaussian``: ``mu``, ``sigma = softplus(.) + 1e-3`` (loss: Gaussian NLL);
 - ``student_t``: ``mu``, ``sigma``, ``nu = 2 + softplus(.)`` (loss: Student-t NLL, Salinas et al. 2020);
 - ``quantile``: one output per level of ``quantiles``, sorted (loss: mean pinball loss, Wen et al. 2017).
@@ -20,6 +20,7 @@ from jaxtyping import Array
 from ...cells._base import broadcast_to_rank
 
 HEADS = ("point", "gaussian", "student_t", "quantile")
+POINT_LOSSES = ("mae", "mse", "smape")
 MIN_SCALE = 1e-3
 
 
@@ -46,6 +47,27 @@ def head_loss(head: str, raw: Array, y: Array, quantiles: tuple[float, ...]) -> 
     q = broadcast_to_rank(jnp.asarray(quantiles, raw.dtype), raw)
     diff = y[..., None] - jnp.sort(raw, axis=-1)
     return jnp.mean(jnp.maximum(q * diff, (q - 1) * diff), axis=-1)
+
+
+def point_loss(name: str, mu: Array, y: Array, loc: Array, scale: Array) -> Array:
+    """The loss of point forecasts ``mu`` for targets ``y`` (both scaled, ``[B, ...]``; ``loc``, ``scale``
+    ``[B]`` map them back to data units, ``y_d = y scale + loc``), shape ``[B, ...]``:
+
+    - ``mae``: ``|y - mu|``; ``mse``: ``(y - mu)^2`` (scaled units);
+    - ``smape``: the M3 sMAPE term in data units as a fraction, ``2 |y_d - mu_d| / (|y_d| + |mu_d|)`` (0 where
+      both are 0), the loss N-BEATS trains on (Oreshkin et al. 2020): the score itself, whatever the scaling.
+    """
+    if name == "mae":
+        return jnp.abs(y - mu)
+    if name == "mse":
+        return (y - mu) ** 2
+    if name != "smape":
+        raise ValueError(f"unknown point loss {name!r}; expected one of {', '.join(POINT_LOSSES)}")
+    rows = (-1,) + (1,) * (y.ndim - 1)
+    loc, scale = loc.reshape(rows), scale.reshape(rows)
+    denominator = jnp.abs(y * scale + loc) + jnp.abs(mu * scale + loc)
+    positive = denominator > 0
+    return jnp.where(positive, 2 * scale * jnp.abs(y - mu) / jnp.where(positive, denominator, 1.0), 0.0)
 
 
 def point_forecast(head: str, raw: Array, quantiles: tuple[float, ...]) -> Array:

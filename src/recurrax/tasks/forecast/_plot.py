@@ -1,11 +1,13 @@
-"""``write_forecast_plot``: history, forecast, prediction interval and actuals of a few series, one PNG."""
+"""Plots as PNG: ``write_forecast_plot`` (history, forecast, prediction interval and actuals of a few series) and
+``write_backtest_plot`` (the scores of a rolling-origin backtest per origin, for one method or several)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -45,3 +47,50 @@ def write_forecast_plot(
     path = Path(path)
     figure.savefig(path)
     return path
+
+
+BACKTEST_METRICS = ("mae", "rmse", "smape", "mase")
+
+
+def write_backtest_plot(
+    path: str | Path,
+    results: pd.DataFrame | list[dict] | Mapping[str, pd.DataFrame | list[dict]],
+    *,
+    metrics: Sequence[str] = BACKTEST_METRICS,
+) -> Figure:
+    """One panel per metric of ``metrics`` against the origin (steps before the end, the latest origin on the
+    right), one line per method; write the PNG ``path`` and return the figure.
+
+    ``results``: the rows of `backtest` (one per origin), their `backtest_table` (its ``all`` row is left
+    out), or ``{name: rows or table}`` to set several methods side by side (a legend names them)."""
+    methods = dict(results) if isinstance(results, Mapping) else {"": results}
+    if not methods:
+        raise ValueError("no backtest results to plot")
+    frames = {name: _origin_rows(rows) for name, rows in methods.items()}
+    missing = sorted({m for f in frames.values() for m in metrics if m not in f.columns})
+    if missing:
+        raise ValueError(f"the backtest rows lack the metrics {missing}")
+    figure = Figure(figsize=(3.2 * len(metrics), 3), dpi=90)
+    FigureCanvasAgg(figure)
+    for j, metric in enumerate(metrics):
+        axes = figure.add_subplot(1, len(metrics), j + 1)
+        for name, frame in frames.items():
+            axes.plot(frame["origin"], frame[metric], "o-", ms=4, lw=1.5, label=name or None)
+        axes.invert_xaxis()
+        axes.set_title(metric, fontsize=10)
+        axes.set_xlabel("origin (steps before the end)", fontsize=8)
+        axes.grid(alpha=0.3)
+        if j == 0 and any(name for name in frames):  # named methods
+            axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(Path(path))
+    return figure
+
+
+def _origin_rows(rows: pd.DataFrame | list[dict]) -> pd.DataFrame:
+    """The per-origin rows (no ``all`` row) with integer ``origin``, oldest origin first."""
+    frame = pd.DataFrame(rows)
+    if "origin" not in frame.columns or frame.empty:
+        raise ValueError("backtest rows need an origin column and at least one row")
+    frame = frame[frame["origin"].astype(str) != "all"]
+    return frame.astype({"origin": int}).sort_values("origin", ascending=False, ignore_index=True)

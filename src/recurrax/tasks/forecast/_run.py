@@ -28,7 +28,7 @@ from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
 from ._config import ForecastConfig, ModelConfig
 from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, left_aligned, make_windows
 from ._ensemble import ForecastEnsemble, ensemble_loss
-from ._heads import head_loss, head_quantiles, point_forecast
+from ._heads import head_loss, head_quantiles, point_forecast, point_loss
 from ._model import Forecaster
 from ._scaling import scale_rows, window_stats
 from ._seq2seq import Seq2SeqForecaster
@@ -100,38 +100,65 @@ def scaled_windows(windows: Windows, cfg: ForecastConfig, scaler: Scaler | None)
 
 def _device(data: dict[str, np.ndarray]) -> dict[str, jax.Array]:
     """The model's batch of `scaled_windows` on the device: int32 ``lengths``, float32 the rest."""
-    names = [k for k in ("inputs", "lengths", "targets", "past", "future") if k in data]
+    names = [k for k in ("inputs", "lengths", "targets", "loc", "scale", "past", "future") if k in data]
     return {k: jnp.asarray(data[k], jnp.int32 if k == "lengths" else jnp.float32) for k in names}
 
 
 def forecast_loss(
-    model: Forecaster | Seq2SeqForecaster | ForecastEnsemble, batch: dict[str, Any], carry: Any, key: jax.Array
+    model: Forecaster | Seq2SeqForecaster | ForecastEnsemble,
+    batch: dict[str, Any],
+    carry: Any,
+    key: jax.Array | None,
+    *,
+    point_loss: str = "mae",
 ) -> tuple[jax.Array, Any]:
-    """The mean head loss of a batch (`fit`'s ``loss_fn``). Direct and seq2seq: over the ``H`` targets (the
-    batch's ``past`` and ``future`` covariates go to the model when present). Recursive: over
-    every one-step-ahead target of input and horizon (teacher forcing). A `ForecastEnsemble` takes one batch
-    per member (arrays ``[M, B, ...]``) and gives the mean of the member losses (`ensemble_loss`, unclipped)."""
+    """The mean head loss of a batch (`fit`'s ``loss_fn``; a point head's is ``point_loss``, see
+    `recurrax.tasks.forecast._heads.point_loss`, which reads the batch's ``loc`` and ``scale`` ``[B]``). Direct
+    and seq2seq: over the ``H`` targets (the batch's ``past`` and ``future`` covariates go to the model when
+    present). Recursive: over every one-step-ahead target of input and horizon (teacher forcing). A
+    `ForecastEnsemble` takes one batch per member (arrays ``[M, B, ...]``) and gives the mean of the member
+    losses (`ensemble_loss`, unclipped)."""
     if isinstance(model, ForecastEnsemble):
-        return _ensemble_loss(None)(model, batch, carry, key)
-    return _member_loss(model, batch, key), (carry, {})
+        return _ensemble_loss(None, point_loss)(model, batch, carry, key)
+    return _member_loss(model, batch, key, point_loss), (carry, {})
 
 
 @functools.cache
-def _ensemble_loss(clip_norm: float | None):
+def _single_loss(point_loss: str):
+    """`fit`'s ``loss_fn`` for one model whose point head trains on ``point_loss``."""
+    return functools.partial(forecast_loss, point_loss=point_loss)
+
+
+@functools.cache
+def _ensemble_loss(clip_norm: float | None, point_loss: str):
     """`fit`'s ``loss_fn`` for an ensemble whose members' gradients are clipped at ``clip_norm`` each."""
 
     def loss_fn(model: ForecastEnsemble, batch: dict[str, Any], carry: Any, key: jax.Array):
-        loss, losses = ensemble_loss(_member_loss, model, batch, key, clip_norm)
+        member_loss = functools.partial(_member_loss, point_loss=point_loss)
+        loss, losses = ensemble_loss(member_loss, model, batch, key, clip_norm)
         return loss, (carry, {"member_loss_max": jnp.max(losses), "member_loss_min": jnp.min(losses)})
 
     return loss_fn
 
 
-def _member_loss(model: Forecaster | Seq2SeqForecaster, batch: dict[str, Any], key: jax.Array | None) -> jax.Array:
+def _losses(model: Forecaster | Seq2SeqForecaster, raw: jax.Array, targets: jax.Array, batch: dict[str, Any],
+            name: str) -> jax.Array:  # fmt: skip
+    """Per-target losses of raw head outputs: the point loss ``name`` for a point head, else the head's."""
+    if model.head != "point":
+        return head_loss(model.head, raw, targets, model.quantiles)
+    if name == "smape" and "loc" not in batch:
+        raise ValueError("the smape point loss needs the batch's loc and scale (data units)")
+    loc, scale = batch.get("loc", jnp.zeros(targets.shape[:1])), batch.get("scale", jnp.ones(targets.shape[:1]))
+    return point_loss(name, raw[..., 0], targets, loc, scale)
+
+
+def _member_loss(
+    model: Forecaster | Seq2SeqForecaster, batch: dict[str, Any], key: jax.Array | None, point_loss: str = "mae"
+) -> jax.Array:
     inputs, lengths, targets = batch["inputs"], batch["lengths"], batch["targets"]
     if model.kind != "recursive":
         raw = model(inputs, lengths, key=key, past=batch.get("past"), future=batch.get("future"))
-        return jnp.mean(head_loss(model.head, raw, targets, model.quantiles))
+        return jnp.mean(_losses(model, raw, targets, batch, point_loss))
     length, horizon = inputs.shape[1], targets.shape[1]
     t = jnp.arange(length + horizon).reshape(1, -1)
     offset = t - lengths.reshape(-1, 1)
@@ -140,11 +167,11 @@ def _member_loss(model: Forecaster | Seq2SeqForecaster, batch: dict[str, Any], k
     seq = jnp.where(offset < 0, padded, jnp.where(offset < horizon, from_targets, 0.0))
     raw, _ = model.step_outputs(seq[:, :-1], lengths + horizon - 1, key=key)
     valid = (t[:, :-1] < (lengths + horizon - 1).reshape(-1, 1)).astype(raw.dtype)
-    losses = head_loss(model.head, raw, seq[:, 1:], model.quantiles)
+    losses = _losses(model, raw, seq[:, 1:], batch, point_loss)
     return jnp.sum(losses * valid) / jnp.sum(valid)
 
 
-_eval_loss = eqx.filter_jit(lambda model, batch: forecast_loss(model, batch, None, None)[0])
+_eval_loss = eqx.filter_jit(lambda model, batch, name: forecast_loss(model, batch, None, None, point_loss=name)[0])
 
 
 @eqx.filter_jit
@@ -261,14 +288,14 @@ def fit_forecast(
     scaler = Scaler.fit(history.values, d.scaler) if d.scale_scope == "series" else None
     observed = np.concatenate(history.values)
     ReferenceProfile.from_values(observed[np.isfinite(observed)], names=["y"]).save(run_dir / REFERENCE_PROFILE_FILE)
-    train = scaled_windows(make_windows(history.values, d.input_size, d.horizon, stride=d.stride,
-                                        min_input=d.min_input, covariates=history.covariates), cfg, scaler)  # fmt: skip
-    arrays = _device(train)
-    size, members = len(train["lengths"]), cfg.model.ensemble
+    windows = make_windows(history.values, d.input_size, d.horizon, stride=d.stride, min_input=d.min_input,
+                           max_windows=d.max_windows, covariates=history.covariates)  # fmt: skip
+    arrays = _device(scaled_windows(windows, cfg, scaler))
+    draw, members = _window_sampler(windows.series, d.sampling, d.batch_size), cfg.model.ensemble
     seeds = [cfg.train.seed + m for m in range(members)]
 
     def get_batch(index: int) -> dict[str, jax.Array]:
-        rows = [np.random.default_rng([seed, index]).integers(0, size, d.batch_size) for seed in seeds]
+        rows = [draw(np.random.default_rng([seed, index])) for seed in seeds]
         picked = jnp.asarray(rows[0] if members == 1 else np.stack(rows))
         return {k: v[picked] for k, v in arrays.items()}
 
@@ -281,7 +308,7 @@ def fit_forecast(
         known = {"covariates": history.covariates, "future": series.last_covariates(d.horizon)}
 
         def evaluate(model: Forecaster | ForecastEnsemble) -> dict[str, float]:
-            loss = float(_eval_loss(model, _per_member(batch, members)))
+            loss = float(_eval_loss(model, _per_member(batch, members), cfg.model.point_loss))
             mean = predict(model, cfg, history.values, scaler=scaler, **known).mean
             return {"loss": loss, "smape": smape(actual, mean)}
 
@@ -293,9 +320,10 @@ def fit_forecast(
         if not same_architecture(init, model):
             raise ValueError("init does not match the architecture that the config describes")
         model = init
-    loss_fn, optim = forecast_loss, cfg.optim
+    loss_fn, optim = _single_loss(cfg.model.point_loss), cfg.optim
     if members > 1:  # each member's gradient clipped on its own (a global norm would couple them)
-        loss_fn, optim = _ensemble_loss(cfg.optim.clip_norm), dataclasses.replace(cfg.optim, clip_norm=None)
+        loss_fn = _ensemble_loss(cfg.optim.clip_norm, cfg.model.point_loss)
+        optim = dataclasses.replace(cfg.optim, clip_norm=None)
     meta = {
         "task": "forecast",
         "config": to_dict(cfg),
@@ -306,6 +334,23 @@ def fit_forecast(
                  evaluate=evaluate, meta=meta, resume=resume, progress=progress)  # fmt: skip
     final = result.best_model if result.best_model is not None else result.model
     return ForecastRun(run_dir, final, scaler, cfg, result)
+
+
+def _window_sampler(series: np.ndarray, sampling: str, batch_size: int):
+    """``draw(rng) -> [batch_size]`` window indices: uniform over windows (``window``), or a series uniformly
+    then one of its windows uniformly (``series``; ``series`` ``[W]`` the series of each window, whose
+    windows are consecutive as `make_windows` gives them)."""
+    size = len(series)
+    if sampling == "window":
+        return lambda rng: rng.integers(0, size, batch_size)
+    starts = np.flatnonzero(np.r_[True, series[1:] != series[:-1]])
+    counts = np.diff(np.r_[starts, size])
+
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        picked = rng.integers(0, len(starts), batch_size)
+        return starts[picked] + rng.integers(0, counts[picked])
+
+    return draw
 
 
 def _covariate_count(cfg: ForecastConfig, series: SeriesSet) -> int:
