@@ -19,7 +19,7 @@ run = fc.fit_forecast(cfg, fc.SeriesSet.from_arrays([np.arange(1.0, 20.0)]), "/t
 print("smoke forecast", fc.predict(run.model, cfg, [np.arange(1.0, 20.0)]).mean)
 PY
 nvidia-cuda-mps-control -d && echo "MPS daemon started" || echo "no MPS"
-timeout "${M3_SECONDS:-400}" python3 benchmarks/forecast_m3_select.py --jobs "${JOBS:-16}" --ensemble 5 --steps "${STEPS:-3000}" \
+timeout "${M3_SECONDS:-400}" python3 benchmarks/forecast_m3_select.py --jobs "${JOBS:-16}" --ensemble 5 --steps "${STEPS:-3000}" --scales 1.5 1.0 2.0 \
   --sampling "${SAMPLING:-window}" --deadline $(( ${M3_SECONDS:-400} - 25 )) --out /tmp/m3_select \
   2>&1 | tee "$OUT/m3_select.log"
 cp /tmp/m3_select/select.json "$OUT/m3_select.json"
