@@ -81,6 +81,7 @@ def lstm_forecast(series: list, frequency: str, args: argparse.Namespace, out: P
                     min_input=3,
                     max_windows=args.max_windows,
                     sampling=args.sampling,
+                    scaler=args.scaler,
                     batch_size=args.batch_size,
                 ),
                 optim=OptimConfig(lr=args.lr, schedule="warmup_cosine", warmup_steps=100, clip_norm=1.0),
@@ -126,6 +127,7 @@ def main() -> None:
         default=[1.0],
         help="multiplies the history window lengths; several: one model per window length, the median forecast",
     )
+    parser.add_argument("--scaler", choices=["meanabs", "last", "standard"], default="meanabs", help="window scaling")
     parser.add_argument("--loss", choices=["mae", "mse", "smape"], default="mae", help="the point head's loss")
     parser.add_argument("--sampling", choices=["window", "series"], default="window", help="batch draws")
     parser.add_argument("--max-windows", type=int, help="train on each series' last windows only")

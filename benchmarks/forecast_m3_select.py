@@ -3,16 +3,18 @@
 
 Every candidate setting is trained twice per frequency by `forecast_m3.py` in its own process: on the
 validation split (each series' training part less its last h values, scored on those) and on the test
-split (the whole training part, scored on the M3 test values). Candidates are the grid of point losses x
-history-window scales (each a ``--ensemble``-member seed ensemble), and for each loss the median over all
-its window scales (a lookback ensemble, as N-BEATS ensembles over lookbacks). Per frequency the candidate
+split (the whole training part, scored on the M3 test values). Candidates are the grid of variants
+(``--variant NAME=ARGS``: options of `forecast_m3.py`, e.g. ``smape=--loss smape``) x history-window scales
+(each a ``--ensemble``-member seed ensemble), for each variant the median over its window scales (a lookback
+ensemble, as N-BEATS ensembles over lookbacks), and ``all``, the median over every piece. Per frequency the
+candidate
 with the lowest validation sMAPE is picked, and the table reports the test sMAPE of the picks (the test
 scores of every candidate are printed too, for the record, but play no part in the choice).
 
 Jobs run ``--jobs`` at a time (on a GPU they share the device: ``XLA_PYTHON_CLIENT_PREALLOCATE=false``);
 ``--deadline`` seconds after the start, unfinished jobs are stopped and the candidates that need them drop out.
 
-    python benchmarks/forecast_m3_select.py --jobs 12 --ensemble 5 --out runs/m3_select
+    python benchmarks/forecast_m3_select.py --jobs 12 --variant mae= --variant smape="--loss smape" --out runs/m3
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import itertools
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -36,22 +39,21 @@ SCRIPT = Path(__file__).parent / "forecast_m3.py"
 SIZE = {"monthly": 4, "quarterly": 2, "yearly": 1, "other": 1}  # rough cost: long jobs start first in a scale
 
 
-def job_dir(out: Path, split: str, frequency: str, loss: str, scale: float) -> Path:
-    return out / split / f"{frequency}_{loss}_x{scale}"
+def job_dir(out: Path, split: str, frequency: str, variant: str, scale: float) -> Path:
+    return out / split / f"{frequency}_{variant}_x{scale}"
 
 
-def run_job(args: argparse.Namespace, split: str, frequency: str, loss: str, scale: float, stop_at: float) -> str:
+def run_job(args: argparse.Namespace, split: str, frequency: str, variant: str, scale: float, stop_at: float) -> str:
     """Train and forecast one candidate piece with `forecast_m3.py`; returns a status line."""
-    out = job_dir(args.out, split, frequency, loss, scale)
+    out = job_dir(args.out, split, frequency, variant, scale)
     if (out / f"lstm_{frequency}.npy").exists():
         return f"{out}: done before"
     left = stop_at - time.time()
     if left < 30:
         return f"{out}: skipped (deadline)"
     command = [sys.executable, str(SCRIPT), "--only", "lstm", "--split", split, "--frequencies", frequency,
-               "--input-scale", str(scale), "--loss", loss, "--sampling", args.sampling, "--ensemble",
-               str(args.ensemble), "--steps", str(args.steps), "--hidden", str(args.hidden), "--save-forecasts",
-               "--out", str(out)]  # fmt: skip
+               "--input-scale", str(scale), "--ensemble", str(args.ensemble), "--steps", str(args.steps),
+               "--save-forecasts", "--out", str(out), *shlex.split(args.variants[variant])]  # fmt: skip
     began = time.time()
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "PYTHONUNBUFFERED": "1"}
     out.mkdir(parents=True, exist_ok=True)
@@ -69,34 +71,42 @@ def run_job(args: argparse.Namespace, split: str, frequency: str, loss: str, sca
     return status
 
 
-def candidates(losses: list[str], scales: list[float]) -> dict[str, list[tuple[str, float]]]:
-    """Candidate name -> the (loss, scale) pieces whose median forecast it is."""
-    table = {f"{loss} x{scale}": [(loss, scale)] for loss, scale in itertools.product(losses, scales)}
+def candidates(variants: list[str], scales: list[float]) -> dict[str, list[tuple[str, float]]]:
+    """Candidate name -> the (variant, scale) pieces whose median forecast it is."""
+    pieces = list(itertools.product(variants, scales))
+    table = {f"{variant} x{scale}": [(variant, scale)] for variant, scale in pieces}
     if len(scales) > 1:
-        table.update({f"{loss} x{'+'.join(map(str, scales))}": [(loss, s) for s in scales] for loss in losses})
+        table.update({f"{v} x{'+'.join(map(str, scales))}": [(v, s) for s in scales] for v in variants})
+    if len(variants) > 1:
+        table["all"] = pieces
     return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--losses", nargs="+", default=["mae", "smape"])
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="a candidate setting: forecast_m3.py options (repeat; default: mae= and smape=--loss smape)",
+    )
     parser.add_argument("--scales", nargs="+", type=float, default=[1.0, 1.5, 2.0])
-    parser.add_argument("--sampling", choices=["window", "series"], default="window")
     parser.add_argument("--ensemble", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--frequencies", nargs="*", default=list(FREQUENCIES))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--deadline", type=float, default=1e9, help="seconds from the start")
     parser.add_argument("--out", type=Path, default=Path("runs/m3_select"))
     args = parser.parse_args()
+    args.variants = dict(v.split("=", 1) for v in args.variant or ["mae=", "smape=--loss smape"])
     began = time.time()
-    pieces = list(itertools.product(["valid", "test"], args.frequencies, args.losses, args.scales))
+    pieces = list(itertools.product(["valid", "test"], args.frequencies, args.variants, args.scales))
     pieces.sort(key=lambda p: (args.scales.index(p[3]), -SIZE[p[1]]))  # the first scale first: complete early
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda p: run_job(args, *p, began + args.deadline), pieces))
     data = load_m3()
-    table = candidates(args.losses, args.scales)
+    table = candidates(list(args.variants), args.scales)
     scores: dict[str, dict[str, dict[str, tuple[float, float, int]]]] = {"valid": {}, "test": {}}
     for split, frequency in itertools.product(scores, args.frequencies):
         series = [Split(s, split) for s in data[frequency]]

@@ -29,6 +29,7 @@ FORECASTS = {  # head, kind, scaler, scope, exported levels (None: the config's,
     "gaussian": ("gaussian", "recursive", "robust", "window", (0.25, 0.75)),
     "quantile": ("quantile", "direct", "standard", "series", None),
     "student_t": ("student_t", "direct", "none", "window", (0.05, 0.5, 0.8)),
+    "point_last": ("point", "direct", "last", "window", None),
 }
 
 

@@ -34,7 +34,7 @@ def test_fill_missing_modes():
         fc.fill_missing(y, "error")
 
 
-@pytest.mark.parametrize("method", ["standard", "robust", "meanabs", "none"])
+@pytest.mark.parametrize("method", ["standard", "robust", "meanabs", "last", "none"])
 def test_scaler_statistics_and_round_trip(method):
     values = [np.array([1.0, 2.0, 3.0, 10.0]), np.array([-2.0, 2.0, 2.0])]
     scaler = fc.Scaler.fit(values, method)
@@ -43,6 +43,7 @@ def test_scaler_statistics_and_round_trip(method):
             "standard": (np.mean(v), np.std(v)),
             "robust": (np.median(v), np.percentile(v, 75) - np.percentile(v, 25)),
             "meanabs": (0.0, np.mean(np.abs(v))),
+            "last": (0.0, abs(v[-1])),
             "none": (0.0, 1.0),
         }[method]
         assert (loc, scale) == pytest.approx(expected)

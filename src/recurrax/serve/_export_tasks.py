@@ -169,6 +169,8 @@ def window_stats(values: jax.Array, count: jax.Array, method: str) -> tuple[jax.
         return zeros, jnp.ones_like(n)
     if method == "meanabs":
         loc, scale = zeros, jnp.sum(jnp.where(valid, jnp.abs(values), 0.0), axis=1) / n
+    elif method == "last":
+        loc, scale = zeros, jnp.abs(jnp.take_along_axis(values, (count - 1).reshape(-1, 1), axis=1)[:, 0])
     elif method == "standard":
         loc = jnp.sum(jnp.where(valid, values, 0.0), axis=1) / n
         scale = jnp.sqrt(jnp.sum(jnp.where(valid, (values - loc[:, None]) ** 2, 0.0), axis=1) / n)
@@ -185,7 +187,7 @@ def window_stats(values: jax.Array, count: jax.Array, method: str) -> tuple[jax.
 
         loc, scale = percentile(0.5), percentile(0.75) - percentile(0.25)
     else:
-        raise ValueError(f"unknown scaler {method!r}; expected standard, robust, meanabs or none")
+        raise ValueError(f"unknown scaler {method!r}; expected standard, robust, meanabs, last or none")
     return loc, jnp.where(scale > 0, scale, 1.0)
 
 

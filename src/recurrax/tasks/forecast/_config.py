@@ -52,7 +52,7 @@ class DataConfig:
     - ``sampling``: training batches draw ``window`` (every window equally likely: long series weigh more)
       or ``series`` (a series uniformly, then one of its windows: every series weighs the same, as sMAPE
       and MASE weigh them).
-    - ``scaler``: ``standard``, ``robust``, ``meanabs`` or ``none``; ``scale_scope``: ``series`` (statistics of
+    - ``scaler``: ``standard``, ``robust``, ``meanabs``, ``last`` or ``none`` (`Scaler`); ``scale_scope``: ``series`` (statistics of
       each series' training history, `Scaler`) or ``window`` (statistics of each window's own input, so
       series of any level and trend share one model).
     - ``missing``: ``error``, ``ffill`` or ``interpolate`` (see `fill_missing`).
@@ -75,7 +75,7 @@ class DataConfig:
     max_windows: int | None = None
     period: int = 1
     sampling: Literal["window", "series"] = "window"
-    scaler: Literal["standard", "robust", "meanabs", "none"] = "meanabs"
+    scaler: Literal["standard", "robust", "meanabs", "last", "none"] = "meanabs"
     scale_scope: Literal["series", "window"] = "window"
     missing: Literal["error", "ffill", "interpolate"] = "error"
     batch_size: int = 256

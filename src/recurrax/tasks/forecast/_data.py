@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 Missing = Literal["error", "ffill", "interpolate"]
-ScalerName = Literal["standard", "robust", "meanabs", "none"]
+ScalerName = Literal["standard", "robust", "meanabs", "last", "none"]
 
 
 @dataclass
@@ -137,6 +137,8 @@ class Scaler:
 
     - ``standard``: mean and standard deviation; ``robust``: median and interquartile range;
     - ``meanabs``: ``loc = 0``, ``scale = mean |y|`` (as DeepAR's mean scaling, Salinas et al. 2020);
+    - ``last``: ``loc = 0``, ``scale = |y_n|``, the last value (the level that ES-RNN divides by, Smyl 2020:
+      forecasts become ratios to the last value, and 1 is the naive forecast);
     - ``none``: ``loc = 0``, ``scale = 1``. A zero scale is replaced by 1.
     """
 
@@ -155,10 +157,13 @@ class Scaler:
         elif method == "meanabs":
             loc = np.zeros(len(values))
             scale = np.array([np.abs(v).mean() for v in values])
+        elif method == "last":
+            loc = np.zeros(len(values))
+            scale = np.array([abs(v[-1]) for v in values])
         elif method == "none":
             loc, scale = np.zeros(len(values)), np.ones(len(values))
         else:
-            raise ValueError(f"unknown scaler {method!r}; expected standard, robust, meanabs or none")
+            raise ValueError(f"unknown scaler {method!r}; expected standard, robust, meanabs, last or none")
         return cls(loc, np.where(scale > 0, scale, 1.0), method)
 
     def transform(self, values: Sequence[np.ndarray]) -> list[np.ndarray]:
