@@ -212,3 +212,22 @@ def test_predict_with_known_future_covariates(data, tmp_path, capsys):
     written = pd.read_csv(out, parse_dates=["ds"])
     np.testing.assert_allclose(written["mean"].to_numpy().reshape(3, HORIZON), expected.mean, rtol=1e-9)
     assert list(written["ds"][:HORIZON]) == list(stamps)
+
+
+def test_predict_samples_paths_of_a_recursive_model(data, tmp_path):
+    import jax
+
+    run_dir = tmp_path / "recursive"
+    settings = [*SETTINGS, "model.kind=recursive", "train.steps=5"]
+    args = [part for item in settings for part in ("--set", item)]
+    assert main(["forecast", "fit", "--data", str(data), *args, "--out", str(run_dir), "--no-progress"]) == 0
+    out = tmp_path / "sampled.csv"
+    assert main(["forecast", "predict", str(run_dir), "-i", str(data), "-o", str(out), "--samples", "40",
+                 "--seed", "3"]) == 0  # fmt: skip
+    frame = pd.read_csv(out)
+    run = fc.load_forecast(run_dir)
+    _, values, _ = _series(data)
+    expected = fc.predict(run.model, run.config, values, levels=LEVELS, samples=40, key=jax.random.key(3))
+    np.testing.assert_allclose(frame["mean"].to_numpy().reshape(3, HORIZON), expected.mean, rtol=1e-6)
+    np.testing.assert_allclose(frame["q0.9"].to_numpy().reshape(3, HORIZON), expected.quantiles[..., 2], rtol=1e-6)
+    np.testing.assert_allclose(expected.mean, expected.samples.mean(axis=0), rtol=1e-9)  # the mean of the paths

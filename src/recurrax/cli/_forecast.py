@@ -105,6 +105,15 @@ def predict(
     ] = None,
     plots: Annotated[Path | None, typer.Option(help="Folder for one PNG per series.", file_okay=False)] = None,
     max_plots: Annotated[int, typer.Option(help="Plot at most this many series.", min=1)] = 6,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Sample this many paths (a recursive model with a gaussian, student_t or quantile "
+            "head): mean and quantiles of the paths, intervals with the accumulated error.",
+            min=1,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the sampled paths (with --samples).")] = 0,
 ) -> None:
     """Forecast data.horizon steps after the end of every series in a file, with quantiles.
 
@@ -119,7 +128,11 @@ def predict(
       recurrax forecast predict runs/sales -i sales.parquet -o forecasts.parquet -q 0.05 -q 0.5 -q 0.95
 
       recurrax forecast predict runs/sales -i sales.csv --future prices_next_quarter.csv
+
+      recurrax forecast predict runs/deepar -i sales.csv --samples 1000 --seed 1
     """
+    import jax
+
     from ..tasks import forecast
 
     loaded = forecast.load_forecast(run)
@@ -130,7 +143,7 @@ def predict(
     known = forecast.future_covariates(series, d.horizon, calendar=d.calendar, exogenous=d.exogenous,
                                        static=d.static, future=ahead, freq=d.freq)  # fmt: skip
     levels = sorted(quantile) if quantile else (None if loaded.model.head == "point" else [0.1, 0.5, 0.9])
-    result = forecast.predict_series(loaded, series, levels, known)
+    result = forecast.predict_series(loaded, series, levels, known, samples=samples, key=jax.random.key(seed))
     forecast.write_frame(forecast.forecast_frame(series, result, freq=d.freq), out)
     typer.echo(f"wrote {len(series)} x {d.horizon} forecasts to {out}")
     if plots is not None:

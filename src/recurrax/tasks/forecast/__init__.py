@@ -14,7 +14,7 @@ recursive; `Seq2SeqForecaster`: encoder-decoder with optional attention; heads p
 student_t / quantile; `head_loss`, `head_quantiles`),
 `ForecastEnsemble` (seed ensembles trained with `vmap`), configs (`ForecastConfig`, `ModelConfig`,
 `DataConfig`), runs (`build_model`, `fit_forecast`,
-`forecast_loss`, `predict`, `Forecast`, `load_forecast`), baselines (`forecast_baseline`: naive,
+`forecast_loss`, `predict`, `Forecast`, `load_forecast`; `sample_paths`: DeepAR's ancestral sampling), baselines (`forecast_baseline`: naive,
 seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`, `deseasonalize`), `backtest`
 (rolling origin; `point_scores`) and `write_forecast_plot`. Files (what ``recurrax forecast`` drives):
 long frames in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `future_stamps`) and
@@ -68,4 +68,5 @@ from ._run import fit_forecast as fit_forecast
 from ._run import forecast_loss as forecast_loss
 from ._run import load_forecast as load_forecast
 from ._run import predict as predict
+from ._sampling import sample_paths as sample_paths
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster

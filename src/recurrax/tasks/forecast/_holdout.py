@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 
@@ -38,11 +39,18 @@ def load_series(cfg: DataConfig, path: str | Path | None = None) -> SeriesSet:
 
 
 def predict_series(
-    run: ForecastRun, series: SeriesSet, levels: Sequence[float] | None = None, future: np.ndarray | None = None
+    run: ForecastRun,
+    series: SeriesSet,
+    levels: Sequence[float] | None = None,
+    future: np.ndarray | None = None,
+    *,
+    samples: int | None = None,
+    key: jax.Array | None = None,
 ) -> Forecast:
     """`predict` the ``horizon`` steps after the end of each of ``series`` with the run's model (``levels``:
     quantile levels for intervals; ``future``: the covariates ``[N, H, K]`` of the forecast steps, for a
-    model with covariates). A run with series scaling only forecasts its own training series."""
+    model with covariates; ``samples``, ``key``: sampled paths of a recursive model, see `predict`). A run
+    with series scaling only forecasts its own training series."""
     if run.scaler is not None and run.scaler.loc.size != len(series):
         raise ValueError(
             f"the run scales each of its {run.scaler.loc.size} training series (data.scale_scope 'series') and "
@@ -50,7 +58,8 @@ def predict_series(
         )
     known = {} if future is None and series.covariates is None else {"covariates": series.covariates,
                                                                        "future": future}  # fmt: skip
-    return predict(run.model, run.config, series.values, scaler=run.scaler, levels=levels, **known)
+    return predict(run.model, run.config, series.values, scaler=run.scaler, levels=levels, samples=samples, key=key,
+                   **known)  # fmt: skip
 
 
 def holdout_forecast(

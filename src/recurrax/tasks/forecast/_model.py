@@ -8,7 +8,8 @@ padding); the stack reads them as ``[B, L, 1]`` and its state at each series' la
 - ``recursive`` (the autoregressive forecaster, as DeepAR's, Salinas et al. 2020): at every step ``t`` the
   output ``W h_t + b`` ``[P]`` models ``y_{t+1}``; trained on all one-step-ahead targets of the window, and
   forecasts by feeding its point forecast back for ``H`` steps (its intervals are then one-step intervals
-  around that path: they do not include the accumulated error).
+  around that path: they do not include the accumulated error; `sample_paths` samples whole paths instead,
+  feeding each draw back, as DeepAR does).
 
 ``P`` is the head's number of outputs (`recurrax.tasks.forecast._heads`).
 

@@ -30,6 +30,7 @@ from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, le
 from ._ensemble import ForecastEnsemble, ensemble_loss
 from ._heads import head_loss, head_quantiles, point_forecast, point_loss
 from ._model import Forecaster
+from ._sampling import check_sampling, sample_in_chunks
 from ._scaling import scale_rows, window_stats
 from ._seq2seq import Seq2SeqForecaster
 
@@ -37,11 +38,13 @@ from ._seq2seq import Seq2SeqForecaster
 @dataclass
 class Forecast:
     """Forecasts in data units: ``mean`` ``[N, H]`` (the point forecast), ``quantiles`` ``[N, H, K]`` at
-    ``levels`` ``[K]`` (None for a point head or when no levels were asked)."""
+    ``levels`` ``[K]`` (None for a point head or when no levels were asked) and, when `predict` sampled
+    paths, the ``samples`` ``[S, N, H]``."""
 
     mean: np.ndarray
     quantiles: np.ndarray | None = None
     levels: np.ndarray | None = None
+    samples: np.ndarray | None = None
 
     def interval(self, coverage: float) -> tuple[np.ndarray, np.ndarray]:
         """The central interval of ``coverage`` (e.g. 0.8: the 0.1 and 0.9 quantiles), each ``[N, H]``."""
@@ -197,6 +200,8 @@ def predict(
     levels: Sequence[float] | None = None,
     covariates: Sequence[np.ndarray] | None = None,
     future: np.ndarray | None = None,
+    samples: int | None = None,
+    key: jax.Array | None = None,
 ) -> Forecast:
     """Forecasts of the next ``horizon`` steps after each history ``values[i]`` (data units).
 
@@ -205,13 +210,31 @@ def predict(
     the median over its members of their point forecasts and of their quantiles. A model trained with
     ``K`` covariates needs ``covariates`` (``[n_i, K]`` per history) and ``future`` ``[N, H, K]`` (those of
     the forecast steps: `SeriesSet.last_covariates` after `SeriesSet.split_last`, or `future_covariates`).
+
+    ``samples = S`` (a recursive model with a gaussian, student_t or quantile head; needs ``key``): sample
+    ``S`` paths (`sample_paths`, DeepAR's ancestral sampling) instead of feeding the point forecast back;
+    ``mean`` is then the mean of the paths, ``quantiles`` their empirical quantiles at ``levels`` (multi-step
+    intervals with the accumulated error) and ``Forecast.samples`` the paths ``[S, N, H]`` (an ensemble of
+    ``M``: ``S`` per member, pooled, ``[M S, N, H]``).
     """
+    if samples is not None:
+        check_sampling(model)
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        if key is None:
+            raise ValueError("samples needs a key, e.g. key=jax.random.key(0)")
     inputs, lengths = last_inputs(values, cfg.data.input_size)
     extra = _predict_covariates(model, cfg, values, covariates, future)
     windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)), **extra)
     data = scaled_windows(windows, cfg, scaler)
-    raw = _raw_forecast(model, data)
     loc, scale = data["loc"][:, None], data["scale"][:, None]
+    if samples is not None:
+        paths = sample_in_chunks(model, data["inputs"], data["lengths"], samples, key=key) * scale + loc
+        if levels is None:
+            return Forecast(paths.mean(axis=0), samples=paths)
+        levels = np.asarray(levels, np.float64)
+        return Forecast(paths.mean(axis=0), np.moveaxis(np.quantile(paths, levels, axis=0), 0, -1), levels, paths)
+    raw = _raw_forecast(model, data)
     ensemble = isinstance(model, ForecastEnsemble)
     point = np.asarray(point_forecast(model.head, jnp.asarray(raw), model.quantiles), np.float64)
     mean = (np.median(point, axis=0) if ensemble else point) * scale + loc

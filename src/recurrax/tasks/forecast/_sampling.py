@@ -96,6 +96,24 @@ def sample_paths(
     return _member_paths(model, inputs, lengths, num_samples, key)
 
 
+_jit_sample_paths = eqx.filter_jit(sample_paths)
+
+
+def sample_in_chunks(
+    model: Forecaster | ForecastEnsemble, inputs: np.ndarray, lengths: np.ndarray, num_samples: int, *,
+    key: Array, budget: int = 2**16,
+) -> np.ndarray:  # fmt: skip
+    """`sample_paths` (compiled) of NumPy ``inputs`` ``[N, L]``, ``lengths`` ``[N]``, as float64 ``[S, N, H]``,
+    in chunks of ``max(1, budget // S)`` rows (chunk ``c`` with ``fold_in(key, c)``)."""
+    rows, parts = max(1, budget // num_samples), []
+    for index, start in enumerate(range(0, len(inputs), rows)):
+        x = jnp.asarray(inputs[start : start + rows], jnp.float32)
+        n = jnp.asarray(lengths[start : start + rows], jnp.int32)
+        paths = _jit_sample_paths(model, x, n, num_samples, key=jax.random.fold_in(key, index))
+        parts.append(np.asarray(paths, np.float64))
+    return np.concatenate(parts, axis=-2)
+
+
 def _member_paths(model: Forecaster, inputs: Array, lengths: Array, num_samples: int, key: Array) -> Array:
     """`sample_paths` of one recursive `Forecaster`, ``[S, B, H]``."""
     batch, paths = inputs.shape[0], num_samples * inputs.shape[0]
