@@ -208,7 +208,7 @@ def test_predict_with_known_future_covariates(data, tmp_path, capsys):
     covariates = np.stack([np.c_[np.sin(2 * np.pi * (stamps.month - 1) / 12), np.cos(2 * np.pi * (stamps.month - 1) / 12),
                                  (stamps.month % 3 == 0)]] * 3)  # fmt: skip
     expected = fc.predict(run.model, run.config, series.values, covariates=series.covariates, future=covariates,
-                          levels=LEVELS)  # fmt: skip
+                          levels=LEVELS, covariate_scaler=run.covariate_scaler)  # fmt: skip
     written = pd.read_csv(out, parse_dates=["ds"])
     np.testing.assert_allclose(written["mean"].to_numpy().reshape(3, HORIZON), expected.mean, rtol=1e-9)
     assert list(written["ds"][:HORIZON]) == list(stamps)

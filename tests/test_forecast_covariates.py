@@ -85,7 +85,7 @@ def holdout_mae(run, series) -> float:
     history, actual = series.split_last(HORIZON)
     known = {} if series.covariates is None else {"covariates": history.covariates,
                                                   "future": series.last_covariates(HORIZON)}  # fmt: skip
-    mean = fc.predict(run.model, run.config, history.values, **known).mean
+    mean = fc.predict(run.model, run.config, history.values, covariate_scaler=run.covariate_scaler, **known).mean
     return float(np.mean(np.abs(mean - np.stack(actual))))
 
 
@@ -104,6 +104,9 @@ def test_future_covariates_are_required_and_checked(fitted, tmp_path):
     history, _ = series.split_last(HORIZON)
     with pytest.raises(ValueError, match=r"takes 2 covariates \['x', 'size'\]: give covariates"):
         fc.predict(run.model, run.config, history.values)
+    with pytest.raises(ValueError, match="pass covariate_scaler=run.covariate_scaler"):
+        fc.predict(run.model, run.config, history.values, covariates=history.covariates,
+                   future=series.last_covariates(HORIZON))  # fmt: skip
     with pytest.raises(ValueError, match=r"future covariates must be \[N, H, K\] = \[4, 3, 2\]"):
         fc.predict(run.model, run.config, history.values, covariates=history.covariates,
                    future=np.zeros((4, 2, 2)))  # fmt: skip
@@ -128,7 +131,35 @@ def test_future_covariates_are_required_and_checked(fitted, tmp_path):
     with pytest.raises(ValueError, match=r"series 's1' lacks rows for \['2023-07-01'\]"):
         fc.future_covariates(series, HORIZON, exogenous=d.exogenous, static=d.static, future=future.drop(index=5))
     loaded = fc.load_forecast(run.run_dir)
+    np.testing.assert_array_equal(loaded.covariate_scaler.loc, run.covariate_scaler.loc)
+    known = {"covariates": series.covariates, "future": got}
     np.testing.assert_array_equal(
-        fc.predict(loaded.model, loaded.config, series.values, covariates=series.covariates, future=got).mean,
-        fc.predict(run.model, run.config, series.values, covariates=series.covariates, future=got).mean,
+        fc.predict(loaded.model, loaded.config, series.values, covariate_scaler=loaded.covariate_scaler, **known).mean,
+        fc.predict(run.model, run.config, series.values, covariate_scaler=run.covariate_scaler, **known).mean,
     )
+
+
+def test_covariate_scaler_standardises_exogenous_and_static_columns_only():
+    rng = np.random.default_rng(1)
+    covariates = [rng.normal([0.5, 0.0, 300.0, 7.0], [0.3, 0.3, 50.0, 0.0], (n, 4)) for n in (5, 9)]
+    scaler = fc.CovariateScaler.fit(covariates, calendar_channels=2)
+    rows = np.concatenate(covariates)
+    np.testing.assert_allclose(scaler.loc, [0.0, 0.0, rows[:, 2].mean(), 7.0])
+    np.testing.assert_allclose(scaler.scale, [1.0, 1.0, rows[:, 2].std(), 1.0])  # a constant column keeps scale 1
+    np.testing.assert_allclose(scaler(covariates[0])[:, :2], covariates[0][:, :2])
+    back = fc.CovariateScaler.from_json(scaler.to_json())
+    np.testing.assert_array_equal(back(covariates[1]), scaler(covariates[1]))
+
+
+def test_a_covariate_in_the_thousands_is_learned_once_standardised(tmp_path):
+    """y = 3 x as above, but the model gets 5000 + 1000 x: standardised (the default) it learns y from it as
+    well as from x itself; the run's scaler is the column's mean and standard deviation."""
+    data = frame().assign(x=lambda f: 5000.0 + 1000.0 * f["x"])
+    cfg = config("direct", True)
+    series = fc.SeriesSet.from_frame(data, exogenous=cfg.data.exogenous, static=cfg.data.static)
+    history, _ = series.split_last(HORIZON)
+    run = fc.fit_forecast(cfg, history, tmp_path, progress=False)
+    rows = np.concatenate(history.covariates)
+    np.testing.assert_allclose(run.covariate_scaler.loc, rows.mean(axis=0))
+    np.testing.assert_allclose(run.covariate_scaler.scale, rows.std(axis=0))
+    assert holdout_mae(run, series) < 0.15 * 3.0

@@ -9,7 +9,7 @@
     >>> fc.forecast_baseline("naive2", history.values, 18, period=12)     # doctest: +SKIP
 
 Pieces: data (`SeriesSet`, `fill_missing`, `Scaler`, `make_windows`, `Windows`), covariates
-(`calendar_features`, `covariate_names`, `future_covariates`), the models (`Forecaster`: direct or
+(`calendar_features`, `covariate_names`, `future_covariates`, `CovariateScaler`), the models (`Forecaster`: direct or
 recursive; `Seq2SeqForecaster`: encoder-decoder with optional attention; heads point / gaussian /
 student_t / quantile; `head_loss`, `head_quantiles`),
 `ForecastEnsemble` (seed ensembles trained with `vmap`), configs (`ForecastConfig`, `ModelConfig`,
@@ -33,6 +33,7 @@ from ._baselines import seasonal_indices as seasonal_indices
 from ._config import DataConfig as DataConfig
 from ._config import ForecastConfig as ForecastConfig
 from ._config import ModelConfig as ModelConfig
+from ._covariate_scaling import CovariateScaler as CovariateScaler
 from ._covariates import CALENDAR as CALENDAR
 from ._covariates import calendar_features as calendar_features
 from ._covariates import covariate_names as covariate_names

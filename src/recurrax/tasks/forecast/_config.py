@@ -61,7 +61,9 @@ class DataConfig:
     - covariates (`recurrax.tasks.forecast._covariates`): ``calendar`` features from ``ds`` (``month``,
       ``quarter``, ``dayofweek``, ``dayofyear``, ``hour``, ``minute``; a sine and a cosine each),
       ``exogenous`` known-future columns of the frame (needed for the forecast steps too) and ``static``
-      per-series columns; direct and seq2seq models take them.
+      per-series columns; direct and seq2seq models take them. ``covariate_scaler``: ``standard`` maps each
+      exogenous and static column by its mean and standard deviation over the training history
+      (`CovariateScaler`, stored in the run), ``none`` passes them as given; calendar features stay as they are.
     - ``path``: a long frame (``.csv`` or ``.parquet``, columns ``unique_id``, ``ds``, ``y``) that
       `load_series` reads for ``recurrax forecast``; ``freq``: its pandas frequency (e.g. ``"MS"``), which
       puts each series on a regular grid and dates the forecasts (None: stamps as given, the frequency
@@ -85,6 +87,7 @@ class DataConfig:
     calendar: tuple[str, ...] = ()
     exogenous: tuple[str, ...] = ()
     static: tuple[str, ...] = ()
+    covariate_scaler: Literal["standard", "none"] = "standard"
 
     def __post_init__(self):
         for name in ("input_size", "horizon", "stride", "min_input", "period", "batch_size"):
@@ -100,6 +103,11 @@ class DataConfig:
         names = [*self.exogenous, *self.static]
         require(len(set(names)) == len(names), "exogenous", f"columns are named twice: {names}")
         require(not {"unique_id", "ds", "y"} & set(names), "exogenous", "unique_id, ds and y are not covariates")
+        require(
+            self.covariate_scaler in ("standard", "none"),
+            "covariate_scaler",
+            f"must be 'standard' or 'none', got {self.covariate_scaler!r}",
+        )
 
     @property
     def covariate_names(self) -> list[str]:

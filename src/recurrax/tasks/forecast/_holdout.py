@@ -59,7 +59,7 @@ def predict_series(
     known = {} if future is None and series.covariates is None else {"covariates": series.covariates,
                                                                        "future": future}  # fmt: skip
     return predict(run.model, run.config, series.values, scaler=run.scaler, levels=levels, samples=samples, key=key,
-                   **known)  # fmt: skip
+                   covariate_scaler=run.covariate_scaler, **known)  # fmt: skip
 
 
 def holdout_forecast(

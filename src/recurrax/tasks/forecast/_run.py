@@ -26,6 +26,7 @@ from ...metrics import ReferenceProfile, smape
 from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
+from ._covariate_scaling import CovariateScaler
 from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, left_aligned, make_windows
 from ._ensemble import ForecastEnsemble, ensemble_loss
 from ._heads import head_loss, head_quantiles, point_forecast, point_loss
@@ -60,14 +61,16 @@ class Forecast:
 @dataclass
 class ForecastRun:
     """What `fit_forecast` returns: the chosen ``model`` (best on validation, else final), the series
-    ``scaler`` (None for window scaling), the config and the training loop's `FitResult`. ``model`` is a
-    `ForecastEnsemble` when ``model.ensemble > 1``."""
+    ``scaler`` (None for window scaling), the config, the training loop's `FitResult` and the
+    ``covariate_scaler`` of exogenous and static covariates (None without them or with
+    ``data.covariate_scaler = "none"``). ``model`` is a `ForecastEnsemble` when ``model.ensemble > 1``."""
 
     run_dir: Path
     model: Forecaster | Seq2SeqForecaster | ForecastEnsemble
     scaler: Scaler | None
     config: ForecastConfig
     fit: FitResult | None
+    covariate_scaler: CovariateScaler | None = None
 
 
 def build_model(
@@ -87,9 +90,11 @@ def build_model(
     return one(key) if cfg.ensemble == 1 else ForecastEnsemble.create(cfg.ensemble, one, key=key)
 
 
-def scaled_windows(windows: Windows, cfg: ForecastConfig, scaler: Scaler | None) -> dict[str, np.ndarray]:
+def scaled_windows(
+    windows: Windows, cfg: ForecastConfig, scaler: Scaler | None, covariate_scaler: CovariateScaler | None = None
+) -> dict[str, np.ndarray]:
     """Model inputs of ``windows``: ``inputs``, ``lengths``, ``targets`` scaled, the ``loc``/``scale`` used and,
-    with covariates, ``past`` and ``future`` (as given)."""
+    with covariates, ``past`` and ``future`` (mapped by ``covariate_scaler`` when given; padding stays 0)."""
     if scaler is None:
         loc, scale = window_stats(windows.inputs, windows.lengths, cfg.data.scaler)
     else:
@@ -97,6 +102,10 @@ def scaled_windows(windows: Windows, cfg: ForecastConfig, scaler: Scaler | None)
     inputs = scale_rows(windows.inputs, windows.lengths, loc, scale)
     targets = (windows.targets - loc[:, None]) / scale[:, None]
     covariates = {} if windows.past is None else {"past": windows.past, "future": windows.future}
+    if covariates and covariate_scaler is not None:
+        valid = np.arange(windows.past.shape[1]).reshape(1, -1, 1) < windows.lengths.reshape(-1, 1, 1)
+        covariates = {"past": np.where(valid, covariate_scaler(windows.past), 0.0),
+                      "future": covariate_scaler(windows.future)}  # fmt: skip
     return {"inputs": inputs, "lengths": windows.lengths, "targets": targets, "loc": loc, "scale": scale,
             **covariates}  # fmt: skip
 
@@ -200,6 +209,7 @@ def predict(
     levels: Sequence[float] | None = None,
     covariates: Sequence[np.ndarray] | None = None,
     future: np.ndarray | None = None,
+    covariate_scaler: CovariateScaler | None = None,
     samples: int | None = None,
     key: jax.Array | None = None,
 ) -> Forecast:
@@ -209,7 +219,9 @@ def predict(
     levels in (0, 1) for prediction intervals (needs a probabilistic head). A `ForecastEnsemble` forecasts
     the median over its members of their point forecasts and of their quantiles. A model trained with
     ``K`` covariates needs ``covariates`` (``[n_i, K]`` per history) and ``future`` ``[N, H, K]`` (those of
-    the forecast steps: `SeriesSet.last_covariates` after `SeriesSet.split_last`, or `future_covariates`).
+    the forecast steps: `SeriesSet.last_covariates` after `SeriesSet.split_last`, or `future_covariates`),
+    in data units, and the run's ``covariate_scaler`` when it scaled exogenous or static covariates
+    (``data.covariate_scaler = "standard"``, `ForecastRun.covariate_scaler`).
 
     ``samples = S`` (a recursive model with a gaussian, student_t or quantile head; needs ``key``): sample
     ``S`` paths (`sample_paths`, DeepAR's ancestral sampling) instead of feeding the point forecast back;
@@ -225,8 +237,11 @@ def predict(
             raise ValueError("samples needs a key, e.g. key=jax.random.key(0)")
     inputs, lengths = last_inputs(values, cfg.data.input_size)
     extra = _predict_covariates(model, cfg, values, covariates, future)
+    if extra and covariate_scaler is None and _scales_covariates(cfg):
+        raise ValueError("the model was trained on standardised exogenous and static covariates: pass "
+                         "covariate_scaler=run.covariate_scaler")  # fmt: skip
     windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)), **extra)
-    data = scaled_windows(windows, cfg, scaler)
+    data = scaled_windows(windows, cfg, scaler, covariate_scaler)
     loc, scale = data["loc"][:, None], data["scale"][:, None]
     if samples is not None:
         paths = sample_in_chunks(model, data["inputs"], data["lengths"], samples, key=key) * scale + loc
@@ -309,11 +324,14 @@ def fit_forecast(
     history = series.split_last(d.horizon)[0] if d.validate else series
     count = _covariate_count(cfg, series)
     scaler = Scaler.fit(history.values, d.scaler) if d.scale_scope == "series" else None
+    covariate_scaler = None
+    if count and _scales_covariates(cfg):
+        covariate_scaler = CovariateScaler.fit(history.covariates, 2 * len(d.calendar))
     observed = np.concatenate(history.values)
     ReferenceProfile.from_values(observed[np.isfinite(observed)], names=["y"]).save(run_dir / REFERENCE_PROFILE_FILE)
     windows = make_windows(history.values, d.input_size, d.horizon, stride=d.stride, min_input=d.min_input,
                            max_windows=d.max_windows, covariates=history.covariates)  # fmt: skip
-    arrays = _device(scaled_windows(windows, cfg, scaler))
+    arrays = _device(scaled_windows(windows, cfg, scaler, covariate_scaler))
     draw, members = _window_sampler(windows.series, d.sampling, d.batch_size), cfg.model.ensemble
     seeds = [cfg.train.seed + m for m in range(members)]
 
@@ -325,14 +343,14 @@ def fit_forecast(
     evaluate = None
     if d.validate:
         valid = scaled_windows(make_windows(series.values, d.input_size, d.horizon, stride=10**9,
-                                            covariates=series.covariates), cfg, scaler)  # fmt: skip
+                                            covariates=series.covariates), cfg, scaler, covariate_scaler)  # fmt: skip
         batch = _device(valid)
         actual = np.stack([y[-d.horizon :] for y in series.values])
         known = {"covariates": history.covariates, "future": series.last_covariates(d.horizon)}
 
         def evaluate(model: Forecaster | ForecastEnsemble) -> dict[str, float]:
             loss = float(_eval_loss(model, _per_member(batch, members), cfg.model.point_loss))
-            mean = predict(model, cfg, history.values, scaler=scaler, **known).mean
+            mean = predict(model, cfg, history.values, scaler=scaler, covariate_scaler=covariate_scaler, **known).mean
             return {"loss": loss, "smape": smape(actual, mean)}
 
     keys = jnp.stack([jax.random.split(jax.random.key(seed))[1] for seed in seeds])
@@ -351,12 +369,13 @@ def fit_forecast(
         "task": "forecast",
         "config": to_dict(cfg),
         "scaler": None if scaler is None else scaler.to_json(),
+        "covariate_scaler": None if covariate_scaler is None else covariate_scaler.to_json(),
         "data_fingerprint": fingerprint(series),
     }
     result = fit(model, loss_fn, get_batch, optim=optim, train=cfg.train, run_dir=run_dir,
                  evaluate=evaluate, meta=meta, resume=resume, progress=progress)  # fmt: skip
     final = result.best_model if result.best_model is not None else result.model
-    return ForecastRun(run_dir, final, scaler, cfg, result)
+    return ForecastRun(run_dir, final, scaler, cfg, result, covariate_scaler)
 
 
 def _window_sampler(series: np.ndarray, sampling: str, batch_size: int):
@@ -374,6 +393,11 @@ def _window_sampler(series: np.ndarray, sampling: str, batch_size: int):
         return starts[picked] + rng.integers(0, counts[picked])
 
     return draw
+
+
+def _scales_covariates(cfg: ForecastConfig) -> bool:
+    """Whether the run standardises covariates: ``data.covariate_scaler`` standard, with exogenous or static ones."""
+    return cfg.data.covariate_scaler == "standard" and bool(cfg.data.exogenous + cfg.data.static)
 
 
 def _covariate_count(cfg: ForecastConfig, series: SeriesSet) -> int:
@@ -406,4 +430,8 @@ def load_forecast(path: str | Path) -> ForecastRun:
     skeleton = build_model(cfg.model, cfg.data.horizon, key=jax.random.key(0), covariates=len(cfg.data.covariate_names))
     model, meta = load_checkpoint(checkpoint, skeleton)
     scaler = None if meta.get("scaler") is None else Scaler.from_json(meta["scaler"])
-    return ForecastRun(Path(path), model, scaler, cfg, None)
+    stored = meta.get("covariate_scaler")
+    if stored is None and "covariate_scaler" not in meta and cfg.data.covariate_names:  # a run from before scaling
+        stored = CovariateScaler.identity(len(cfg.data.covariate_names)).to_json()
+    covariate_scaler = None if stored is None else CovariateScaler.from_json(stored)
+    return ForecastRun(Path(path), model, scaler, cfg, None, covariate_scaler)
