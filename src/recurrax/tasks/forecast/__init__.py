@@ -61,13 +61,13 @@ from ._holdout import predict_series as predict_series
 from ._model import Forecaster as Forecaster
 from ._plot import write_backtest_plot as write_backtest_plot
 from ._plot import write_forecast_plot as write_forecast_plot
+from ._predict import Forecast as Forecast
+from ._predict import predict as predict
 from ._refit import backtest_refit as backtest_refit
-from ._run import Forecast as Forecast
 from ._run import ForecastRun as ForecastRun
 from ._run import build_model as build_model
 from ._run import fit_forecast as fit_forecast
 from ._run import forecast_loss as forecast_loss
 from ._run import load_forecast as load_forecast
-from ._run import predict as predict
 from ._sampling import sample_paths as sample_paths
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster

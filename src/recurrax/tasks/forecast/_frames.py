@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._data import Missing, SeriesSet
-from ._run import Forecast
+from ._predict import Forecast
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 

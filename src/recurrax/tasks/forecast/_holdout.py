@@ -23,7 +23,8 @@ from ._config import DataConfig, ForecastConfig
 from ._data import SeriesSet
 from ._frames import read_series
 from ._plot import write_forecast_plot
-from ._run import Forecast, ForecastRun, fingerprint, fit_forecast, load_forecast, predict
+from ._predict import Forecast, predict
+from ._run import ForecastRun, fingerprint, fit_forecast, load_forecast
 
 LEVELS = (0.1, 0.5, 0.9)  # the quantile levels that the holdout is scored at (0.1..0.9: the 80% interval)
 

@@ -1,7 +1,8 @@
-"""`fit_forecast`, `predict`, `load_forecast`: a forecasting run from config to run directory, and its reuse.
+"""`fit_forecast`, `load_forecast`: a forecasting run from config to run directory, and its reuse (forecasts:
+`recurrax.tasks.forecast._predict.predict`).
 
 A run directory holds ``config.toml``, ``metrics.jsonl``, ``checkpoints/`` (each ``meta.json`` carries the
-config, the series scaler and the data fingerprint), ``reference_profile.json`` (the
+config, the series scaler, the covariate scaler and the data fingerprint), ``reference_profile.json`` (the
 `recurrax.metrics.ReferenceProfile` of the training history values, feature ``y``, for drift monitoring)
 and, from `write_forecast_plot`, PNG plots.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,35 +27,12 @@ from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
 from ._covariate_scaling import CovariateScaler
-from ._data import Scaler, SeriesSet, Windows, check_covariates, last_inputs, left_aligned, make_windows
+from ._data import Scaler, SeriesSet, make_windows
 from ._ensemble import ForecastEnsemble, ensemble_loss
-from ._heads import head_loss, head_quantiles, point_forecast, point_loss
+from ._heads import head_loss, point_loss
 from ._model import Forecaster
-from ._sampling import check_sampling, sample_in_chunks
-from ._scaling import scale_rows, window_stats
+from ._predict import device_batch, predict, scaled_windows, scales_covariates
 from ._seq2seq import Seq2SeqForecaster
-
-
-@dataclass
-class Forecast:
-    """Forecasts in data units: ``mean`` ``[N, H]`` (the point forecast), ``quantiles`` ``[N, H, K]`` at
-    ``levels`` ``[K]`` (None for a point head or when no levels were asked) and, when `predict` sampled
-    paths, the ``samples`` ``[S, N, H]``."""
-
-    mean: np.ndarray
-    quantiles: np.ndarray | None = None
-    levels: np.ndarray | None = None
-    samples: np.ndarray | None = None
-
-    def interval(self, coverage: float) -> tuple[np.ndarray, np.ndarray]:
-        """The central interval of ``coverage`` (e.g. 0.8: the 0.1 and 0.9 quantiles), each ``[N, H]``."""
-        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
-        if self.levels is None or self.quantiles is None:
-            raise ValueError("this forecast holds no quantiles; predict with levels")
-        found = [int(np.argmin(np.abs(self.levels - q))) for q in (lo, hi)]
-        if not np.allclose(self.levels[found], [lo, hi]):
-            raise ValueError(f"levels {self.levels.tolist()} lack {lo} and {hi}")
-        return self.quantiles[..., found[0]], self.quantiles[..., found[1]]
 
 
 @dataclass
@@ -88,32 +65,6 @@ def build_model(
         return Forecaster(horizon, cfg.hidden_size, cfg.num_layers, kind=cfg.kind, **common)
 
     return one(key) if cfg.ensemble == 1 else ForecastEnsemble.create(cfg.ensemble, one, key=key)
-
-
-def scaled_windows(
-    windows: Windows, cfg: ForecastConfig, scaler: Scaler | None, covariate_scaler: CovariateScaler | None = None
-) -> dict[str, np.ndarray]:
-    """Model inputs of ``windows``: ``inputs``, ``lengths``, ``targets`` scaled, the ``loc``/``scale`` used and,
-    with covariates, ``past`` and ``future`` (mapped by ``covariate_scaler`` when given; padding stays 0)."""
-    if scaler is None:
-        loc, scale = window_stats(windows.inputs, windows.lengths, cfg.data.scaler)
-    else:
-        loc, scale = scaler.loc[windows.series], scaler.scale[windows.series]
-    inputs = scale_rows(windows.inputs, windows.lengths, loc, scale)
-    targets = (windows.targets - loc[:, None]) / scale[:, None]
-    covariates = {} if windows.past is None else {"past": windows.past, "future": windows.future}
-    if covariates and covariate_scaler is not None:
-        valid = np.arange(windows.past.shape[1]).reshape(1, -1, 1) < windows.lengths.reshape(-1, 1, 1)
-        covariates = {"past": np.where(valid, covariate_scaler(windows.past), 0.0),
-                      "future": covariate_scaler(windows.future)}  # fmt: skip
-    return {"inputs": inputs, "lengths": windows.lengths, "targets": targets, "loc": loc, "scale": scale,
-            **covariates}  # fmt: skip
-
-
-def _device(data: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-    """The model's batch of `scaled_windows` on the device: int32 ``lengths``, float32 the rest."""
-    names = [k for k in ("inputs", "lengths", "targets", "loc", "scale", "past", "future") if k in data]
-    return {k: jnp.asarray(data[k], jnp.int32 if k == "lengths" else jnp.float32) for k in names}
 
 
 def forecast_loss(
@@ -186,105 +137,6 @@ def _member_loss(
 _eval_loss = eqx.filter_jit(lambda model, batch, name: forecast_loss(model, batch, None, None, point_loss=name)[0])
 
 
-@eqx.filter_jit
-def _forward(model: Any, batch: dict[str, jax.Array]) -> jax.Array:
-    return model(batch["inputs"], batch["lengths"], past=batch.get("past"), future=batch.get("future"))
-
-
-def _raw_forecast(model: Any, data: dict[str, np.ndarray], chunk: int = 1024) -> np.ndarray:
-    """Raw head outputs ``[N, H, P]`` (an ensemble: ``[M, N, H, P]``), in chunks of ``chunk`` rows."""
-    parts = []
-    for start in range(0, len(data["inputs"]), chunk):
-        rows = _device({k: v[start : start + chunk] for k, v in data.items() if k not in ("loc", "scale")})
-        parts.append(np.asarray(_forward(model, rows), np.float64))
-    return np.concatenate(parts, axis=-3)
-
-
-def predict(
-    model: Forecaster | Seq2SeqForecaster | ForecastEnsemble,
-    cfg: ForecastConfig,
-    values: Sequence[np.ndarray],
-    *,
-    scaler: Scaler | None = None,
-    levels: Sequence[float] | None = None,
-    covariates: Sequence[np.ndarray] | None = None,
-    future: np.ndarray | None = None,
-    covariate_scaler: CovariateScaler | None = None,
-    samples: int | None = None,
-    key: jax.Array | None = None,
-) -> Forecast:
-    """Forecasts of the next ``horizon`` steps after each history ``values[i]`` (data units).
-
-    ``scaler``: the run's series scaler (series scaling), None for window scaling. ``levels``: quantile
-    levels in (0, 1) for prediction intervals (needs a probabilistic head). A `ForecastEnsemble` forecasts
-    the median over its members of their point forecasts and of their quantiles. A model trained with
-    ``K`` covariates needs ``covariates`` (``[n_i, K]`` per history) and ``future`` ``[N, H, K]`` (those of
-    the forecast steps: `SeriesSet.last_covariates` after `SeriesSet.split_last`, or `future_covariates`),
-    in data units, and the run's ``covariate_scaler`` when it scaled exogenous or static covariates
-    (``data.covariate_scaler = "standard"``, `ForecastRun.covariate_scaler`).
-
-    ``samples = S`` (a recursive model with a gaussian, student_t or quantile head; needs ``key``): sample
-    ``S`` paths (`sample_paths`, DeepAR's ancestral sampling) instead of feeding the point forecast back;
-    ``mean`` is then the mean of the paths, ``quantiles`` their empirical quantiles at ``levels`` (multi-step
-    intervals with the accumulated error) and ``Forecast.samples`` the paths ``[S, N, H]`` (an ensemble of
-    ``M``: ``S`` per member, pooled, ``[M S, N, H]``).
-    """
-    if samples is not None:
-        check_sampling(model)
-        if samples < 1:
-            raise ValueError(f"samples must be >= 1, got {samples}")
-        if key is None:
-            raise ValueError("samples needs a key, e.g. key=jax.random.key(0)")
-    inputs, lengths = last_inputs(values, cfg.data.input_size)
-    extra = _predict_covariates(model, cfg, values, covariates, future)
-    if extra and covariate_scaler is None and _scales_covariates(cfg):
-        raise ValueError("the model was trained on standardised exogenous and static covariates: pass "
-                         "covariate_scaler=run.covariate_scaler")  # fmt: skip
-    windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)), **extra)
-    data = scaled_windows(windows, cfg, scaler, covariate_scaler)
-    loc, scale = data["loc"][:, None], data["scale"][:, None]
-    if samples is not None:
-        paths = sample_in_chunks(model, data["inputs"], data["lengths"], samples, key=key) * scale + loc
-        if levels is None:
-            return Forecast(paths.mean(axis=0), samples=paths)
-        levels = np.asarray(levels, np.float64)
-        return Forecast(paths.mean(axis=0), np.moveaxis(np.quantile(paths, levels, axis=0), 0, -1), levels, paths)
-    raw = _raw_forecast(model, data)
-    ensemble = isinstance(model, ForecastEnsemble)
-    point = np.asarray(point_forecast(model.head, jnp.asarray(raw), model.quantiles), np.float64)
-    mean = (np.median(point, axis=0) if ensemble else point) * scale + loc
-    if levels is None:
-        return Forecast(mean)
-    levels = np.asarray(levels, np.float64)
-    q = head_quantiles(model.head, raw, levels, model.quantiles)
-    q = np.median(q, axis=0) if ensemble else q
-    return Forecast(mean, q * scale[..., None] + loc[..., None], levels)
-
-
-def _predict_covariates(model: Any, cfg: ForecastConfig, values: Sequence[np.ndarray],
-                        covariates: Sequence[np.ndarray] | None, future: np.ndarray | None) -> dict[str, np.ndarray]:  # fmt: skip
-    """``past`` and ``future`` windows of `predict`, checked against what the model takes."""
-    count = model.members.covariates if isinstance(model, ForecastEnsemble) else getattr(model, "covariates", 0)
-    if count == 0:
-        if covariates is not None or future is not None:
-            raise ValueError("the model was trained without covariates; do not pass covariates or future")
-        return {}
-    names = cfg.data.covariate_names
-    if covariates is None or future is None:
-        raise ValueError(f"the model takes {count} covariates {names}: give covariates (of the histories) and "
-                         f"future (of the {model.horizon} forecast steps, [N, H, K])")  # fmt: skip
-    check_covariates(values, covariates)
-    if np.shape(future) != (len(values), model.horizon, count):
-        raise ValueError(f"future covariates must be [N, H, K] = {[len(values), model.horizon, count]} "
-                         f"({names}), got shape {list(np.shape(future))}")  # fmt: skip
-    if not np.isfinite(future).all():
-        raise ValueError("future covariates hold NaN or inf")
-    if covariates[0].shape[1] != count:
-        raise ValueError(f"covariates must have K = {count} columns ({names}), got {covariates[0].shape[1]}")
-    past = np.stack([left_aligned(c, cfg.data.input_size)[0] for c in covariates])
-    return {"past": past, "future": np.asarray(future, np.float64)}
-
-
 def fingerprint(series: SeriesSet) -> str:
     """sha256 of the series ids and values (float64 bytes)."""
     digest = hashlib.sha256()
@@ -325,13 +177,13 @@ def fit_forecast(
     count = _covariate_count(cfg, series)
     scaler = Scaler.fit(history.values, d.scaler) if d.scale_scope == "series" else None
     covariate_scaler = None
-    if count and _scales_covariates(cfg):
+    if count and scales_covariates(cfg):
         covariate_scaler = CovariateScaler.fit(history.covariates, 2 * len(d.calendar))
     observed = np.concatenate(history.values)
     ReferenceProfile.from_values(observed[np.isfinite(observed)], names=["y"]).save(run_dir / REFERENCE_PROFILE_FILE)
     windows = make_windows(history.values, d.input_size, d.horizon, stride=d.stride, min_input=d.min_input,
                            max_windows=d.max_windows, covariates=history.covariates)  # fmt: skip
-    arrays = _device(scaled_windows(windows, cfg, scaler, covariate_scaler))
+    arrays = device_batch(scaled_windows(windows, cfg, scaler, covariate_scaler))
     draw, members = _window_sampler(windows.series, d.sampling, d.batch_size), cfg.model.ensemble
     seeds = [cfg.train.seed + m for m in range(members)]
 
@@ -344,7 +196,7 @@ def fit_forecast(
     if d.validate:
         valid = scaled_windows(make_windows(series.values, d.input_size, d.horizon, stride=10**9,
                                             covariates=series.covariates), cfg, scaler, covariate_scaler)  # fmt: skip
-        batch = _device(valid)
+        batch = device_batch(valid)
         actual = np.stack([y[-d.horizon :] for y in series.values])
         known = {"covariates": history.covariates, "future": series.last_covariates(d.horizon)}
 
@@ -393,11 +245,6 @@ def _window_sampler(series: np.ndarray, sampling: str, batch_size: int):
         return starts[picked] + rng.integers(0, counts[picked])
 
     return draw
-
-
-def _scales_covariates(cfg: ForecastConfig) -> bool:
-    """Whether the run standardises covariates: ``data.covariate_scaler`` standard, with exogenous or static ones."""
-    return cfg.data.covariate_scaler == "standard" and bool(cfg.data.exogenous + cfg.data.static)
 
 
 def _covariate_count(cfg: ForecastConfig, series: SeriesSet) -> int:
