@@ -182,7 +182,8 @@ def export_run(
     - ``classify``: ``predict_proba`` — raw ``x`` ``[B, T, D]`` (NaN = missing), ``lengths`` ``[B]`` ->
       ``probs`` ``[B, C]`` (the run's scaling inside).
     - ``forecast``: ``forecast`` — raw ``history`` ``[B, T]`` (left-aligned), ``lengths`` ``[B]`` (and
-      ``series`` ``[B]`` for series scaling) -> ``mean`` ``[B, H]`` (and ``quantiles`` ``[B, H, K]`` at
+      ``series`` ``[B]`` for series scaling; ``past`` ``[B, T, K]`` and ``future`` ``[B, H, K]`` for a model
+      with covariates, data units) -> ``mean`` ``[B, H]`` (and ``quantiles`` ``[B, H, K]`` at
       ``levels``, default the config's ``quantiles``, for a probabilistic head), in data units.
     - anomaly (a ``prediction`` or ``nll`` scorer): ``score`` — raw ``values`` ``[B, T, D]``, ``lengths`` ->
       ``scores`` ``[B, T]``; ``score_step`` (streaming) — ``x`` ``[B, D]`` and the state -> ``score`` ``[B]``

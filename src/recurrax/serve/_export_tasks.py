@@ -11,7 +11,10 @@ in JAX so that they run inside the exported module:
 - ``forecast`` ``forecast``: the last ``min(n, L)`` of each history's ``n = lengths`` values, left-aligned in
   ``[B, L]`` (as `last_inputs`), scaled (window statistics, or the series' ``loc``/``scale`` selected by
   ``series``), the model's raw head outputs mapped to the point forecast and, for a probabilistic head, the
-  quantiles at ``levels`` (as `head_quantiles`), both back in data units.
+  quantiles at ``levels`` (as `head_quantiles`), both back in data units. A model with ``K`` covariates
+  also takes ``past`` ``[B, T, K]`` and ``future`` ``[B, H, K]`` in data units: the last ``min(n, L)`` rows
+  of ``past`` are taken as those of ``history``, both mapped by the run's covariate scaler
+  ``(x - loc) / scale`` (``past`` zero after each count, as `scaled_windows`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from scipy import stats
 
 from ..tasks.classify import load_classifier
 from ..tasks.forecast import load_forecast
+from ..tasks.forecast._covariate_scaling import CovariateScaler
 from ..tasks.forecast._heads import MIN_SCALE, point_forecast
 from ..tasks.lm import load_lm
 from ..train import read_meta
@@ -99,9 +103,13 @@ def classify(checkpoint: Path) -> dict[str, Any]:
 
 def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[str, Any]:
     """``forecast``: raw ``history`` ``[B, T]`` float32 (each row's first ``lengths[b]`` values, oldest
-    first), ``lengths`` ``[B]`` in ``[1, T]`` (and ``series`` ``[B]`` int32 for series scaling: the
-    series' index in the training set's order, that of ``meta["data"]["scaler"]["loc"]``) -> ``mean`` ``[B, H]`` and, for a probabilistic head,
-    ``quantiles`` ``[B, H, K]`` at ``meta["data"]["levels"]``."""
+    first), ``lengths`` ``[B]`` in ``[1, T]`` (and ``series`` ``[B]`` int32 for series scaling: the series'
+    index in the training set's order, that of ``meta["data"]["scaler"]["loc"]``; and, for a model with
+    ``K`` covariates, ``past`` ``[B, T, K]`` float32, those of the history steps aligned with ``history``,
+    and ``future`` ``[B, H, K]`` float32, those of the forecast steps, both in data units, channels in the
+    order of ``meta["data"]["covariates"]``) -> ``mean`` ``[B, H]`` and, for a probabilistic head,
+    ``quantiles`` ``[B, H, K]`` at ``meta["data"]["levels"]``. The covariate scaler (identity when the run
+    stored none) is in the weights as ``covariates.loc`` and ``covariates.scale`` ``[K]``."""
     run = load_forecast(checkpoint)
     model, cfg = run.model, run.config
     weights, rebuild = model_weights(model)
@@ -109,6 +117,12 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
     if by_series:
         weights["scaler.loc"] = run.scaler.loc.astype(np.float32)
         weights["scaler.scale"] = run.scaler.scale.astype(np.float32)
+    names = list(cfg.data.covariate_names)
+    channels = len(names)
+    covariate_scaler = run.covariate_scaler or CovariateScaler.identity(channels)
+    if channels:
+        weights["covariates.loc"] = covariate_scaler.loc.astype(np.float32)
+        weights["covariates.scale"] = covariate_scaler.scale.astype(np.float32)
     probabilistic = model.head != "point"
     if levels is None:
         levels = tuple(model.quantiles) if probabilistic else ()
@@ -127,7 +141,13 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
             loc, scale = window_stats(values, count, method)
         valid = jnp.arange(size).reshape(1, -1) < count.reshape(-1, 1)
         scaled = jnp.where(valid, (values - loc[:, None]) / scale[:, None], 0.0)
-        raw = rebuild(w)(scaled, count)
+        covariates = {}
+        if channels:
+            c_loc, c_scale = w["covariates.loc"].reshape(1, 1, -1), w["covariates.scale"].reshape(1, 1, -1)
+            past = (last_values(inputs["past"], inputs["lengths"], size)[0] - c_loc) / c_scale
+            future = (inputs["future"] - c_loc) / c_scale
+            covariates = {"past": jnp.where(valid[..., None], past, 0.0), "future": future}
+        raw = rebuild(w)(scaled, count, **covariates)
         out = {"mean": point_forecast(model.head, raw, model.quantiles) * scale[:, None] + loc[:, None]}
         if levels:
             q = raw_quantiles(model.head, raw, levels, model.quantiles)
@@ -137,6 +157,9 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
     inputs = [Input("history", ("B", "T"), "float32"), Input("lengths", ("B",), "int32", (1, "T"))]
     if by_series:
         inputs.append(Input("series", ("B",), "int32", (0, len(run.scaler.loc) - 1)))
+    if channels:
+        inputs += [Input("past", ("B", "T", channels), "float32"),
+                   Input("future", ("B", model.horizon, channels), "float32")]  # fmt: skip
     meta = read_meta(checkpoint)
     data = {
         "input_size": size,
@@ -146,17 +169,23 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
         "levels": list(levels) or None,
         "scaler": {"method": method, "scope": cfg.data.scale_scope, **({} if not by_series else run.scaler.to_json())},
     }
+    if channels:
+        data |= {"covariates": names, "covariate_scaler": covariate_scaler.to_json()}
     return _kwargs("forecast", {"forecast": Function(fn, tuple(inputs))}, weights, meta, data, checkpoint)
 
 
 def last_values(history: jax.Array, lengths: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
-    """The last ``min(n, size)`` of each row's ``n = lengths`` values left-aligned in ``[B, size]`` (zeros
-    after), and their counts ``[B]`` (`recurrax.tasks.forecast._data.last_inputs` for padded rows)."""
+    """The last ``min(n, size)`` of each row's ``n = lengths`` steps of ``history`` ``[B, T, ...]`` left-aligned
+    in ``[B, size, ...]`` (zeros after), and their counts ``[B]`` (`recurrax.tasks.forecast._data.last_inputs`
+    for padded rows; a trailing axis, e.g. ``K`` covariates, is carried along)."""
     count = jnp.minimum(lengths, size)
-    index = (lengths - count).reshape(-1, 1) + jnp.arange(size).reshape(1, -1)
-    padded = jnp.concatenate([history, jnp.zeros((history.shape[0], size), history.dtype)], axis=1)
-    values = jnp.take_along_axis(padded, index, axis=1)
-    return jnp.where(jnp.arange(size).reshape(1, -1) < count.reshape(-1, 1), values, 0.0), count
+    batch, trailing = history.shape[0], history.shape[2:]
+    ones = (1,) * len(trailing)
+    index = (lengths - count).reshape(-1, 1, *ones) + jnp.arange(size).reshape(1, -1, *ones)
+    padded = jnp.concatenate([history, jnp.zeros((batch, size, *trailing), history.dtype)], axis=1)
+    values = jnp.take_along_axis(padded, jnp.broadcast_to(index, (batch, size, *trailing)), axis=1)
+    valid = jnp.arange(size).reshape(1, -1, *ones) < count.reshape(-1, 1, *ones)
+    return jnp.where(valid, values, 0.0), count
 
 
 def window_stats(values: jax.Array, count: jax.Array, method: str) -> tuple[jax.Array, jax.Array]:

@@ -37,10 +37,14 @@ class ClassifyResponse(BaseModel):
 class ForecastRequest(_Body):
     """``history``: ``B`` series of observed values, oldest first (ragged lengths allowed; ``null`` marks a
     missing value where the model accepts them); ``series``: each row's series index in the training set (the
-    order of the artifact's ``data.scaler.loc``), needed by a model that scales per series."""
+    order of the artifact's ``data.scaler.loc``), needed by a model that scales per series. A model with ``K``
+    covariates (the artifact's ``data.covariates``) needs ``past`` ``[B][n_i][K]`` (one ``K``-vector per
+    history value) and ``future`` ``[B][H][K]`` (those of the ``H`` forecast steps), in data units."""
 
     history: list[list[float | None]] = Field(min_length=1, examples=[[[1.0, 2.0, 3.0, 4.0]]])
     series: list[int] | None = None
+    past: list[list[list[float]]] | None = None
+    future: list[list[list[float]]] | None = None
 
 
 class Interval(BaseModel):

@@ -173,6 +173,7 @@ class Service:
                     422, f"series must hold one index per history row ({len(history)}), got {len(body.series)}"
                 )
             arrays["series"] = np.asarray(body.series)
+        arrays |= self.covariates(body, lengths)
         arrays = self.checked(arrays)
         if self.drift is not None:
             values = np.concatenate([history[i, : lengths[i]] for i in range(len(history))])
@@ -187,6 +188,35 @@ class Service:
         intervals = [Interval(coverage=round(1 - 2 * levels[i], 10), lower=q[..., i].tolist(), upper=q[..., j].tolist())
                      for i, j in pairs]  # fmt: skip
         return ForecastResponse(mean=out["mean"].tolist(), levels=levels, quantiles=q.tolist(), intervals=intervals)
+
+    def covariates(self, body: ForecastRequest, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        """``past`` ``[B, T, K]`` (padded as ``history``) and ``future`` ``[B, H, K]`` of a forecast request
+        for a model with covariates (none for a model without, which refuses them); 422 naming the expected
+        shapes and the covariate names otherwise."""
+        given = body.past is not None or body.future is not None
+        if "past" not in self.specs:
+            if given:
+                raise http_error(422, "this model takes no covariates; drop past and future")
+            return {}
+        horizon, count = self.specs["future"]["shape"][1:]
+        names = self.data.get("covariates")
+        expected = (f"past [B][n_i][{count}] (one {count}-vector per history value) and future [B][{horizon}]"
+                    f"[{count}] (the {horizon} forecast steps'), covariates {names}")  # fmt: skip
+        if body.past is None or body.future is None:
+            raise http_error(422, f"this model takes {count} covariates: give {expected}")
+        steps = [len(rows) for rows in body.past]
+        if steps != lengths.tolist():
+            raise http_error(422, f"past must hold one {count}-vector per history value, {lengths.tolist()} per "
+                                  f"series, got {steps}; expected {expected}")  # fmt: skip
+        try:
+            past, _ = pad_ragged(body.past, "past", features=count)
+            future = np.array(body.future, np.float64)
+        except ValueError as error:
+            raise http_error(422, f"{error}; expected {expected}") from None
+        if future.shape != (len(lengths), horizon, count):
+            raise http_error(422, f"future must have shape [B, H, K] = {[len(lengths), horizon, count]}, got "
+                                  f"{list(future.shape)}; expected {expected}")  # fmt: skip
+        return {"past": past, "future": future}
 
     async def anomaly(self, body: AnomalyRequest) -> AnomalyResponse:
         features = self.specs["values"]["shape"][-1]
