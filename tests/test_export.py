@@ -30,6 +30,8 @@ FORECASTS = {  # head, kind, scaler, scope, exported levels (None: the config's,
     "quantile": ("quantile", "direct", "standard", "series", None),
     "student_t": ("student_t", "direct", "none", "window", (0.05, 0.5, 0.8)),
     "point_last": ("point", "direct", "last", "window", None),
+    "gaussian_ensemble": ("gaussian", "direct", "meanabs", "window", None),  # 3 members: the median forecast
+    "quantile_ensemble": ("quantile", "direct", "standard", "series", (0.2, 0.5)),
 }
 
 
@@ -64,7 +66,8 @@ def runs(tmp_path_factory):
     series = [rng.normal(size=size) * 3 + 10 for size in (3, 7, 12, 15, 5)]
     for name, (head, kind, scaler, scope, _) in FORECASTS.items():
         data = F.DataConfig(input_size=8, horizon=3, scaler=scaler, scale_scope=scope)
-        cfg = F.ForecastConfig(model=F.ModelConfig(hidden_size=5, head=head, kind=kind), data=data)
+        members = 3 if name.endswith("_ensemble") else 1
+        cfg = F.ForecastConfig(model=F.ModelConfig(hidden_size=5, head=head, kind=kind, ensemble=members), data=data)
         model = F.build_model(cfg.model, 3, key=jax.random.key(2))
         fitted = F.Scaler.fit(series, scaler) if scope == "series" else None
         meta = {"task": "forecast", "config": to_dict(cfg), "scaler": fitted and fitted.to_json()}

@@ -28,8 +28,7 @@ import numpy as np
 from scipy import stats
 
 from ..tasks.classify import load_classifier
-from ..tasks.forecast import load_forecast
-from ..tasks.forecast._covariate_scaling import CovariateScaler
+from ..tasks.forecast import CovariateScaler, ForecastEnsemble, load_forecast
 from ..tasks.forecast._heads import MIN_SCALE, point_forecast
 from ..tasks.lm import load_lm
 from ..train import read_meta
@@ -108,10 +107,12 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
     ``K`` covariates, ``past`` ``[B, T, K]`` float32, those of the history steps aligned with ``history``,
     and ``future`` ``[B, H, K]`` float32, those of the forecast steps, both in data units, channels in the
     order of ``meta["data"]["covariates"]``) -> ``mean`` ``[B, H]`` and, for a probabilistic head,
-    ``quantiles`` ``[B, H, K]`` at ``meta["data"]["levels"]``. The covariate scaler (identity when the run
+    ``quantiles`` ``[B, H, K]`` at ``meta["data"]["levels"]`` (a `ForecastEnsemble`: the median over its
+    members of their point forecasts and of their quantiles, as `predict`). The covariate scaler (identity when the run
     stored none) is in the weights as ``covariates.loc`` and ``covariates.scale`` ``[K]``."""
     run = load_forecast(checkpoint)
     model, cfg = run.model, run.config
+    members = isinstance(model, ForecastEnsemble)
     weights, rebuild = model_weights(model)
     by_series = run.scaler is not None
     if by_series:
@@ -147,11 +148,12 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
             past = (last_values(inputs["past"], inputs["lengths"], size)[0] - c_loc) / c_scale
             future = (inputs["future"] - c_loc) / c_scale
             covariates = {"past": jnp.where(valid[..., None], past, 0.0), "future": future}
-        raw = rebuild(w)(scaled, count, **covariates)
-        out = {"mean": point_forecast(model.head, raw, model.quantiles) * scale[:, None] + loc[:, None]}
+        raw = rebuild(w)(scaled, count, **covariates)  # an ensemble's: [M, B, H, P], its median forecast as predict's
+        point = point_forecast(model.head, raw, model.quantiles)
+        out = {"mean": (jnp.median(point, axis=0) if members else point) * scale[:, None] + loc[:, None]}
         if levels:
             q = raw_quantiles(model.head, raw, levels, model.quantiles)
-            out["quantiles"] = q * scale[:, None, None] + loc[:, None, None]
+            out["quantiles"] = (jnp.median(q, axis=0) if members else q) * scale[:, None, None] + loc[:, None, None]
         return out
 
     inputs = [Input("history", ("B", "T"), "float32"), Input("lengths", ("B",), "int32", (1, "T"))]
@@ -227,7 +229,9 @@ def raw_quantiles(head: str, raw: jax.Array, levels: tuple[float, ...], quantile
     student_t head ``mu + sigma * t_nu^{-1}(level)`` (`t_quantile`)."""
     if head == "gaussian":
         sigma = jax.nn.softplus(raw[..., 1:2]) + MIN_SCALE
-        return raw[..., :1] + sigma * jnp.asarray(stats.norm.ppf(levels), raw.dtype).reshape(1, 1, -1)
+        return raw[..., :1] + sigma * jnp.asarray(stats.norm.ppf(levels), raw.dtype).reshape(
+            (1,) * (raw.ndim - 1) + (-1,)
+        )
     if head == "student_t":
         sigma = jax.nn.softplus(raw[..., 1]) + MIN_SCALE
         nu = 2.0 + jax.nn.softplus(raw[..., 2])
