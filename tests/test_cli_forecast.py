@@ -231,3 +231,22 @@ def test_predict_samples_paths_of_a_recursive_model(data, tmp_path):
     np.testing.assert_allclose(frame["mean"].to_numpy().reshape(3, HORIZON), expected.mean, rtol=1e-6)
     np.testing.assert_allclose(frame["q0.9"].to_numpy().reshape(3, HORIZON), expected.quantiles[..., 2], rtol=1e-6)
     np.testing.assert_allclose(expected.mean, expected.samples.mean(axis=0), rtol=1e-9)  # the mean of the paths
+
+
+def test_fit_reports_the_holdout_beside_the_naive_baselines(fitted, data):
+    run_dir, _ = fitted
+    report = (run_dir / "report.md").read_text()
+    _, values, _ = _series(data)
+    histories, actual = [y[:-HORIZON] for y in values], np.stack([y[-HORIZON:] for y in values])
+    naive = np.stack([np.repeat(h[-1], HORIZON) for h in histories])  # the oracle: last value, and a year before
+    seasonal = np.stack([h[-PERIOD:][:HORIZON] for h in histories])
+    scores = json.loads((run_dir / "holdout.json").read_text())
+    for name, forecast in (("naive", naive), ("seasonal_naive", seasonal)):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {name} |"))
+        cells = [float(c) for c in row.strip("|").split("|")[1:5]]
+        expected = [metrics.mae(actual, forecast), metrics.rmse(actual, forecast), metrics.smape(actual, forecast),
+                    np.mean([metrics.mase(a, f, h, PERIOD) for a, f, h in zip(actual, forecast, histories)])]
+        np.testing.assert_allclose(cells, expected, atol=5e-5)  # printed with 4 decimals
+    model_row = next(line for line in report.splitlines() if line.startswith("| model |"))
+    assert f"{scores['mae']:.4f}" in model_row and f"{scores['coverage_80']:.4f}" in model_row
+    assert "3 series of 32-32 training values" in report and "![holdout](holdout.png)" in report

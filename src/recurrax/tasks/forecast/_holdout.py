@@ -24,6 +24,7 @@ from ._data import SeriesSet
 from ._frames import read_series
 from ._plot import write_forecast_plot
 from ._predict import Forecast, predict
+from ._report import baseline_scores, write_forecast_report
 from ._run import ForecastRun, fingerprint, fit_forecast, load_forecast
 
 LEVELS = (0.1, 0.5, 0.9)  # the quantile levels that the holdout is scored at (0.1..0.9: the 80% interval)
@@ -85,12 +86,15 @@ def fit_holdout(
     cfg: ForecastConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
 ) -> tuple[ForecastRun, dict[str, float]]:
     """`fit_forecast` on the series of ``data.path`` without their holdout, then score the holdout
-    (`holdout_forecast`). Besides the run's files writes ``holdout.json`` (the scores) and ``holdout.png``
-    (history, forecast, 80% interval and actuals of the first six series)."""
+    (`holdout_forecast`). Besides the run's files writes ``holdout.json`` (the scores), ``holdout.png``
+    (history, forecast, 80% interval and actuals of the first six series) and ``report.md`` (the set-up and
+    the holdout scores beside the naive and seasonal naive forecasts', `write_forecast_report`)."""
     history, actual, future = _split(load_series(cfg.data), cfg.data.horizon)
     run = fit_forecast(cfg, history, run_dir, resume=resume, progress=progress)
     scores, forecast = holdout_forecast(run, history, actual, future)
     (run.run_dir / "holdout.json").write_text(json.dumps(scores, indent=1) + "\n")
+    baselines = baseline_scores(history, actual, cfg.data.horizon, cfg.data.period)
+    write_forecast_report(run.run_dir / "report.md", cfg, history, scores, baselines)
     lower, upper = (None, None) if forecast.quantiles is None else forecast.interval(0.8)
     write_forecast_plot(run.run_dir / "holdout.png", history.values, forecast.mean, actuals=actual, lower=lower,
                         upper=upper, titles=history.ids)  # fmt: skip
