@@ -5,7 +5,8 @@ Endpoints (OpenAPI page at ``/docs``):
 - ``GET /health``: ``{"status": "ok", "task", "functions", "sessions"}``; ``GET /metrics``: Prometheus text
   (`recurrax.serve._telemetry`); ``GET /v1/model``: the task, data description and function schemas.
 - ``POST /v1/predict``, by task: ``classify`` ``{"inputs": [B][T][D], "lengths"?}`` -> probabilities and
-  labels; ``forecast`` ``{"history": [B][T], "series"?, "past"?: [B][T][K], "future"?: [B][H][K]}`` -> mean, quantiles and central intervals;
+  labels; ``forecast`` ``{"history": [B][T], "series"?, "past"?: [B][T][K], "future"?: [B][H][K]}`` -> mean,
+  quantiles and central intervals;
   ``anomaly`` ``{"values": [B][T][D]}`` -> scores; ``lm`` ``{"prompt", "max_tokens", "temperature", "top_k"?,
   "seed"}`` -> text. Ragged sequences are padded here (`recurrax.serve._service`).
 - ``POST /v1/sessions`` -> ``{"id"}``; ``POST /v1/sessions/{id}/step`` continues from the session's

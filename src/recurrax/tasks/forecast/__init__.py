@@ -9,16 +9,16 @@
     >>> fc.forecast_baseline("naive2", history.values, 18, period=12)     # doctest: +SKIP
 
 Pieces: data (`SeriesSet`, `fill_missing`, `Scaler`, `make_windows`, `Windows`), covariates
-(`calendar_features`, `covariate_names`, `future_covariates`, `CovariateScaler`), the models (`Forecaster`: direct or
-recursive; `Seq2SeqForecaster`: encoder-decoder with optional attention; heads point / gaussian /
-student_t / quantile; `head_loss`, `head_quantiles`),
-`ForecastEnsemble` (seed ensembles trained with `vmap`), configs (`ForecastConfig`, `ModelConfig`,
-`DataConfig`), runs (`build_model`, `fit_forecast`,
-`forecast_loss`, `predict`, `Forecast`, `load_forecast`; `sample_paths`: DeepAR's ancestral sampling), baselines (`forecast_baseline`: naive,
-seasonal_naive, naive2, theta, ets; `is_seasonal`, `seasonal_indices`, `deseasonalize`), `backtest`
-(rolling origin; `point_scores`) and `write_forecast_plot`. Files (what ``recurrax forecast`` drives):
-long frames in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `future_stamps`) and
-runs on them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `predict_series`,
+(`calendar_features`, `covariate_names`, `future_covariates`, `CovariateScaler`), the models
+(`Forecaster`: direct or recursive; `Seq2SeqForecaster`: encoder-decoder with optional attention; heads
+point / gaussian / student_t / quantile; `head_loss`, `head_quantiles`), `ForecastEnsemble` (seed
+ensembles trained with `vmap`), configs (`ForecastConfig`, `ModelConfig`, `DataConfig`), runs
+(`build_model`, `fit_forecast`, `forecast_loss`, `predict`, `Forecast`, `load_forecast`; `sample_paths`:
+DeepAR's ancestral sampling), baselines (`forecast_baseline`: naive, seasonal_naive, naive2, theta, ets;
+`is_seasonal`, `seasonal_indices`, `deseasonalize`), `backtest` (rolling origin; `point_scores`),
+`write_forecast_plot` and `write_forecast_report`. Files (what ``recurrax forecast`` drives): long frames
+in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `future_stamps`) and runs on
+them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `predict_series`,
 `backtest_run`, `backtest_table`; `backtest_refit` trains afresh at each origin; `write_backtest_plot`).
 See docs/forecast.md.
 """
@@ -64,6 +64,7 @@ from ._plot import write_forecast_plot as write_forecast_plot
 from ._predict import Forecast as Forecast
 from ._predict import predict as predict
 from ._refit import backtest_refit as backtest_refit
+from ._report import write_forecast_report as write_forecast_report
 from ._run import ForecastRun as ForecastRun
 from ._run import build_model as build_model
 from ._run import fit_forecast as fit_forecast

@@ -52,9 +52,9 @@ class DataConfig:
     - ``sampling``: training batches draw ``window`` (every window equally likely: long series weigh more)
       or ``series`` (a series uniformly, then one of its windows: every series weighs the same, as sMAPE
       and MASE weigh them).
-    - ``scaler``: ``standard``, ``robust``, ``meanabs``, ``last`` or ``none`` (`Scaler`); ``scale_scope``: ``series`` (statistics of
-      each series' training history, `Scaler`) or ``window`` (statistics of each window's own input, so
-      series of any level and trend share one model).
+    - ``scaler``: ``standard``, ``robust``, ``meanabs``, ``last`` or ``none`` (`Scaler`); ``scale_scope``:
+      ``series`` (statistics of each series' training history, `Scaler`) or ``window`` (statistics of each
+      window's own input, so series of any level and trend share one model).
     - ``missing``: ``error``, ``ffill`` or ``interpolate`` (see `fill_missing`).
     - ``validate``: hold out each series' last ``horizon`` values as the validation split (best checkpoint,
       early stopping); training windows then end before them.
