@@ -92,3 +92,26 @@ def test_smape_loss_run_validates_on_smape(tmp_path):
     assert len(evals) == 2
     for row in evals:  # one validation window per series: the loss is the same sMAPE, as a fraction
         assert 100 * row["loss"] == pytest.approx(row["smape"], rel=1e-4)
+
+
+def test_ensemble_members_with_the_smape_loss_follow_their_single_runs(tmp_path):
+    """The sMAPE loss and series sampling through the vmapped ensemble: member m == a single run, seed m."""
+    import jax
+
+    rng = np.random.default_rng(1)
+    values = [5 + np.sin(np.arange(24) / 2 + i) + rng.normal(0, 0.1, 24) for i in range(3)]
+    series = fc.SeriesSet.from_arrays(values)
+
+    def config(members: int, seed: int) -> fc.ForecastConfig:
+        return fc.ForecastConfig(
+            model=fc.ModelConfig(hidden_size=4, point_loss="smape", ensemble=members),
+            data=fc.DataConfig(input_size=6, horizon=2, batch_size=8, sampling="series"),
+            optim=OptimConfig(lr=0.05),
+            train=TrainConfig(steps=3, log_every=3, eval_every=0, checkpoint_every=0, seed=seed),
+        )
+
+    ensemble = fc.fit_forecast(config(2, 0), series, tmp_path / "ensemble", progress=False).model
+    for m in range(2):
+        single = fc.fit_forecast(config(1, m), series, tmp_path / f"single{m}", progress=False).model
+        for a, b in zip(jax.tree.leaves(ensemble.member(m)), jax.tree.leaves(single)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
