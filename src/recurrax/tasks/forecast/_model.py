@@ -89,14 +89,15 @@ class Forecaster(eqx.Module):
     def num_params(self) -> int:
         return num_params(self.head, self.quantiles)
 
-    def _read_out(self, h: Array) -> Array:
+    def read_out(self, h: Array) -> Array:
+        """The head's raw outputs ``W h + b`` of states ``h`` ``[..., hidden]`` (`sample_paths` steps with it)."""
         return h @ self.out_weight.T + broadcast_to_rank(self.out_bias, h)
 
     def step_outputs(self, inputs: Array, lengths: Array, key: Array | None = None) -> tuple[Array, Array]:
         """Per-step outputs ``[B, L, P]`` (each for the next value) and the last state's ``h`` ``[B, H]``
         (models without covariates)."""
         ys, state = self.rnn(inputs[..., None], lengths, key=key)
-        return self._read_out(ys), _last_h(state)
+        return self.read_out(ys), _last_h(state)
 
     def __call__(self, inputs: Array, lengths: Array, key: Array | None = None, *, past: Array | None = None,
                  future: Array | None = None) -> Array:  # fmt: skip
@@ -110,18 +111,18 @@ class Forecaster(eqx.Module):
                 horizon = with_covariates(jnp.zeros((batch, self.horizon), inputs.dtype), future,
                                           self.covariates, "future")[..., 1:]  # fmt: skip
                 features = jnp.concatenate([features, horizon.reshape(batch, -1)], axis=-1)
-            return self._read_out(features).reshape(batch, self.horizon, self.num_params)
+            return self.read_out(features).reshape(batch, self.horizon, self.num_params)
         if past is not None or future is not None:
             raise ValueError("a recursive forecaster takes no covariates")
         ys, state = self.rnn(inputs[..., None], lengths)
         last = jnp.take_along_axis(ys, (lengths - 1).reshape(-1, 1, 1), axis=1)[:, 0]
-        first = self._read_out(last)
+        first = self.read_out(last)
 
         def step(carry, _):
             state, raw = carry
             value = point_forecast(self.head, raw, self.quantiles)
             ys, state = self.rnn(value.reshape(batch, 1, 1), state=state)
-            nxt = self._read_out(ys[:, 0])
+            nxt = self.read_out(ys[:, 0])
             return (state, nxt), raw
 
         _, raws = jax.lax.scan(step, (state, first), None, length=self.horizon)

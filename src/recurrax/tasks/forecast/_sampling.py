@@ -119,14 +119,14 @@ def _member_paths(model: Forecaster, inputs: Array, lengths: Array, num_samples:
     batch, paths = inputs.shape[0], num_samples * inputs.shape[0]
     ys, state = model.rnn(inputs[..., None], lengths)
     last = jnp.take_along_axis(ys, (lengths - 1).reshape(-1, 1, 1), axis=1)[:, 0]
-    first = jnp.tile(model._read_out(last), (num_samples, 1))  # [S B, P], sample-major
+    first = jnp.tile(model.read_out(last), (num_samples, 1))  # [S B, P], sample-major
     state = jax.tree.map(lambda leaf: jnp.tile(leaf, (1, num_samples) + (1,) * (leaf.ndim - 2)), state)
 
     def step(carry, step_key):
         state, raw = carry
         value = draw(model.head, raw.reshape(num_samples, batch, -1), step_key, model.quantiles)
         ys, state = model.rnn(value.reshape(paths, 1, 1), state=state)
-        return (state, model._read_out(ys[:, 0])), value
+        return (state, model.read_out(ys[:, 0])), value
 
     _, values = jax.lax.scan(step, (state, first), jax.random.split(key, model.horizon))
     return jnp.moveaxis(values, 0, -1)
