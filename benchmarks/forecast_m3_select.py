@@ -7,15 +7,16 @@ split (the whole training part, scored on the M3 test values). Candidates are th
 (``--variant NAME=ARGS``: options of `forecast_m3.py`, e.g. ``smape=--loss smape``) x history-window scales
 (each a ``--ensemble``-member seed ensemble), for each variant the median over its window scales (a lookback
 ensemble, as N-BEATS ensembles over lookbacks), and ``all``, the median over every piece. Per frequency the
-candidate
-with the lowest validation sMAPE is picked, and the table reports the test sMAPE of the picks (the test
-scores of every candidate are printed too, for the record, but play no part in the choice). ``--include`` adds
-the candidates of earlier rounds (their select.json) to the pick, so a round can train one frequency only.
+candidate with the lowest validation sMAPE is picked, and the table reports the test sMAPE of the picks (the
+test scores of every candidate are printed too, for the record, but play no part in the choice).
+``--include`` adds the candidates of earlier rounds (their select.json) to the pick, so a round can train one
+frequency only.
 
 Jobs run ``--jobs`` at a time (on a GPU they share the device: ``XLA_PYTHON_CLIENT_PREALLOCATE=false``);
 ``--deadline`` seconds after the start, unfinished jobs are stopped and the candidates that need them drop out.
 
     python benchmarks/forecast_m3_select.py --jobs 12 --variant mae= --variant smape="--loss smape" --out runs/m3
+    python benchmarks/forecast_m3_select.py --frequencies --include benchmarks/results/m3_select_round4.json  # re-pick
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.variants = dict(v.split("=", 1) for v in args.variant or ["mae=", "smape=--loss smape"])
+    args.out.mkdir(parents=True, exist_ok=True)
     began = time.time()
     pieces = list(itertools.product(["valid", "test"], args.frequencies, args.variants, args.scales))
     pieces.sort(key=lambda p: (args.scales.index(p[3]), -SIZE[p[1]]))  # the first scale first: complete early
@@ -125,8 +127,8 @@ def main() -> None:
                 scores[split].setdefault(name, {})[frequency] = score(series, forecast)
     for path in args.include:
         earlier = json.loads(path.read_text())["scores"]
-        for split, table_of_split in scores.items():
-            table_of_split.update({f"{path.stem}:{name}": row for name, row in earlier[split].items()})
+        for split, by_name in scores.items():
+            by_name.update({f"{path.stem}:{name}": row for name, row in earlier[split].items()})
     frequencies = [f for f in FREQUENCIES if any(f in row for row in scores["valid"].values())]
     picks = {}
     for frequency in frequencies:

@@ -25,7 +25,7 @@ eval "timeout ${M3_SECONDS:-400} python3 benchmarks/forecast_m3_select.py --jobs
   --steps ${STEPS:-3000} --deadline $(( ${M3_SECONDS:-400} - 25 )) --out /tmp/m3_select ${M3_ARGS:---scales 1.5 1.0 2.0}" \
   2>&1 | tee "$OUT/m3_select.log"
 cp /tmp/m3_select/select.json "$OUT/m3_select.json"
-tar czf "$OUT/m3_forecasts.tgz" -C /tmp/m3_select valid test  # every piece's forecasts, for later medians
+(cd /tmp/m3_select && find valid test -name '*.npy' | tar czf "$OUT/m3_forecasts.tgz" -T -)  # every piece's forecasts
 echo "m3 done at $(( SECONDS - began )) s"
 echo quit | nvidia-cuda-mps-control
 [ "${SPEED_SECONDS:-150}" -gt 0 ] && timeout "${SPEED_SECONDS:-150}" python3 -m recurrax bench --device gpu --no-cells --repeats 10 \
