@@ -115,7 +115,7 @@ def main() -> None:
     pieces.sort(key=lambda p: (args.scales.index(p[3]), -SIZE[p[1]]))  # the first scale first: complete early
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda p: run_job(args, *p, began + args.deadline), pieces))
-    data = load_m3()
+    data = load_m3() if args.frequencies else {}  # a re-pick from --include needs no data
     table = candidates(list(args.variants), args.scales)
     scores: dict[str, dict[str, dict[str, tuple[float, float, int]]]] = {"valid": {}, "test": {}}
     for split, frequency in itertools.product(scores, args.frequencies):
