@@ -10,6 +10,9 @@ import pytest
 from recurrax.cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_tinyshakespeare = pytest.mark.skipif(
+    not (SHARED_DATA / "tinyshakespeare").is_dir(), reason="needs ../shared/data/tinyshakespeare"
+)
 TINY = [
     "--set", "model.embed_size=8", "--set", "model.hidden_size=16", "--set", "model.num_layers=1",
     "--set", "data.seq_len=16", "--set", "data.batch_size=4", "--set", "data.eval_batch_size=2",
@@ -54,13 +57,19 @@ def test_sample_is_deterministic_per_seed(trained_run, capsys):
     assert main([*args, "--greedy"]) == 0
 
 
-def test_data_commands(capsys):
+def test_data_list_and_info(tmp_path, capsys):
+    assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
+    assert "tinyshakespeare" in capsys.readouterr().out
+    assert main(["info"]) == 0
+    assert "jax" in capsys.readouterr().out
+
+
+@needs_tinyshakespeare
+def test_data_commands_on_the_shared_data_folder(capsys):
     assert main(["data", "get", "tinyshakespeare", "--data-dir", str(SHARED_DATA)]) == 0
     assert capsys.readouterr().out.strip() == str(SHARED_DATA / "tinyshakespeare")
     assert main(["data", "list", "--data-dir", str(SHARED_DATA)]) == 0
     assert "tinyshakespeare" in capsys.readouterr().out
-    assert main(["info"]) == 0
-    assert "jax" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,10 @@ import pytest
 import recurrax.data as rd
 from recurrax.data._text import kjv_books, play_markdown_to_text, read_shakespeare
 
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_tinyshakespeare = pytest.mark.skipif(
+    not (SHARED_DATA / "tinyshakespeare").is_dir(), reason="needs ../shared/data/tinyshakespeare"
+)
 CONTENT = b"to be, or not to be\n"
 DIGEST = hashlib.sha256(CONTENT).hexdigest()
 UNREACHABLE = "http://127.0.0.1:9/x.txt"
@@ -62,14 +65,18 @@ def test_default_cache_is_under_home(tmp_path, monkeypatch):
     assert rd.cache_root() == tmp_path / ".cache" / "recurrax"
 
 
+def test_the_text_datasets_are_registered():
+    info = {i.name: i for i in rd.list_datasets()}
+    assert set(info) >= {"tinyshakespeare", "shakespeare", "kjv", "ptb", "wikitext2"}
+    assert info["ptb"].splits == ("train", "valid", "test") and info["kjv"].splits == ()
+
+
+@needs_tinyshakespeare
 def test_tinyshakespeare_from_the_shared_data_folder(monkeypatch):
     monkeypatch.setenv("RECURRAX_DATA", str(SHARED_DATA))
     text = rd.load_text("tinyshakespeare", download=False)
     assert len(text) == 1_115_394 and text.startswith("First Citizen:\nBefore we proceed any further")
-    info = {i.name: i for i in rd.list_datasets()}
-    assert info["tinyshakespeare"].local == SHARED_DATA / "tinyshakespeare"
-    assert set(info) >= {"tinyshakespeare", "shakespeare", "kjv", "ptb", "wikitext2"}
-    assert info["ptb"].splits == ("train", "valid", "test") and info["kjv"].splits == ()
+    assert {i.name: i for i in rd.list_datasets()}["tinyshakespeare"].local == SHARED_DATA / "tinyshakespeare"
 
 
 def test_checksum_mismatch_in_cache_names_both_hashes_and_deletes_the_file(tmp_path):
