@@ -24,15 +24,17 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._registry import DataFile, DatasetSpec, get, register_dataset
+from ._registry import DataFile, DatasetSpec, dataset_spec, get, register_dataset
 from ._sources import UrlSource
 
 NAB_COMMIT = "5a98e4f15e4508b2d1472ac31db2467dd87a9a28"
@@ -186,19 +188,31 @@ def load_nab(
     data_dir: str | Path | None = None,
     windows: str = "combined",
     *,
+    files: Iterable[str] | None = None,
     cache_dir: str | Path | None = None,
     download: bool = True,
 ) -> list[NabSeries]:
     """The 58 NAB series with their scoring windows (``"combined"``, NAB's, or ``"tiny"``), sorted by name.
 
     The files are found as any registered dataset's (``data_dir``, ``$RECURRAX_DATA``, the cache, then a
-    verified download); see `recurrax.data.get`.
+    verified download); see `recurrax.data.get`. ``files`` (NAB names, e.g. ``["realTraffic/speed_7578.csv"]``)
+    loads only those series: then a folder needs only them and the windows file (each still checked against
+    its sha256), and only they are downloaded.
     """
     if windows not in _WINDOW_FILES:
         raise ValueError(f"unknown NAB windows {windows!r}; choose one of {', '.join(_WINDOW_FILES)}")
-    folder = get("nab", data_dir=data_dir, cache_dir=cache_dir, download=download)
+    spec, names = dataset_spec("nab"), None
+    if files is not None:
+        names = sorted({files} if isinstance(files, str) else set(files))
+        unknown = sorted(set(names) - set(_names()))
+        if unknown:
+            raise ValueError(f"unknown NAB files {unknown}; names look like realTraffic/speed_7578.csv")
+        wanted = {f"data/{name}" for name in names} | {f"labels/{_WINDOW_FILES[windows]}"}
+        spec = dataclasses.replace(spec, files=tuple(f for f in spec.files if f.name in wanted))
+    folder = get(spec, data_dir=data_dir, cache_dir=cache_dir, download=download)
     labels = json.loads((folder / "labels" / _WINDOW_FILES[windows]).read_text(encoding="utf-8"))
-    return [read_nab_series(folder / "data" / name, name, labels[name]) for name in sorted(labels)]
+    names = sorted(labels) if names is None else names
+    return [read_nab_series(folder / "data" / name, name, labels[name]) for name in names]
 
 
 def _read_documents(folder: Path, split: str | None) -> list[str]:
