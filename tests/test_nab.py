@@ -1,7 +1,8 @@
 """The NAB scorer, loader and reference detectors.
 
 Oracles: scores worked out by hand (below), a line-by-line port of NAB's ``nab/sweeper.py`` loop, NAB's
-published per-file results for its windowed-Gaussian detector, and scipy for the Gaussian tail.
+published per-file results for its windowed-Gaussian detector (``fixtures/nab/``: checked on two shipped series
+always, on all 58 when ``../shared/data/nab`` holds the corpus), and scipy for the Gaussian tail.
 
 Hand values use the standard profile (A_tp 1, A_fp 0.11, A_fn 1) and NAB's scaled sigmoid
 ``S(x) = 2 / (1 + exp(5x)) - 1 = -tanh(2.5 x)``, ``maxTP = S(-1) = tanh(2.5)``. The file has 20 (or 40)
@@ -20,6 +21,7 @@ points, one window [10, 14] (width 5), no probation unless stated:
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import random
@@ -34,6 +36,22 @@ from recurrax.tasks import anomaly
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_nab = pytest.mark.skipif(not (SHARED_DATA / "nab").is_dir(), reason="needs ../shared/data/nab")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHIPPED = ("realAdExchange/exchange-3_cpc_results.csv", "realTraffic/speed_7578.csv")  # fixtures/nab/data/
+
+
+def _published_windowed_gaussian() -> dict[str, tuple[float, int, int, int, int, int]]:
+    """NAB's published results (results/windowedGaussian/windowedGaussian_standard_scores.csv, threshold 1.0):
+    file -> (score, tp, tn, fp, fn, total count), and ``"Totals"``."""
+    counts = ("TP", "TN", "FP", "FN", "Total_Count")
+    with (FIXTURES / "nab" / "windowedGaussian_standard_scores.csv").open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {(row["Profile"], row["Threshold"]) for row in rows if row["File"]} == {("standard", "1.0")}
+    return {row["File"] or row["Detector"]: (float(row["Score"]), *(int(row[k]) for k in counts)) for row in rows}
+
+
+PUBLISHED_WINDOWED_GAUSSIAN = _published_windowed_gaussian()
+PUBLISHED_TOTALS = PUBLISHED_WINDOWED_GAUSSIAN.pop("Totals")
 
 
 def _one_window(detections, length=20, probation=0):
@@ -288,37 +306,72 @@ def test_load_nab_shared_copy(nab_corpus):
     assert sum(s.in_window[s.probation :].sum() for s in nab_corpus.values()) == 33_495
 
 
-# NAB's published results (results/windowedGaussian/windowedGaussian_standard_scores.csv, threshold 1.0):
-# file -> (score, tp, tn, fp, fn)
-PUBLISHED_WINDOWED_GAUSSIAN = {
-    "realAdExchange/exchange-3_cpc_results.csv": (2.50266326119, 5, 1154, 1, 148),
-    "realTraffic/speed_7578.csv": (3.47059145681, 11, 841, 1, 105),
-}
+def _as_published(scores: np.ndarray) -> np.ndarray:
+    return np.array([float(f"{v:.12g}") for v in scores])  # NAB's results CSVs hold 12 significant digits
 
 
-@needs_nab
-@pytest.mark.parametrize("name", sorted(PUBLISHED_WINDOWED_GAUSSIAN))
-def test_windowed_gaussian_reproduces_nab_results(nab_corpus, name):
-    series = nab_corpus[name]
-    scores = anomaly.windowed_gaussian_scores(series.values)
-    scores = np.array([float(f"{v:.12g}") for v in scores])  # NAB's results CSVs hold 12 significant digits
+def _windowed_gaussian_result(series: data.NabSeries, scores: np.ndarray) -> tuple[float, int, int, int, int, int]:
+    """``series``' row of NAB's results for the windowed-Gaussian ``scores`` at threshold 1.0."""
     result = metrics.nab_file_score(scores, series, threshold=1.0)
-    score, tp, tn, fp, fn = PUBLISHED_WINDOWED_GAUSSIAN[name]
-    assert result.score == pytest.approx(score, abs=1e-10)
-    assert (result.tp, result.tn, result.fp, result.fn) == (tp, tn, fp, fn)
+    return (result.score, result.tp, result.tn, result.fp, result.fn, len(series))
+
+
+def test_published_results_fixture():
+    assert len(PUBLISHED_WINDOWED_GAUSSIAN) == 58 and PUBLISHED_TOTALS[0] == -24.0131054891
+    columns = list(zip(*PUBLISHED_WINDOWED_GAUSSIAN.values(), strict=True))
+    assert sum(columns[0]) == pytest.approx(PUBLISHED_TOTALS[0], abs=1e-9)
+    assert tuple(sum(column) for column in columns[1:]) == PUBLISHED_TOTALS[1:]
+
+
+def test_load_nab_a_subset_of_the_files(tmp_path, monkeypatch):
+    # fixtures/nab/ holds two series and the windows file, as NAB lays them out; each is checked against its sha256
+    monkeypatch.delenv("RECURRAX_DATA", raising=False)
+    corpus = data.load_nab(FIXTURES, files=[SHIPPED[1], *SHIPPED], cache_dir=tmp_path, download=False)
+    assert [(s.name, len(s), len(s.windows), s.probation) for s in corpus] == [
+        (SHIPPED[0], 1538, 3, 230),
+        (SHIPPED[1], 1127, 4, 169),
+    ]
+    assert [s.name for s in data.load_nab(FIXTURES, files=SHIPPED[1], download=False)] == [SHIPPED[1]]
+    with pytest.raises(ValueError, match=r"unknown NAB files \['speed_7578.csv'\]"):
+        data.load_nab(FIXTURES, files=["speed_7578.csv"])
+    with pytest.raises(data.DatasetError, match="downloading is off"):  # a file the folder lacks
+        data.load_nab(FIXTURES, files=["realTraffic/speed_6005.csv"], cache_dir=tmp_path, download=False)
+    with pytest.raises(data.DatasetError, match="downloading is off"):  # the whole corpus
+        data.load_nab(FIXTURES, cache_dir=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_windowed_gaussian_reproduces_nab_results_on_the_shipped_files(name):
+    (series,) = data.load_nab(FIXTURES, files=[name], download=False)
+    scores = _as_published(anomaly.windowed_gaussian_scores(series.values))
+    assert _windowed_gaussian_result(series, scores) == pytest.approx(PUBLISHED_WINDOWED_GAUSSIAN[name], abs=1e-10)
+
+
+@pytest.fixture(scope="module")
+def windowed_gaussian_corpus(nab_corpus):
+    """The windowed-Gaussian scores of the 58 files, as NAB's results hold them; computed once (about 4 s)."""
+    return {name: _as_published(anomaly.windowed_gaussian_scores(s.values)) for name, s in nab_corpus.items()}
 
 
 @needs_nab
-@pytest.mark.slow
-def test_windowed_gaussian_corpus_score(nab_corpus):
-    """NAB's published raw standard score -24.0131054891 (normalised 39.6; 20.9 and 47.4 for the others)."""
-    scores = {
-        name: np.array([float(f"{v:.12g}") for v in anomaly.windowed_gaussian_scores(s.values)])
-        for name, s in nab_corpus.items()
+def test_windowed_gaussian_reproduces_nab_results_on_every_file(nab_corpus, windowed_gaussian_corpus):
+    """Score to 1e-10 and TP, TN, FP, FN exactly, file by file, against NAB's published results."""
+    assert sorted(windowed_gaussian_corpus) == sorted(PUBLISHED_WINDOWED_GAUSSIAN)
+    got = {name: _windowed_gaussian_result(nab_corpus[name], s) for name, s in windowed_gaussian_corpus.items()}
+    wrong = {
+        name: {"got": row, "published": PUBLISHED_WINDOWED_GAUSSIAN[name]}
+        for name, row in got.items()
+        if row != pytest.approx(PUBLISHED_WINDOWED_GAUSSIAN[name], abs=1e-10)
     }
+    assert not wrong
+
+
+@needs_nab
+def test_windowed_gaussian_corpus_score(nab_corpus, windowed_gaussian_corpus):
+    """NAB's published raw standard score -24.0131054891 (normalised 39.6; 20.9 and 47.4 for the others)."""
     corpus = list(nab_corpus.values())
-    standard = metrics.nab_corpus_score(scores, corpus, "standard")
+    standard = metrics.nab_corpus_score(windowed_gaussian_corpus, corpus, "standard")
     assert standard.raw == pytest.approx(-24.0131054891, abs=1e-8) and standard.threshold == 1.0
     assert round(standard.score, 1) == 39.6
-    assert round(metrics.nab_corpus_score(scores, corpus, "reward_low_fp").score, 1) == 20.9
-    assert round(metrics.nab_corpus_score(scores, corpus, "reward_low_fn").score, 1) == 47.4
+    assert round(metrics.nab_corpus_score(windowed_gaussian_corpus, corpus, "reward_low_fp").score, 1) == 20.9
+    assert round(metrics.nab_corpus_score(windowed_gaussian_corpus, corpus, "reward_low_fn").score, 1) == 47.4
