@@ -10,6 +10,7 @@ import typer
 from . import (
     _anomaly,
     _bench,
+    _benchmark,
     _classify,
     _data,
     _export,
@@ -45,6 +46,7 @@ app.command("export")(_export.export)
 app.add_typer(_registry.app, name="registry")
 app.command("retrain")(_retrain.retrain)
 app.command("bench")(_bench.bench)
+app.add_typer(_benchmark.app, name="benchmark")
 
 
 def main(argv: list[str] | None = None) -> int:

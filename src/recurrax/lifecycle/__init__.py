@@ -1,8 +1,19 @@
-"""The model lifecycle around training: registry, tracking, re-training, hyperparameter search."""
+"""The model lifecycle around training: registry, tracking, re-training, hyperparameter search, and the
+benchmark runner over frozen evaluation protocols with its test-access ledger (`run_protocol`)."""
 
-from ._registry import STAGES as STAGES
+from ._benchmark import benchmark_report as benchmark_report
+from ._benchmark import run_protocol as run_protocol
+from ._benchmark import summary as summary
+from ._ledger import read_ledger as read_ledger
+from ._ledger import test_access_count as test_access_count
+from ._protocol import BenchmarkProtocol as BenchmarkProtocol
+from ._protocol import Evaluator as Evaluator
+from ._protocol import config_hash as config_hash
+from ._protocol import load_protocol as load_protocol
+from ._protocol import protocol_files as protocol_files
 from ._registry import ModelRegistry as ModelRegistry
 from ._registry import ModelVersion as ModelVersion
+from ._registry import STAGES as STAGES
 from ._retrain import RetrainDecision as RetrainDecision
 from ._retrain import decide as decide
 from ._retrain import retrain as retrain
