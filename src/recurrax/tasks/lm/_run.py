@@ -88,6 +88,7 @@ def fit_lm(
     data_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    scored_splits: tuple[str, ...] | None = None,
 ) -> LMRun:
     """Train a language model as ``cfg`` says and write the run directory ``run_dir``.
 
@@ -97,6 +98,7 @@ def fit_lm(
     checkpoint, early stopping and the plateau schedule. After training, the chosen model is evaluated on
     the validation (and test) split and ``report.md`` gets the metrics, bzip2's bits per character on the
     validation text (a compressor baseline) and a sample. ``resume`` continues from the last checkpoint.
+    ``scored_splits`` limits that final evaluation to those splits (``("valid",)``: the test text is not read).
     """
     run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
 
@@ -128,7 +130,9 @@ def fit_lm(
 
     final = result.best_model if result.best_model is not None else result.model
     metrics = {
-        split: evaluate_split(final, corpus, tokenizer, split, cfg) for split in corpus.splits if split != "train"
+        split: evaluate_split(final, corpus, tokenizer, split, cfg)
+        for split in corpus.splits
+        if split != "train" and (scored_splits is None or split in scored_splits)
     }
     valid_text = "\n".join(corpus.splits["valid"])
     prime = tokenizer.decode(tokenizer.encode(valid_text)[: 32 if cfg.data.level == "char" else 8])

@@ -1,0 +1,127 @@
+"""The NAB evaluator of benchmark protocols: 2-fold by file, settings and threshold chosen on one half.
+
+The 58 files are dealt into two halves per category (sorted by name, shuffled with a fixed seed, dealt in
+turn), so every category is in both. Fold ``f`` develops on half ``f`` and tests on the other:
+
+- ``split="dev"``: the detector's corpus score on half ``f`` with the threshold NAB's optimiser picks on
+  half ``f`` (labels of half ``f`` only).
+- ``split="test"``: the threshold picked on half ``f`` is applied to the other half, whose normalised score
+  (null 0, perfect 100, over that half) is the held-out result. ``corpus_*`` adds the usual full-corpus
+  score with the threshold picked on the whole corpus (NAB's scoreboard protocol, for comparison only: its
+  threshold sees every label).
+
+The detector (`online_scores`) is online: a ``prediction`` LSTM scorer fitted on each file's probationary
+period, streamed over the file, its errors turned into [0, 1] scores by ``transform``. Raw errors depend on
+the model settings and the seed only, so they are computed once per (settings, seed) and kept in
+``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are rounded to 12 significant
+digits, as NAB's results files hold them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ...data import NabSeries, load_nab
+from ...metrics import nab_corpus_score
+from ...train import OptimConfig, TrainConfig
+from ._likelihood import anomaly_likelihood, log_likelihood_score, novelty_score
+from ._scorers import ScorerConfig
+from ._streaming import online_scores
+
+MODEL_KEYS = ("hidden_size", "window", "steps", "lr", "batch_size", "learn_every")
+DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
+            "transform": "novelty", "long": 8640, "short": 1}  # fmt: skip
+PROFILES = {"standard": "standard", "low_fp": "reward_low_fp", "low_fn": "reward_low_fn"}
+
+
+def nab_halves(names: list[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """Two halves of the file names, stratified by category (the folder before ``/``)."""
+    rng = np.random.default_rng(seed)
+    halves: tuple[list[str], list[str]] = ([], [])
+    turn = 0
+    for category in sorted({name.split("/")[0] for name in names}):
+        members = sorted(name for name in names if name.split("/")[0] == category)
+        for index in rng.permutation(len(members)):
+            halves[turn % 2].append(members[index])
+            turn += 1
+    return sorted(halves[0]), sorted(halves[1])
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown NAB detector setting(s) {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
+    return {**DEFAULTS, **config}
+
+
+def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.ndarray:
+    """The streamed LSTM errors ``[T]`` of one file (the scorer fitted on its probationary period)."""
+    cfg = ScorerConfig(kind="prediction", hidden_size=settings["hidden_size"], window=settings["window"],
+                       batch_size=settings["batch_size"])  # fmt: skip
+    train = TrainConfig(steps=settings["steps"], log_every=settings["steps"], eval_every=0, checkpoint_every=0,
+                        seed=seed)  # fmt: skip
+    _, raw = online_scores(series.values, series.probation, cfg, optim=OptimConfig(lr=settings["lr"]), train=train,
+                           key=jax.random.key(seed), learn_every=settings["learn_every"])  # fmt: skip
+    return raw
+
+
+def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], window: int) -> np.ndarray:
+    """``transform`` of the raw errors, rounded to 12 significant digits as in NAB's results files."""
+    if settings["transform"] == "novelty":
+        scores = novelty_score(raw, long=settings["long"])
+    elif settings["transform"] == "likelihood":
+        likelihood = anomaly_likelihood(raw, short=settings["short"], long=settings["long"], learning=window)
+        scores = log_likelihood_score(likelihood)
+    else:
+        raise ValueError(f"transform must be 'novelty' or 'likelihood', got {settings['transform']!r}")
+    return np.array([float(f"{v:.12g}") for v in scores], np.float64)
+
+
+def evaluate_protocol(
+    config: dict[str, Any],
+    *,
+    split: str,
+    seed: int,
+    fold: int,
+    folds: int,
+    workdir: Path,
+    data_dir: Path | None,
+) -> dict[str, float]:
+    """`recurrax.lifecycle.Evaluator` for NAB (``folds`` must be 2): ``config`` holds the detector settings
+    (`DEFAULTS`); returns ``standard``, ``low_fp`` and ``low_fn`` (and ``corpus_*`` on the test split)."""
+    if folds != 2 or fold not in (0, 1):
+        raise ValueError(f"the NAB protocol has 2 folds (by file), got fold {fold} of {folds}")
+    settings = _settings(config)
+    corpus = {series.name: series for series in load_nab(data_dir)}
+    model = {key: settings[key] for key in MODEL_KEYS}
+    cache = workdir.parent / "nab_raw" / (hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:12]
+                                          + f"-seed{seed}.npz")  # fmt: skip
+    if cache.is_file():
+        with np.load(cache) as stored:
+            raw = {name: stored[str(i)] for i, name in enumerate(sorted(corpus))}
+    else:
+        raw = {name: raw_errors(corpus[name], settings, seed) for name in sorted(corpus)}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache.with_suffix(".tmp.npz"), **{str(i): raw[name] for i, name in enumerate(sorted(corpus))})
+        cache.with_suffix(".tmp.npz").replace(cache)
+    scores = {name: anomaly_scores(raw[name], settings, min(settings["window"], s.probation))
+              for name, s in corpus.items()}  # fmt: skip
+    dev_names = nab_halves(sorted(corpus))[fold]
+    dev = [corpus[name] for name in dev_names]
+    test = [series for name, series in corpus.items() if name not in set(dev_names)]
+    out = {}
+    for key, profile in PROFILES.items():
+        chosen = nab_corpus_score({s.name: scores[s.name] for s in dev}, dev, profile)
+        if split == "dev":
+            out[key] = chosen.score
+            continue
+        held_out = nab_corpus_score({s.name: scores[s.name] for s in test}, test, profile, threshold=chosen.threshold)
+        out[key] = held_out.score
+        out[f"corpus_{key}"] = nab_corpus_score(scores, list(corpus.values()), profile).score
+    return out
