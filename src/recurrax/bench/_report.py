@@ -10,41 +10,28 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from importlib import metadata
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from .._host import cpu_name, package_version, usable_cores
 from ._configs import LABELS, Plan
 
 VERSIONS = ("python", "jax", "jaxlib", "torch", "flax", "equinox", "recurrax")
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def machine_info(plan: Plan) -> dict[str, Any]:
     """CPU model and cores, the JAX device, versions, the relevant environment and the load average at start;
     on GPU also nvidia-smi's name, driver and memory and torch's cuDNN version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     info: dict[str, Any] = dict(
-        cpu=cpu,
+        cpu=cpu_name(),
         cores=os.cpu_count(),
-        usable_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        usable_cores=usable_cores(),
         jax_device=next(iter(jnp.zeros(()).devices())).device_kind,
         python=platform.python_version(),
         jax=jax.__version__,
-        **{name: _version(name) for name in VERSIONS[2:]},
+        **{name: package_version(name) for name in VERSIONS[2:]},
         load_average=os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         env={k: os.environ[k] for k in ("OMP_WAIT_POLICY", "XLA_FLAGS", "LD_PRELOAD") if k in os.environ},
     )

@@ -24,10 +24,10 @@ import os
 import platform
 import statistics
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from .._host import cpu_name, package_version, usable_cores
 from ._ledger import append_test_access, read_ledger, test_access_count
 from ._protocol import BenchmarkProtocol, config_hash
 
@@ -35,26 +35,14 @@ VERSIONS = ("jax", "jaxlib", "equinox", "optax", "numpy", "recurrax")
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, core count, accelerator, python and package versions of this process."""
+    """CPU model, usable cores, accelerator, python and package versions of this process."""
     import jax
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {"python": platform.python_version()}
-    for name in VERSIONS:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
     return {
-        "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu_name(),
+        "cores": usable_cores(),
         "device": jax.devices()[0].device_kind,
-        "versions": versions,
+        "versions": {"python": platform.python_version(), **{name: package_version(name) for name in VERSIONS}},
     }
 
 
