@@ -1,8 +1,10 @@
 """Checkpoints: exact round trips (None leaves, static fields, bf16, integer and Python-number leaves), clear
-errors for a skeleton that does not match, atomic replacement, and a version-1 checkpoint kept as a fixture."""
+errors for a skeleton that does not match, atomic replacement, content hashes that catch changed files,
+incomplete step directories skipped, and a version-1 checkpoint (no hashes) kept as a fixture."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,7 +18,15 @@ import safetensors
 
 import recurrax as rx
 from recurrax.train import load_checkpoint, same_architecture, save_checkpoint
-from recurrax.train._checkpoint import load_train_state, remove_leftovers
+from recurrax.train import find_checkpoint
+from recurrax.train._checkpoint import (
+    is_complete,
+    load_train_state,
+    prune_checkpoints,
+    read_meta,
+    remove_leftovers,
+    step_checkpoints,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint_v1"
 
@@ -140,6 +150,74 @@ def test_unreadable_checkpoints_are_clear_errors(tmp_path, key):
         save_checkpoint(tmp_path / "other", Mixed(4, key=key), {"format_version": 2})
     with pytest.raises(ValueError, match="JSON-able"):
         save_checkpoint(tmp_path / "other", Mixed(4, key=key), {"array": np.zeros(2)})
+
+
+def test_meta_records_the_sha256_of_each_data_file(tmp_path, key):
+    """The hashes in meta.json are hashlib's sha256 of the bytes on disk; read_meta leaves them out."""
+    path = save_checkpoint(tmp_path / "ckpt", Mixed(4, key=key), {"step": 3}, train_state={"mu": jnp.arange(3.0)})
+    raw = json.loads((path / "meta.json").read_text())
+    assert raw["sha256"] == {
+        name: hashlib.sha256((path / name).read_bytes()).hexdigest()
+        for name in ("model.safetensors", "train_state.safetensors")
+    }
+    assert read_meta(path) == {"format_version": 1, "step": 3}
+    with pytest.raises(ValueError, match="may not set 'sha256'"):
+        save_checkpoint(tmp_path / "other", Mixed(4, key=key), {"sha256": {}})
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "train_state.safetensors"])
+def test_a_changed_data_file_is_an_error_naming_it(tmp_path, key, name):
+    """Flipped bytes inside a tensor's data still parse as safetensors; only the hash catches them."""
+    model, state = Mixed(4, key=key), {"mu": jnp.arange(3.0)}
+    path = save_checkpoint(tmp_path / "ckpt", model, train_state=state)
+    data = bytearray((path / name).read_bytes())
+    data[-3] ^= 0xFF  # the last tensor's data, not the header
+    (path / name).write_bytes(bytes(data))
+    load = {
+        "model.safetensors": lambda: load_checkpoint(path, model),
+        "train_state.safetensors": lambda: load_train_state(path, state),
+    }
+    with pytest.raises(ValueError) as error:
+        load[name]()
+    assert str(error.value) == f"{path / name}: content hash mismatch (file changed or corrupt)"
+    other = {"model.safetensors": "train_state.safetensors", "train_state.safetensors": "model.safetensors"}[name]
+    load[other]()  # the other file is untouched and still loads
+
+
+def test_an_incomplete_step_directory_is_skipped(tmp_path, key):
+    """A step directory without a file it needs (as a pruning cut short leaves it) is not a checkpoint: the
+    previous complete one is the last; a checkpoint without hashes needs its model file."""
+    root = tmp_path / "run" / "checkpoints"
+    models = {step: Mixed(4, key=jax.random.fold_in(key, step)) for step in (1, 2, 3)}
+    for step, model in models.items():
+        save_checkpoint(root / f"step_{step:06d}", model, {"step": step}, train_state={"n": jnp.zeros(2)})
+    (root / "step_000003" / "model.safetensors").unlink()
+    (root / "step_000002" / "train_state.safetensors").unlink()
+    assert [step for step, _ in step_checkpoints(root)] == [1]
+    assert find_checkpoint(tmp_path / "run") == root / "step_000001"
+    _assert_same(load_checkpoint(find_checkpoint(tmp_path / "run"), models[1])[0], models[1])
+    old = save_checkpoint(tmp_path / "old", models[1])  # as written before the hashes: no sha256 in meta
+    meta = json.loads((old / "meta.json").read_text())
+    del meta["sha256"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    assert is_complete(old) and is_complete(FIXTURE)
+    (old / "model.safetensors").unlink()
+    assert not is_complete(old) and not is_complete(tmp_path / "missing")
+
+
+def test_pruning_deletes_meta_first(tmp_path, key, monkeypatch):
+    """A pruning killed after deleting meta.json leaves a directory that is not taken for a checkpoint."""
+    for step in (1, 2):
+        save_checkpoint(tmp_path / f"step_{step:06d}", Mixed(4, key=key), {"step": step})
+
+    def killed(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("shutil.rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        prune_checkpoints(tmp_path, keep=1)
+    assert (tmp_path / "step_000001" / "model.safetensors").is_file()
+    assert [step for step, _ in step_checkpoints(tmp_path)] == [2]
 
 
 def fixture_tree(tree):

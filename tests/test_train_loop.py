@@ -164,6 +164,21 @@ def test_resume_ignores_a_half_written_checkpoint(straight, tmp_path):
     _assert_same_run(resumed, result)
 
 
+def test_resume_skips_a_step_directory_left_incomplete_by_pruning(straight, tmp_path):
+    """A kill while pruning can leave ``step_<n>`` without its model file: resume (and `find_checkpoint`,
+    without ``best``) take the previous complete step, and the resumed run equals the uninterrupted one."""
+    result, _ = straight
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    root = run_dir / "checkpoints"
+    (root / "step_000030" / "model.safetensors").unlink()
+    no_best = tmp_path / "no_best"
+    shutil.copytree(run_dir, no_best, ignore=shutil.ignore_patterns("best"))
+    assert find_checkpoint(no_best) == no_best / "checkpoints" / "step_000020"
+    resumed = train_task.run(run_dir, resume=True)
+    _assert_same_run(resumed, result)
+
+
 def test_resume_and_fresh_runs_refuse_the_wrong_directory(straight, tmp_path):
     result, _ = straight
     with pytest.raises(ValueError, match="cannot resume: .* holds no complete checkpoint"):

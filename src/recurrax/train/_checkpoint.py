@@ -1,6 +1,12 @@
 """Checkpoints as data: ``model.safetensors`` + ``meta.json`` (+ ``train_state.safetensors``), written to a
 temporary directory and renamed into place, so a directory under its final name is always complete.
 
+``meta.json`` also records the sha256 of each data file (``"sha256": {"model.safetensors": ...}``); the
+loaders check the file they read against it, so a file changed or corrupted after saving is an error naming
+it. Checkpoints written before the hashes existed (no ``sha256`` key) load unchecked. A ``step_<n>``
+directory counts as a checkpoint only when every file it needs is present (`is_complete`), so one left
+half-deleted by an interrupted pruning is skipped.
+
 Tensor names are the pytree key paths of the leaves (`jax.tree_util.keystr`, e.g.
 ``.layers[0].cell.weight_hh``), so files can be read by any safetensors reader. Only array data is stored;
 the structure, static fields and ``None`` leaves come from the *skeleton* the checkpoint is loaded into (a
@@ -10,6 +16,7 @@ dtype. Python numbers that are pytree leaves are stored as 0-d tensors and come 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +36,7 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 TRAIN_STATE_FILE = "train_state.safetensors"
 META_FILE = "meta.json"
+HASHES_KEY = "sha256"
 CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
 _STEP_DIR = re.compile(r"step_(\d+)")
@@ -42,9 +50,10 @@ _DTYPES = {
 def save_checkpoint(path: str | Path, model: Any, meta: dict | None = None, *, train_state: Any = None) -> Path:
     """Write ``model`` (any pytree) and the JSON-able ``meta`` to the directory ``path``, atomically.
 
-    The directory holds ``model.safetensors``, ``meta.json`` (``{"format_version": 1, **meta}``) and, when
-    given, ``train_state.safetensors`` (optimiser state and carry, for resuming). It is written under a
-    temporary name and renamed; an existing checkpoint at ``path`` is replaced. Returns ``path``.
+    The directory holds ``model.safetensors``, ``meta.json`` (``{"format_version": 1, **meta, "sha256":
+    {file: hex digest}}``, the hashes of the data files) and, when given, ``train_state.safetensors``
+    (optimiser state and carry, for resuming). It is written under a temporary name and renamed; an existing
+    checkpoint at ``path`` is replaced. Returns ``path``.
 
     Example:
         >>> import tempfile, jax, recurrax as rx
@@ -57,19 +66,23 @@ def save_checkpoint(path: str | Path, model: Any, meta: dict | None = None, *, t
     """
     path = Path(path)
     meta = dict(meta or {})
-    if "format_version" in meta:
-        raise ValueError("meta may not set 'format_version'; it is written by save_checkpoint")
+    for key in ("format_version", HASHES_KEY):
+        if key in meta:
+            raise ValueError(f"meta may not set {key!r}; it is written by save_checkpoint")
+    files = {MODEL_FILE: _encode(model)}
+    if train_state is not None:
+        files[TRAIN_STATE_FILE] = _encode(train_state)
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     try:
-        meta_text = json.dumps({"format_version": FORMAT_VERSION, **meta}, indent=1)
+        meta_text = json.dumps({"format_version": FORMAT_VERSION, **meta, HASHES_KEY: hashes}, indent=1)
     except TypeError as error:
         raise ValueError(f"checkpoint meta must be JSON-able: {error}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()
     try:
-        _write_bytes(tmp / MODEL_FILE, _encode(model))
-        if train_state is not None:
-            _write_bytes(tmp / TRAIN_STATE_FILE, _encode(train_state))
+        for name, data in files.items():
+            _write_bytes(tmp / name, data)
         _write_bytes(tmp / META_FILE, meta_text.encode())
         _fsync(tmp)
         _move_into_place(tmp, path)
@@ -84,11 +97,12 @@ def load_checkpoint(path: str | Path, skeleton: Any) -> tuple[Any, dict]:
 
     ``skeleton`` is a pytree of the same structure (e.g. the model built again from ``meta["config"]``);
     its array leaves may be arrays or `jax.ShapeDtypeStruct`. A missing or extra tensor, or a shape or dtype
-    that differs from the skeleton's, is a ValueError listing every difference.
+    that differs from the skeleton's, is a ValueError listing every difference. A ``model.safetensors`` whose
+    sha256 differs from the one in ``meta.json`` is a ValueError naming it (``content hash mismatch``).
     """
     path = Path(path)
-    meta = read_meta(path)
-    return _decode(path / MODEL_FILE, skeleton), meta
+    meta, hashes = _read_meta(path)
+    return _decode(path / MODEL_FILE, skeleton, hashes.get(MODEL_FILE)), meta
 
 
 def same_architecture(a: Any, b: Any) -> bool:
@@ -101,25 +115,49 @@ def same_architecture(a: Any, b: Any) -> bool:
 
 
 def load_train_state(path: str | Path, skeleton: Any) -> Any:
-    """The ``train_state`` saved with a checkpoint, loaded into ``skeleton`` (see `load_checkpoint`)."""
+    """The ``train_state`` saved with a checkpoint, loaded into ``skeleton`` (see `load_checkpoint`; its
+    sha256 is checked the same way)."""
     path = Path(path)
-    read_meta(path)
-    return _decode(path / TRAIN_STATE_FILE, skeleton)
+    _, hashes = _read_meta(path)
+    return _decode(path / TRAIN_STATE_FILE, skeleton, hashes.get(TRAIN_STATE_FILE))
 
 
 def read_meta(path: str | Path) -> dict:
-    """The ``meta.json`` of a checkpoint directory, after checking its format version."""
+    """The ``meta.json`` of a checkpoint directory, after checking its format version; the file hashes
+    (``sha256``), which the loaders check, are left out."""
+    return _read_meta(path)[0]
+
+
+def is_complete(path: str | Path) -> bool:
+    """Whether the checkpoint directory ``path`` holds ``meta.json``, ``model.safetensors`` and every other
+    file whose hash ``meta.json`` records (only that they exist: the contents are checked when loaded). An
+    unreadable ``meta.json`` is an error, as in `read_meta`."""
+    path = Path(path)
+    if not (path / META_FILE).is_file():
+        return False
+    _, hashes = _read_meta(path)
+    return all((path / name).is_file() for name in {MODEL_FILE, *hashes})
+
+
+def _read_meta(path: str | Path) -> tuple[dict, dict[str, str]]:
+    """``(meta, hashes)``: ``meta.json`` without its ``sha256`` entry, and that entry (``{}`` when absent)."""
     path = Path(path)
     meta_path = path / META_FILE
     if not meta_path.is_file():
         raise ValueError(f"not a checkpoint directory: {path} (no {META_FILE})")
-    meta = json.loads(meta_path.read_text())
-    version = meta.get("format_version")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{meta_path} is not valid JSON: {error}") from None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(
             f"{meta_path}: format_version {version!r} is not readable by this recurrax (reads up to {FORMAT_VERSION})"
         )
-    return meta
+    hashes = meta.pop(HASHES_KEY, {})
+    if not isinstance(hashes, dict) or not all(isinstance(v, str) for v in hashes.values()):
+        raise ValueError(f"{meta_path}: {HASHES_KEY} must map file names to hex digests")
+    return meta, hashes
 
 
 def start_run_dir(run_dir: str | Path, config_text: str, resume: bool) -> Path:
@@ -137,12 +175,13 @@ def start_run_dir(run_dir: str | Path, config_text: str, resume: bool) -> Path:
 
 def find_checkpoint(path: str | Path) -> Path:
     """The checkpoint that ``path`` names: ``path`` itself when it holds ``meta.json``; for a run directory,
-    its best-on-validation checkpoint (``checkpoints/best``), else its last ``checkpoints/step_<n>``."""
+    its best-on-validation checkpoint (``checkpoints/best``), else its last complete ``checkpoints/step_<n>``
+    (`is_complete`)."""
     path = Path(path)
     if (path / META_FILE).is_file():
         return path
     best = path / CHECKPOINTS_DIR / BEST_DIR
-    if (best / META_FILE).is_file():
+    if is_complete(best):
         return best
     steps = step_checkpoints(path / CHECKPOINTS_DIR)
     if not steps:
@@ -151,21 +190,23 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def step_checkpoints(root: str | Path) -> list[tuple[int, Path]]:
-    """The complete ``step_<n>`` checkpoints under ``root``, oldest first, as ``(step, path)``."""
+    """The complete ``step_<n>`` checkpoints under ``root`` (`is_complete`), oldest first, as ``(step, path)``."""
     root = Path(root)
     if not root.is_dir():
         return []
     found = []
     for child in root.iterdir():
         match = _STEP_DIR.fullmatch(child.name)
-        if match and (child / META_FILE).is_file():
+        if match and is_complete(child):
             found.append((int(match.group(1)), child))
     return sorted(found)
 
 
 def prune_checkpoints(root: str | Path, keep: int) -> None:
-    """Delete all but the newest ``keep`` ``step_<n>`` checkpoints under ``root``."""
+    """Delete all but the newest ``keep`` ``step_<n>`` checkpoints under ``root``; ``meta.json`` goes first,
+    so a deletion cut short leaves a directory that is not taken for a checkpoint."""
     for _, path in step_checkpoints(root)[:-keep]:
+        (path / META_FILE).unlink()
         shutil.rmtree(path)
 
 
@@ -229,11 +270,15 @@ def _encode(tree: Any) -> bytes:
     return safetensors.numpy.save(tensors, metadata={"format": "recurrax", "format_version": str(FORMAT_VERSION)})
 
 
-def _decode(file: Path, skeleton: Any) -> Any:
+def _decode(file: Path, skeleton: Any, sha256: str | None = None) -> Any:
+    """The tensors of ``file`` loaded into ``skeleton``, after checking the file's ``sha256`` (when given)."""
     if not file.is_file():
         raise ValueError(f"checkpoint file missing: {file}")
+    data = file.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{file}: content hash mismatch (file changed or corrupt)")
     stored = {}
-    for name, info in safetensors.deserialize(file.read_bytes()):
+    for name, info in safetensors.deserialize(data):
         if info["dtype"] not in _DTYPES:
             raise ValueError(f"{file}: tensor {name} has unsupported dtype {info['dtype']}")
         stored[name] = np.frombuffer(info["data"], _DTYPES[info["dtype"]]).reshape(info["shape"])
