@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +26,27 @@ def test_from_frame_sorts_groups_and_marks_gaps():
     assert str(series.ds[0][1])[:10] == "2020-02-01"
     with pytest.raises(ValueError, match="lacks the columns"):
         fc.SeriesSet.from_frame(frame.drop(columns="y"))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a,1,1.0,0\na,2,inf,0\n", "series 'a', column 'y': inf at ds 2 is infinite or beyond the float32 range"),
+        ("a,1,1.0,0\nb,1,-1e300,0\n", "series 'b', column 'y': -1e\\+300 at ds 1 is infinite or beyond"),
+        ("a,1,1.0,0\na,2,1e39,0\n", "series 'a', column 'y': 1e\\+39 at ds 2"),  # float64, not float32
+        ("a,1,1.0,0\na,2,2.0,-inf\n", "series 'a', column 'temp': -inf at ds 2"),
+        ("", "no rows"),
+    ],
+    ids=["inf", "1e300", "beyond-float32", "exogenous-inf", "header-only"],
+)
+def test_read_series_refuses_values_training_cannot_hold_and_empty_files(tmp_path, rows, message):
+    """Caught when read (naming the file, series, column and ds), not later as a non-finite training loss."""
+    path = tmp_path / "y.csv"
+    path.write_text("unique_id,ds,y,temp\n" + rows)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: {message}"):
+        fc.read_series(path, exogenous=["temp"])
+    path.write_text("unique_id,ds,y,temp\na,1,3.0e38,0\na,2,nan,0\n")  # the float32 limit and NaN pass
+    assert fc.read_series(path, exogenous=["temp"], missing="ffill").values[0].tolist() == [3.0e38, 3.0e38]
 
 
 def test_fill_missing_modes():

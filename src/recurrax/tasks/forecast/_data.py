@@ -63,7 +63,11 @@ class SeriesSet:
         frame become missing (``y`` and exogenous columns, filled as ``missing`` says).
 
         ``calendar``, ``exogenous``, ``static``: the covariates (`recurrax.tasks.forecast._covariates`),
-        stored as ``covariates`` ``[n_i, K]`` per series (None when none is asked)."""
+        stored as ``covariates`` ``[n_i, K]`` per series (None when none is asked).
+
+        Refused with a ValueError: a frame without rows (``no rows``), and an infinite value or one beyond
+        the float32 range (``|x| > 3.4e38``, which training cannot represent) in ``y`` or a covariate column,
+        naming the series, the column and the ``ds``. NaN is missing (see ``missing``)."""
         import pandas as pd
 
         from ._covariates import calendar_features, covariate_names, numeric_columns, static_values
@@ -71,9 +75,12 @@ class SeriesSet:
         absent = [c for c in ("unique_id", "ds", "y") if c not in frame.columns]
         if absent:
             raise ValueError(f"the frame lacks the columns {absent} (expected unique_id, ds, y)")
+        if len(frame) == 0:
+            raise ValueError("no rows")
         wanted = bool(covariate_names(calendar, exogenous, static))
         numeric_columns(frame, exogenous, "exogenous")
         numeric_columns(frame, static, "static")
+        _check_range(frame, ["y", *exogenous, *static])
         ids, values, stamps, covariates = [], [], [], []
         for uid, group in frame.groupby("unique_id", sort=True):
             group = group.sort_values("ds")
@@ -107,6 +114,25 @@ class SeriesSet:
         """``[N, horizon, K]``: the covariates of each series' last ``horizon`` steps (the future covariates
         of the history that `split_last` leaves), or None without covariates."""
         return None if self.covariates is None else np.stack([c[-horizon:] for c in self.covariates])
+
+
+def _check_range(frame: Any, columns: Sequence[str]) -> None:
+    """Refuse an infinite value, or one beyond float32 (what the model computes in), in the numeric
+    ``columns`` of a long ``frame``, naming the series, the column, the ``ds`` and the value."""
+    limit = float(np.finfo(np.float32).max)
+    for column in columns:
+        if frame[column].dtype.kind not in "iuf":
+            continue  # text: refused where it is converted
+        values = frame[column].to_numpy(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > limit))
+        if bad.size:
+            row = bad[0]
+            raise ValueError(
+                f"series {frame['unique_id'].iloc[row]!r}, column {column!r}: {values[row]:g} at ds "
+                f"{frame['ds'].iloc[row]} is infinite or beyond the float32 range (|x| <= {limit:.3g}); "
+                f"{bad.size} such value(s) in the column"
+            )
 
 
 def fill_missing(y: np.ndarray, missing: Missing, *, name: str = "") -> np.ndarray:
