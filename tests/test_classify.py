@@ -143,6 +143,33 @@ def test_read_cases_csv_and_npz(tmp_path):
     assert labels == ["1", "0"] and series[1].tolist() == [[6.0, 7.0]] and series[0].shape == (3, 2)
 
 
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        ("e.csv", lambda p: p.write_text(""), "{path}: no rows"),
+        ("b.csv", lambda p: p.write_text("\n\n"), "{path}: no rows"),
+        ("l.csv", lambda p: p.write_text("a,1,2\nb\n"), "{path}, line 2: label 'b' and no values"),
+        ("c.csv", lambda p: p.write_text("a,1,2\n\nc, , ,\n"), "{path}, line 3: label 'c' and no values"),
+        ("t.csv", lambda p: p.write_text("a,1,x\n"), "{path}, line 1: could not convert string to float: 'x'"),
+        ("x.npz", lambda p: np.savez(p, x=np.zeros((2, 3, 1)), y=np.zeros(2)),
+         "{path}: expected arrays xs [N, T, D] and labels [N] (optional lengths [N]); found: x [2, 3, 1], y [2]"),
+        ("r.npz", lambda p: np.savez(p, xs=np.zeros((2, 3)), labels=np.zeros(2)), "found: xs [2, 3], labels [2]"),
+        ("n.npz", lambda p: np.savez(p, xs=np.zeros((2, 3, 1)), labels=np.zeros(3)), "found: xs [2, 3, 1], labels [3]"),
+        ("m.npz", lambda p: np.savez(p, xs=np.zeros((2, 3, 1)), labels=np.zeros(2), lengths=[3]), "lengths [1]"),
+        ("z.npz", lambda p: np.savez(p, xs=np.zeros((0, 3, 1)), labels=np.zeros(0)), "{path}: no rows"),
+    ],
+    ids=["empty", "blank-lines", "label-only", "empty-cells", "text", "npz-names", "npz-rank", "npz-labels",
+         "npz-lengths", "npz-empty"],
+)
+def test_read_cases_refuses_bad_files_in_one_line(tmp_path, name, write, message):
+    """Each a ValueError naming the file (and the line of a CSV), not an IndexError or KeyError later."""
+    path = tmp_path / name
+    write(path)
+    with pytest.raises(ValueError) as error:
+        C.read_cases(path)
+    assert message.format(path=path) in str(error.value) and "\n" not in str(error.value)
+
+
 def _toy_files(folder, seed):
     """Two classes told apart by the sign of the mean of feature 0, lengths 3 to 8, a few NaNs."""
     rng = np.random.default_rng(seed)

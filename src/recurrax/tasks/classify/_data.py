@@ -41,7 +41,13 @@ class ClassificationData:
 
 
 def read_cases(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
-    """The series ``[T_i, D]`` and labels (as text) of a local ``.ts``, ``.npz`` or ``.csv`` file."""
+    """The series ``[T_i, D]`` and labels (as text) of a local ``.ts``, ``.npz`` or ``.csv`` file.
+
+    ``.npz``: arrays ``xs`` ``[N, T, D]``, ``labels`` ``[N]`` and optionally ``lengths`` ``[N]``. ``.csv``: one
+    case a line, the label then the values (one feature; empty cells are skipped). Refused with a
+    ValueError naming the file: an ``.npz`` without those arrays (or of other shapes), a file without cases
+    (``no rows``), and, naming the line, a CSV row with a label and no values or a value that is not a number.
+    """
     path = Path(path)
     if path.suffix == ".ts":
         data = read_ts_file(path)
@@ -50,19 +56,37 @@ def read_cases(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
         return list(data.series), [str(label) for label in data.labels]
     if path.suffix == ".npz":
         with np.load(path) as arrays:
-            xs, labels = np.asarray(arrays["xs"], np.float64), arrays["labels"]
-            lengths = arrays["lengths"] if "lengths" in arrays else np.full(len(xs), xs.shape[1])
-        if xs.ndim != 3:
-            raise ValueError(f"{path}: xs must be [N, T, D], got shape {xs.shape}")
-        return [x[:n] for x, n in zip(xs, lengths)], [str(label) for label in labels]
+            found = {name: arrays[name] for name in arrays.files}
+        xs, labels = found.get("xs"), found.get("labels")
+        lengths = found.get("lengths")
+        n = len(xs) if xs is not None and xs.ndim == 3 else -1
+        if n < 0 or labels is None or labels.shape != (n,) or (lengths is not None and lengths.shape != (n,)):
+            shown = ", ".join(f"{name} {list(array.shape)}" for name, array in found.items()) or "none"
+            raise ValueError(
+                f"{path}: expected arrays xs [N, T, D] and labels [N] (optional lengths [N]); found: {shown}"
+            )
+        if n == 0:
+            raise ValueError(f"{path}: no rows")
+        xs = np.asarray(xs, np.float64)
+        lengths = np.full(n, xs.shape[1]) if lengths is None else lengths
+        return [x[:k] for x, k in zip(xs, lengths)], [str(label) for label in labels]
     if path.suffix == ".csv":
         series, labels = [], []
         with open(path, newline="") as f:
-            for row in csv.reader(f):
+            for line, row in enumerate(csv.reader(f), start=1):
+                if not row:
+                    continue
                 values = [v for v in row[1:] if v.strip() != ""]
-                if row:
-                    labels.append(row[0].strip())
-                    series.append(np.asarray([float(v) for v in values], np.float64).reshape(-1, 1))
+                if not values:
+                    raise ValueError(f"{path}, line {line}: label {row[0].strip()!r} and no values")
+                try:
+                    numbers = [float(v) for v in values]
+                except ValueError as error:
+                    raise ValueError(f"{path}, line {line}: {error}") from None
+                labels.append(row[0].strip())
+                series.append(np.asarray(numbers, np.float64).reshape(-1, 1))
+        if not series:
+            raise ValueError(f"{path}: no rows")
         return series, labels
     raise ValueError(f"{path}: expected a .ts, .npz or .csv file")
 
