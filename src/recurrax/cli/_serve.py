@@ -62,7 +62,9 @@ def serve(
     if not is_loopback(host) and not token:
         raise typer.BadParameter(f"binding {host} exposes the service beyond this machine: give --token "
                                  "(or set RECURRAX_SERVE_TOKEN)", param_hint="--host")  # fmt: skip
-    import uvicorn
+    from .._extras import require
+
+    uvicorn = require("uvicorn", "recurrax serve")
 
     from ..serve import DriftMonitor, ReferenceProfile, create_app
 

@@ -60,7 +60,9 @@ def tune(
 
       recurrax tune classify -p model.dropout=float:0:0.5 --metric accuracy --storage postgresql://db/optuna
     """
-    import optuna
+    from .._extras import require
+
+    optuna = require("optuna", "recurrax tune")
     from rich.console import Console
 
     from ..lifecycle import load_tune_config, tune_task

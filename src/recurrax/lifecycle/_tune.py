@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import ConfigError, _parse_override, _set_path, from_dict, to_toml
+from .._extras import require
 from ..train import NonFiniteError, evaluation_hook
 from ._search_space import Param, apply_params, check_space, parse_space
 
@@ -160,7 +161,7 @@ def tune(
     not repeat its start). A trial whose config is refused or whose training diverges (`NonFiniteError`) is
     recorded as ``FAIL`` and the study goes on; other errors stop it. ``callbacks`` run after every trial.
     """
-    import optuna
+    optuna = require("optuna", "hyperparameter search")
 
     task = tune_task(task) if isinstance(task, str) else task
     if not isinstance(base, task.config_type):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sacrebleu
+from .._extras import require
 
 
 def bleu(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str = "13a") -> float:
@@ -23,6 +23,7 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str 
         >>> round(bleu(["the cat sat on a mat"], ["the cat sat on the mat"]), 4)  # (5/6 * 3/5 * 2/4 * 1/3)^(1/4)
         53.7285
     """
+    sacrebleu = require("sacrebleu", "BLEU")
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references; give one reference each")

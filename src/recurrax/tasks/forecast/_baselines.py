@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..._extras import require
+
 BASELINES = ("naive", "seasonal_naive", "naive2", "theta", "ets")
 
 
@@ -93,7 +95,7 @@ def naive2(y: np.ndarray, horizon: int, period: int = 1) -> np.ndarray:
 
 
 def theta(y: np.ndarray, horizon: int, period: int = 1) -> np.ndarray:
-    from statsmodels.tsa.forecasting.theta import ThetaModel
+    ThetaModel = require("statsmodels.tsa.forecasting.theta", "the theta baseline").ThetaModel  # noqa: N806
 
     past, future = _adjustment(y, period, horizon)
     model = ThetaModel(y / past, period=1, deseasonalize=False)
@@ -101,7 +103,7 @@ def theta(y: np.ndarray, horizon: int, period: int = 1) -> np.ndarray:
 
 
 def ets(y: np.ndarray, horizon: int, period: int = 1) -> np.ndarray:
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    ETSModel = require("statsmodels.tsa.exponential_smoothing.ets", "the ets baseline").ETSModel  # noqa: N806
 
     seasonal = is_seasonal(y, period) and bool(np.all(y > 0))
     trend = y.size >= 5
