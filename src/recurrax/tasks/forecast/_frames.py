@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..._extras import require
 from ._data import Missing, SeriesSet
 from ._predict import Forecast
 
@@ -32,6 +33,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     """The frame in a ``.csv`` or ``.parquet`` file; a text ``ds`` column is parsed as dates."""
     path = Path(path)
     csv = _suffix(path) == ".csv"
+    if not csv:
+        require("pyarrow", "reading .parquet files")
     try:
         frame = pd.read_csv(path) if csv else pd.read_parquet(path)
     except (OSError, ValueError) as error:  # pandas' ParserError and pyarrow's ArrowInvalid are ValueErrors
@@ -52,6 +55,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     if _suffix(path) == ".csv":
         frame.to_csv(path, index=False)
     else:
+        require("pyarrow", "writing .parquet files")
         frame.to_parquet(path, index=False)
     return path
 
