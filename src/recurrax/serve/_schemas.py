@@ -1,16 +1,40 @@
 """Request and response bodies of the service (pydantic), and their conversion to padded arrays.
 
-Every request model forbids unknown fields and non-finite numbers (``NaN``, ``Infinity``): a typo or a NaN is
-a 422 answer naming the field. Sequences may be ragged; `pad_ragged` turns them into one right-padded array
-plus ``lengths``, as the exported functions take them.
+Every request model forbids unknown fields and non-finite numbers (``NaN``, ``Infinity``), and every input
+value is a `Real`: a number that float32, the models' dtype, holds (``|x| <= 3.4028235e38``; ``1e39`` would
+become infinity in the model). A typo, a NaN or ``1e39`` is a 422 answer naming the field, given before the
+request joins a batch. Sequences may be ragged; `pad_ragged` turns them into one right-padded array plus
+``lengths``, as the exported functions take them.
+
+    >>> PointsRequest.model_validate({"points": [[1.0, 3e38]]}).points
+    [[1.0, 3e+38]]
+    >>> try:
+    ...     PointsRequest.model_validate({"points": [[1.0, 1e39]]})
+    ... except ValueError as error:
+    ...     print(message(error.errors()[0]))
+    Input should be a number that float32 holds (|x| <= 3.4028235e+38)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+FLOAT32_LIMIT = float(2**128 - 2**103)
+"""The float64 values below this in magnitude round to a finite float32 (at most ``3.4028235e38``)."""
+
+Real = Annotated[float, Field(gt=-FLOAT32_LIMIT, lt=FLOAT32_LIMIT)]
+"""A request's input value: a float that float32 holds (checked in pydantic-core, fast on large bodies)."""
+
+
+def message(error: dict[str, Any]) -> str:
+    """The message of a pydantic error dict, in words for a value beyond float32 (see `Real`)."""
+    limit = error.get("ctx", {}).get("lt", error.get("ctx", {}).get("gt"))
+    if error["type"] in ("less_than", "greater_than") and limit is not None and abs(limit) == FLOAT32_LIMIT:
+        return f"Input should be a number that float32 holds (|x| <= {np.finfo(np.float32).max!s})"
+    return error["msg"]
 
 
 class _Body(BaseModel):
@@ -21,7 +45,7 @@ class ClassifyRequest(_Body):
     """``inputs``: ``B`` sequences of ``T_i`` steps of ``D`` features (ragged ``T_i`` allowed; ``null`` marks a
     missing value where the model accepts them); ``lengths``: optional ``[B]`` valid steps (default ``T_i``)."""
 
-    inputs: list[list[list[float | None]]] = Field(min_length=1, examples=[[[[0.1, 0.2], [0.3, 0.4]]]])
+    inputs: list[list[list[Real | None]]] = Field(min_length=1, examples=[[[[0.1, 0.2], [0.3, 0.4]]]])
     lengths: list[int] | None = None
 
 
@@ -41,10 +65,10 @@ class ForecastRequest(_Body):
     covariates (the artifact's ``data.covariates``) needs ``past`` ``[B][n_i][K]`` (one ``K``-vector per
     history value) and ``future`` ``[B][H][K]`` (those of the ``H`` forecast steps), in data units."""
 
-    history: list[list[float | None]] = Field(min_length=1, examples=[[[1.0, 2.0, 3.0, 4.0]]])
+    history: list[list[Real | None]] = Field(min_length=1, examples=[[[1.0, 2.0, 3.0, 4.0]]])
     series: list[int] | None = None
-    past: list[list[list[float]]] | None = None
-    future: list[list[list[float]]] | None = None
+    past: list[list[list[Real]]] | None = None
+    future: list[list[list[Real]]] | None = None
 
 
 class Interval(BaseModel):
@@ -68,7 +92,7 @@ class ForecastResponse(BaseModel):
 class AnomalyRequest(_Body):
     """``values``: ``B`` series of ``T_i`` points of ``D`` features (ragged ``T_i`` allowed), oldest first."""
 
-    values: list[list[list[float]]] = Field(min_length=1, examples=[[[[0.1, 0.2], [0.3, 0.4]]]])
+    values: list[list[list[Real]]] = Field(min_length=1, examples=[[[[0.1, 0.2], [0.3, 0.4]]]])
 
 
 class AnomalyResponse(BaseModel):
@@ -86,7 +110,7 @@ class GenerateRequest(_Body):
     max_tokens: int = Field(default=32, ge=1)
     temperature: float = Field(default=1.0, ge=0.0)
     top_k: int | None = Field(default=None, ge=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
 
 
 class GenerateResponse(BaseModel):
@@ -100,7 +124,7 @@ class GenerateResponse(BaseModel):
 class SessionRequest(_Body):
     """Open a streaming session; ``seed`` seeds its sampling (default 0)."""
 
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
 
 
 class SessionResponse(BaseModel):
@@ -122,7 +146,7 @@ class StepRequest(_Body):
     max_tokens: int = Field(default=1, ge=0)
     temperature: float = Field(default=1.0, ge=0.0)
     top_k: int | None = Field(default=None, ge=1)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0)
     return_probabilities: bool = False
 
 
@@ -139,7 +163,7 @@ class StepResponse(BaseModel):
 class PointsRequest(_Body):
     """One step of an anomaly session: the next ``points`` ``[N][D]`` of the client's series, in order."""
 
-    points: list[list[float]] = Field(min_length=1, examples=[[[0.1, 0.2]]])
+    points: list[list[Real]] = Field(min_length=1, examples=[[[0.1, 0.2]]])
 
 
 class PointsResponse(BaseModel):

@@ -123,10 +123,19 @@ def sample_token(logits: np.ndarray, rng: np.random.Generator, *, temperature: f
 
         >>> sample_token(np.array([0.0, 3.0, 1.0]), np.random.default_rng(0), temperature=0.0, top_k=None)
         1
+        >>> sample_token(np.array([0.0, 3.0, 1.0]), np.random.default_rng(0), temperature=1e-320, top_k=None)
+        1
+
+    A temperature so small that ``logits / temperature`` overflows divides the logits shifted by their
+    maximum instead (``-inf``, probability 0, rather than ``inf - inf``).
     """
     if temperature == 0:
         return int(np.argmax(logits))
-    z = np.asarray(logits, np.float64) / temperature
+    logits = np.asarray(logits, np.float64)
+    with np.errstate(over="ignore"):
+        z = logits / temperature
+        if not np.isfinite(z).all():
+            z = (logits - logits.max()) / temperature
     if top_k is not None and top_k < z.size:
         z = np.where(z < np.sort(z)[-top_k], -np.inf, z)
     p = np.exp(z - z.max())
