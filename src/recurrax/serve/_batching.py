@@ -14,6 +14,9 @@ its own rows. Padding keeps the number of distinct shapes (each one an XLA compi
 With ``max_batch = 32`` and ``max_time = 1024`` a function compiles at most 6 x 11 shapes. Outputs with a
 ``"T"`` axis are cut back to each request's own length. Shapes follow `recurrax.serve.Artifact.schema`.
 
+One request never fails another: when a merged call raises, the batcher runs the requests of that batch one
+by one, so each gets its own outputs or the error of its own call.
+
     >>> bucket(5), bucket(1), bucket(20, cap=24), bucket(8)
     (8, 1, 24, 8)
 """
@@ -26,6 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+
+Outcome = tuple[dict[str, np.ndarray] | None, Exception | None]
+"""A request's outputs, or the exception its call raised."""
 
 
 def bucket(n: int, cap: int | None = None) -> int:
@@ -87,7 +94,9 @@ class DynamicBatcher:
     ``call(arrays) -> outputs`` runs the function on a dict of arrays (e.g. ``lambda a: art.call(name, **a)``);
     ``schema`` is its `Artifact.schema`. ``on_batch(rows, requests, shapes)`` is told of every call (rows before
     padding, requests merged, distinct padded shapes so far). Calls run in a worker thread, one at a time, so
-    the event loop keeps accepting requests while the model runs; those requests form the next batch.
+    the event loop keeps accepting requests while the model runs; those requests form the next batch. When a
+    merged call raises, its requests are run again one at a time (`alone`): the others still get their answer
+    and only a request whose own call raises gets that exception.
     """
 
     def __init__(
@@ -145,6 +154,16 @@ class DynamicBatcher:
             results.append(result)
             start += n
         return results
+
+    def alone(self, requests: list[dict[str, np.ndarray]]) -> list[Outcome]:
+        """Each request in its own call (after a merged call failed): ``(outputs, None)`` or ``(None, error)``."""
+        outcomes: list[Outcome] = []
+        for request in requests:
+            try:
+                outcomes.append((self.run([request])[0], None))
+            except Exception as error:  # noqa: BLE001 — this request's own failure, handed to its caller
+                outcomes.append((None, error))
+        return outcomes
 
     def _group(self, arrays: dict[str, np.ndarray]) -> int | None:
         """Requests merge only when equal here: their ``T`` when time is not padded."""
@@ -204,13 +223,15 @@ class DynamicBatcher:
             live = [(a, f) for a, f in batch if not f.done()]
             if not live:
                 continue
+            requests = [a for a, _ in live]
             try:
-                results = await asyncio.to_thread(self.run, [a for a, _ in live])
+                outcomes = [(result, None) for result in await asyncio.to_thread(self.run, requests)]
             except Exception as error:  # noqa: BLE001 — the callers get the error, the worker keeps serving
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), result in zip(live, results):
-                if not future.done():
+                outcomes = [(None, error)] if len(live) == 1 else await asyncio.to_thread(self.alone, requests)
+            for (_, future), (result, error) in zip(live, outcomes):
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
                     future.set_result(result)

@@ -9,6 +9,11 @@ the size limits (413), runs the model through a `DynamicBatcher` and shapes the 
 - anomaly: ``scores`` ``[B, T]`` -> each series' scores up to its length (NaN -> ``null``);
 - lm: the prompt fed token by token through ``step`` from the zero state, then ``max_tokens`` tokens drawn
   (`sample_token`) and fed back; sessions continue from their stored state and logits.
+
+An answer is never silent garbage: outputs that are not finite (a forecast's mean or quantiles, a classifier's
+probabilities, an anomaly score past the warm-up), as inputs far outside the training range can give, are a
+422 naming the rows (`NOT_FINITE`), and an anomaly session then keeps its state. A model call that raises is a
+500 for the request whose own call raised (the batcher retries a failed batch request by request), as JSON.
 """
 
 from __future__ import annotations
@@ -43,10 +48,24 @@ from ._telemetry import Telemetry
 PREDICT = {"classify": "predict_proba", "forecast": "forecast", "lm": "step", "anomaly": "score"}
 STREAM = {"lm": "step", "anomaly": "score_step"}
 DRIFT_INPUT = {"classify": "x", "forecast": "history", "anomaly": "values"}  # the input a drift monitor observes
+NOT_FINITE = "the model's output is not finite for {} (inputs far outside the training range?)"
 
 
 def http_error(status: int, detail: str) -> HTTPException:
     return HTTPException(status_code=status, detail=detail)
+
+
+def not_finite(field: str, rows: np.ndarray) -> HTTPException:
+    """The 422 for requests whose outputs are not finite at ``rows`` (indices into ``field``)."""
+    return http_error(422, NOT_FINITE.format(", ".join(f"{field}[{int(i)}]" for i in rows)))
+
+
+def _bad_rows(*outputs: np.ndarray) -> np.ndarray:
+    """The indices of the rows (axis 0) where any of ``outputs`` holds a value that is not finite."""
+    bad = np.zeros(len(outputs[0]), bool)
+    for value in outputs:
+        bad |= ~np.isfinite(np.reshape(value, (len(value), -1))).all(axis=1)
+    return np.flatnonzero(bad)
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:
@@ -116,6 +135,13 @@ class Service:
         if value > limit:
             raise http_error(413, f"{what} is {value}, over the limit {name} = {limit}")
 
+    async def call(self, batcher: DynamicBatcher, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``batcher.submit(arrays)``; a call that raised for this request is a 500 (JSON) naming the error."""
+        try:
+            return await batcher.submit(arrays)
+        except Exception as error:  # noqa: BLE001 — the request's own model call failed (see DynamicBatcher)
+            raise http_error(500, f"the model call failed for this request: {type(error).__name__}: {error}") from None
+
     def checked(self, arrays: dict[str, Any]) -> dict[str, np.ndarray]:
         try:
             return check_inputs(self.function, self.schema["inputs"], arrays)
@@ -143,10 +169,12 @@ class Service:
             lengths = given
         self.no_missing(x, "x", "inputs")
         arrays = self.checked({"x": x, "lengths": lengths})
+        probs = (await self.call(self.batcher, arrays))["probs"]
+        if len(bad := _bad_rows(probs)):
+            raise not_finite("inputs", bad)
         if self.drift is not None:
             rows = np.concatenate([x[i, : lengths[i]] for i in range(len(x))])
             self.drift.observe(rows[np.isfinite(rows).all(axis=1)])
-        probs = (await self.batcher.submit(arrays))["probs"]
         classes = [str(c) for c in self.data.get("classes", range(probs.shape[1]))]
         ids = np.argmax(probs, axis=1)
         return ClassifyResponse(probabilities=probs.tolist(), labels=[classes[i] for i in ids],
@@ -175,10 +203,12 @@ class Service:
             arrays["series"] = np.asarray(body.series)
         arrays |= self.covariates(body, lengths)
         arrays = self.checked(arrays)
+        out = await self.call(self.batcher, arrays)
+        if len(bad := _bad_rows(*out.values())):
+            raise not_finite("history", bad)
         if self.drift is not None:
             values = np.concatenate([history[i, : lengths[i]] for i in range(len(history))])
             self.drift.observe(values[np.isfinite(values)])
-        out = await self.batcher.submit(arrays)
         levels = [float(q) for q in self.data.get("levels") or ()] if "quantiles" in out else []
         if not levels:
             return ForecastResponse(mean=out["mean"].tolist(), levels=[])
@@ -227,9 +257,12 @@ class Service:
         self.limit("the batch", len(values), self.max_batch, "max_batch")
         self.limit("the longest series", values.shape[1], self.max_length, "max_length")
         arrays = self.checked({"values": values, "lengths": lengths})
+        scores = (await self.call(self.batcher, arrays))["scores"]
+        warm = self.data.get("window", 0)  # NaN (null) before it: the warm-up
+        if bad := [i for i, n in enumerate(lengths) if not np.isfinite(scores[i, warm:n]).all()]:
+            raise not_finite("values", np.array(bad))
         if self.drift is not None:
             self.drift.observe(np.concatenate([values[i, : lengths[i]] for i in range(len(values))]))
-        scores = (await self.batcher.submit(arrays))["scores"]
         return AnomalyResponse(scores=[_nullable(scores[i, :n]) for i, n in enumerate(lengths)])
 
     async def anomaly_step(self, session: Session, body: PointsRequest) -> PointsResponse:
@@ -241,10 +274,13 @@ class Service:
         if points.shape[1] != features:
             raise http_error(422, f"points have {points.shape[1]} features, the model takes {features}")
         self.limit("the number of points", len(points), self.max_length, "max_length")
+        warm = self.data.get("window", 0)
         async with session.lock:
             state, scores = session.state, []
-            for point in points:
-                out = await self.stream.submit({"x": point[None], **state})
+            for i, point in enumerate(points):
+                out = await self.call(self.stream, {"x": point[None], **state})
+                if session.steps + i >= warm and not np.isfinite(out["score"][0]):
+                    raise not_finite("points", np.array([i]))  # the session keeps its state
                 scores.append(out["score"][0])
                 state = {k: out[k] for k in state}
             session.state, session.steps = state, session.steps + len(points)
@@ -259,7 +295,7 @@ class Service:
         """Run ``step`` on each token in turn from ``state``: the last logits ``[1, V]`` and the new state."""
         logits = None
         for token in tokens:
-            out = await self.stream.submit({"tokens": np.array([token], np.int32), **state})
+            out = await self.call(self.stream, {"tokens": np.array([token], np.int32), **state})
             logits, state = out["logits"], {k: out[k] for k in state}
         return logits, state
 
