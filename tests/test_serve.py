@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import time
 
 import httpx
@@ -111,6 +112,27 @@ class CountingArtifact(Artifact):
 
 def counting(art, delay=0.0):
     return CountingArtifact(art.path, art.meta, art.weights, art.exported, delay=delay)
+
+
+@dataclasses.dataclass(frozen=True)
+class FailingArtifact(CountingArtifact):
+    """A forecaster whose call raises when a history holds 666 (an input the model cannot take)."""
+
+    def call(self, name, **arrays):
+        failed = bool((arrays["history"] == 666.0).any())
+        self.calls.append({"rows": len(arrays["history"]), "failed": failed})
+        if failed:
+            raise FloatingPointError("666 in a history")
+        return Artifact.call(self, name, **arrays)
+
+
+async def post_all(app, requests):
+    """``requests`` ``[(path, body)]`` sent concurrently to ``app`` (one ASGI client); the answers, in order."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answers = await asyncio.gather(*(client.post(path, json=body) for path, body in requests))
+        await app.state.service.close()
+        return answers
 
 
 def test_bucket_sizes():
@@ -319,6 +341,14 @@ BAD = [
     ("lm", b'{"prompt": "oak", "temperature": -1}', 422, "body.temperature: Input should be greater than"),
     ("lm", b'{"prompt": ""}', 422, "body.prompt: String should have at least 1 character"),
     ("lm", b'{"prompt": "oak", "max_tokens": 21}', 413, "max_tokens is 21, over the limit max_tokens = 20"),
+    ("lm", b'{"prompt": "oak", "seed": -1}', 422, "body.seed: Input should be greater than or equal to 0"),
+    ("forecast", b'{"history": [[1.0, 1e39]]}', 422, "body.history.0.1: Input should be a number that float32 holds"),
+    ("classify", b'{"inputs": [[[-3.5e38, 1.0]]]}', 422, "body.inputs.0.0.0: Input should be a number that float32"),
+    ("anomaly", b'{"values": [[[1.0, 1e300]]]}', 422, "body.values.0.0.1: Input should be a number that float32"),
+    ("forecast", b'{"history": [' + b",".join([b"[3e38, 3e38, 3e38]"] * 2) + b"]}", 422,
+     "the model's output is not finite for history[0], history[1] (inputs far outside the training range?)"),
+    ("anomaly", b'{"values": [[[0.1, 0.2], [0.3, 0.4]], [' + b",".join([b"[3e38, 3e38]"] * 6) + b"]]}", 422,
+     "the model's output is not finite for values[1] (inputs far outside"),
 ]
 
 
@@ -348,12 +378,144 @@ def test_bearer_token_auth(clients):
     assert client.get("/metrics").status_code == 401
     assert client.get("/health").json() == {"status": "ok", "task": "classify", "functions": ["predict_proba"],
                                             "sessions": 0}  # fmt: skip
-    assert client.get("/docs").status_code == 200
     model = client.get("/v1/model", headers=AUTH).json()
     assert model["task"] == "classify" and model["data"]["classes"] == ["a", "b", "c"]
     assert [i["name"] for i in model["functions"]["predict_proba"]["inputs"]] == ["x", "lengths"]
-    paths = client.get("/openapi.json").json()["paths"]
+
+
+def test_the_openapi_schema_and_pages_need_the_token_when_one_is_set(clients, built):
+    client = clients["classify"]
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 403, path
+        assert client.get(path, headers=AUTH).status_code == 200, path
+    paths = client.get("/openapi.json", headers=AUTH).json()["paths"]
     assert "ClassifyRequest" in str(paths["/v1/predict"]["post"]["requestBody"])
+    assert not {"/docs", "/redoc", "/openapi.json"} & set(paths)
+    assert "swagger-ui" in client.get("/docs", headers=AUTH).text
+    with TestClient(create_app(built["classify"][0])) as open_client:  # no token: all open, as before
+        for path in ("/docs", "/redoc", "/openapi.json", "/health"):
+            assert open_client.get(path).status_code == 200, path
+        assert open_client.get("/openapi.json").json()["paths"] == paths
+
+
+def histories(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(10 + rng.normal(size=int(rng.integers(2, 12)))).round(3).tolist() for _ in range(n)]
+
+
+def alone(art, history):
+    """The forecaster's answer to one history in its own call."""
+    return art.call("forecast", history=np.array([history]), lengths=np.array([len(history)], np.int32))
+
+
+def test_a_number_beyond_float32_is_refused_before_it_joins_a_batch(built):
+    art = counting(built["forecast"][0])
+    app = create_app(art, max_batch=32, max_wait_ms=300)
+    good = histories(30)
+    bad = [1.0, 2.0, 1e39, 4.0]
+    answers = asyncio.run(post_all(app, [("/v1/predict", {"history": [h]}) for h in [*good[:15], bad, *good[15:]]]))
+    refused = answers.pop(15)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"].startswith("body.history.0.2: Input should be a number that float32 holds")
+    for history, answer in zip(good, answers):
+        assert answer.status_code == 200, answer.text
+        want = alone(built["forecast"][0], history)
+        np.testing.assert_allclose(answer.json()["mean"], want["mean"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(answer.json()["quantiles"], want["quantiles"], rtol=1e-5, atol=1e-5)
+    assert sum(call["history"][0] for call in art.calls) >= 30 and len(art.calls) < 30  # merged, none failed
+
+
+def test_a_failing_model_call_fails_only_its_own_request_as_json(built):
+    base = built["forecast"][0]
+    art = FailingArtifact(base.path, base.meta, base.weights, base.exported)
+    app = create_app(art, max_batch=32, max_wait_ms=1000)  # the first request waits 1 s for the others
+    good = histories(30, seed=1)
+    answers = asyncio.run(post_all(app, [("/v1/predict", {"history": [h]}) for h in [[1.0, 666.0], *good]]))
+    failed = answers.pop(0)
+    assert failed.status_code == 500 and failed.headers["content-type"] == "application/json"
+    assert failed.json()["detail"] == "the model call failed for this request: FloatingPointError: 666 in a history"
+    for history, answer in zip(good, answers):
+        assert answer.status_code == 200, answer.text
+        np.testing.assert_allclose(answer.json()["mean"], alone(base, history)["mean"], rtol=1e-5, atol=1e-5)
+    merged = next(i for i, call in enumerate(art.calls) if call["failed"] and call["rows"] > 1)
+    alone_calls = list(itertools.takewhile(lambda c: c["rows"] == 1, art.calls[merged + 1 :]))
+    assert len(alone_calls) > 1  # then the batch's requests one by one: only the 666 one fails again
+    assert sum(c["failed"] for c in alone_calls) == 1
+
+
+def test_the_batcher_retries_a_failed_batch_request_by_request(built):
+    """When the merged call raises, each request runs alone: only the one whose own call raises gets the error."""
+    art = built["classify"][0]
+    calls = []
+
+    def call(arrays):
+        calls.append(len(arrays["x"]))
+        if (arrays["x"] > 100).any():
+            raise ValueError("a value over 100")
+        return art.call("predict_proba", **arrays)
+
+    batcher = DynamicBatcher(call, art.schema("predict_proba"), max_batch=16, max_wait_ms=300)
+    rng = np.random.default_rng(5)
+    requests = [{"x": rng.normal(size=(rows, 4, 2)).astype(np.float32), "lengths": np.full(rows, 4, np.int32)}
+                for rows in (1, 2, 3, 1)]  # fmt: skip
+    requests[2]["x"][1, 3, 0] = 1000.0
+
+    async def submit_all():
+        try:
+            return await asyncio.gather(*(batcher.submit(r) for r in requests), return_exceptions=True)
+        finally:
+            await batcher.close()
+
+    outcomes = asyncio.run(submit_all())
+    assert calls == [8, 1, 2, 4, 1]  # 7 rows padded to 8, then each request alone (3 rows padded to 4)
+    assert isinstance(outcomes[2], ValueError) and str(outcomes[2]) == "a value over 100"
+    for i in (0, 1, 3):
+        np.testing.assert_allclose(outcomes[i]["probs"], art.call("predict_proba", **requests[i])["probs"], rtol=1e-6)
+    assert batcher.run([requests[0]])[0]["probs"].shape == (1, 3)  # and it keeps serving
+
+
+FAR = "(inputs far outside the training range?)"
+
+
+def test_a_session_step_beyond_float32_or_with_outputs_not_finite_is_refused_and_keeps_the_state(clients, built):
+    _, scorer = built["anomaly"]
+    client = clients["anomaly"]
+    series = np.random.default_rng(4).normal(size=(8, 2)).round(3)
+    session = client.post("/v1/sessions", headers=AUTH).json()["id"]
+    url = f"/v1/sessions/{session}/step"
+    first = client.post(url, json={"points": series[:5].tolist()}, headers=AUTH).json()
+    huge = client.post(url, json={"points": [[1.0, 1e39]]}, headers=AUTH)
+    assert huge.status_code == 422 and huge.json()["detail"].startswith("body.points.0.1: Input should be a number")
+    far = client.post(url, json={"points": [series[5].tolist(), [3e38, -3e38]]}, headers=AUTH)
+    assert far.status_code == 422, far.text
+    assert far.json()["detail"] == "the model's output is not finite for points[1] " + FAR
+    second = client.post(url, json={"points": series[5:].tolist()}, headers=AUTH).json()
+    assert second["steps"] == 8  # neither refused step moved the session
+    np.testing.assert_allclose(first["scores"][4:] + second["scores"], A.score_series(scorer, series)[4:], rtol=1e-5)
+    assert client.delete(url.removesuffix("/step"), headers=AUTH).status_code == 200
+
+
+def test_unexpected_errors_are_a_json_500_that_keeps_the_connection(built):
+    app = create_app(built["forecast"][0])
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("a bug")
+
+    with TestClient(app) as client:  # raise_server_exceptions: the error would surface here had it escaped the app
+        r = client.get("/boom")
+        assert r.status_code == 500 and r.json() == {"detail": "internal error: RuntimeError (logged by the server)"}
+        assert client.get("/health").status_code == 200
+        assert metric(client, "recurrax_requests_total", endpoint="/boom", method="GET", status="500") == 1
+
+
+def test_a_vanishing_temperature_samples_the_most_likely_token(clients):
+    client = clients["lm"]
+    body = {"prompt": "oak is", "max_tokens": 4, "temperature": 0}
+    greedy = client.post("/v1/predict", json=body, headers=AUTH).json()["tokens"]
+    tiny = client.post("/v1/predict", json={**body, "temperature": 1e-320}, headers=AUTH)
+    assert tiny.status_code == 200 and tiny.json()["tokens"] == greedy
 
 
 def test_metrics_count_requests_errors_latency_and_batches(clients):

@@ -13,10 +13,13 @@ Endpoints (OpenAPI page at ``/docs``):
   recurrent state: a language model feeds ``text`` and generates tokens, an anomaly scorer scores the next
   ``points``; ``DELETE /v1/sessions/{id}``.
 
-Answers: 401 without a bearer token and 403 with a wrong one (when ``token`` is set; ``/health`` and ``/docs``
-stay open), 422 for a malformed body (schema, shapes, NaN or infinity, out-of-range values; the message names
-the field), 413 for a body over ``max_body_bytes`` or a batch, sequence or generation over the limits, 404
-for an unknown or expired session, 429 when ``max_sessions`` are open, 504 after ``timeout_s``.
+Answers: 401 without a bearer token and 403 with a wrong one (when ``token`` is set, every endpoint but
+``/health``, which load balancers probe, asks for it: ``/docs``, ``/redoc`` and ``/openapi.json`` too), 422
+for a malformed body (schema, shapes, NaN, infinity or a number beyond float32, out-of-range values; the
+message names the field) and for outputs that are not finite (`recurrax.serve._service.NOT_FINITE`), 413 for a
+body over ``max_body_bytes`` or a batch, sequence or generation over the limits, 404 for an unknown or expired
+session, 429 when ``max_sessions`` are open, 504 after ``timeout_s``. Every answer is JSON
+(``{"detail": ...}``), an unexpected error too (500, logged), and the connection stays open.
 
 Predictions go through a `DynamicBatcher` per function: concurrent requests become one padded call. Each
 streaming step (a token, an anomaly point) is one call of the artifact's streaming function, batched across
@@ -30,6 +33,7 @@ batch).
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -38,7 +42,8 @@ from typing import Any
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ._artifact import Artifact, load_artifact
@@ -58,10 +63,13 @@ from ._schemas import (
     SessionResponse,
     StepRequest,
     StepResponse,
+    message,
 )
 from ._service import STREAM, Service, http_error
 from ._sessions import Session, SessionLimitError, SessionStore
 from ._telemetry import CONTENT_TYPE, Telemetry
+
+log = logging.getLogger("recurrax.serve")
 
 
 class _TooLarge(HTTPException):
@@ -72,7 +80,9 @@ class _TooLarge(HTTPException):
 
 
 class _Guard:
-    """ASGI middleware: refuses bodies over ``max_bytes`` (413) and records every answer in `Telemetry`."""
+    """ASGI middleware: refuses bodies over ``max_bytes`` (413), answers an unexpected error as a JSON 500 (and
+    logs it) instead of letting it reach the server, which would close the connection, and records every
+    answer in `Telemetry`."""
 
     def __init__(self, app: Any, *, telemetry: Telemetry, max_bytes: int):
         self.app, self.telemetry, self.max_bytes = app, telemetry, max_bytes
@@ -80,7 +90,7 @@ class _Guard:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        start, status, received = time.perf_counter(), [500], [0]
+        start, status, received, started = time.perf_counter(), [500], [0], [False]
         declared = dict(scope.get("headers", [])).get(b"content-length")
 
         async def counted_receive() -> dict:
@@ -92,7 +102,7 @@ class _Guard:
 
         async def recorded_send(message: dict) -> None:
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
+                status[0], started[0] = message["status"], True
             await send(message)
 
         try:
@@ -101,6 +111,11 @@ class _Guard:
             await self.app(scope, counted_receive, recorded_send)
         except _TooLarge as error:
             await JSONResponse({"detail": error.detail}, status_code=413)(scope, receive, recorded_send)
+        except Exception as error:  # noqa: BLE001 — any other failure: a JSON 500, the server keeps the connection
+            log.exception("unexpected error on %s %s", scope["method"], scope.get("path"))
+            if not started[0]:
+                detail = f"internal error: {type(error).__name__} (logged by the server)"
+                await JSONResponse({"detail": detail}, status_code=500)(scope, receive, recorded_send)
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
@@ -128,7 +143,8 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app serving an `Artifact` (or the artifact directory ``artifact_or_path``).
 
-    ``token``: required bearer token (None: no auth). Batching: up to ``max_batch`` rows per call, waiting at
+    ``token``: required bearer token (None: no auth) on every endpoint but ``/health``, the OpenAPI schema and
+    pages included. Batching: up to ``max_batch`` rows per call, waiting at
     most ``max_wait_ms`` for more. Limits: ``max_length`` steps (or prompt tokens) per sequence,
     ``max_tokens`` generated per request, ``max_body_bytes`` per body, ``timeout_s`` per request,
     ``max_sessions`` open sessions expiring after ``session_ttl_s`` unused. ``drift``: a
@@ -156,7 +172,8 @@ def create_app(
         yield
         await service.close()
 
-    app = FastAPI(title=f"recurrax {artifact.task} model", lifespan=lifespan,
+    pages = {} if token is None else {"openapi_url": None, "docs_url": None, "redoc_url": None}  # added below
+    app = FastAPI(title=f"recurrax {artifact.task} model", lifespan=lifespan, **pages,
                   description=f"Serves the exported {artifact.task} model in {artifact.path}.")  # fmt: skip
     app.state.service = service
     app.add_middleware(_Guard, telemetry=telemetry, max_bytes=max_body_bytes)
@@ -173,8 +190,22 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        errors = [{"loc": list(e["loc"]), "msg": message(e), "type": e["type"]} for e in error.errors()]
         return JSONResponse({"detail": _readable(errors), "errors": errors}, status_code=422)
+
+    if token is not None:  # the schema and its pages behind the token, like the endpoints they describe
+
+        @app.get("/openapi.json", dependencies=[Depends(authorized)], include_in_schema=False)
+        async def openapi() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @app.get("/docs", dependencies=[Depends(authorized)], include_in_schema=False)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
+
+        @app.get("/redoc", dependencies=[Depends(authorized)], include_in_schema=False)
+        async def redoc() -> HTMLResponse:
+            return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
