@@ -30,6 +30,8 @@ CELL_CASES = {
     "mgu": _registered("mgu"),
     "mut1": _registered("mut1", input_size=H),
     "mut2": _registered("mut2", input_size=H),
+    "mut1_embedded": _registered("mut1"),  # D != H: x enters through the input embedding W_e
+    "mut2_embedded": _registered("mut2"),
     "mut3": _registered("mut3"),
     "layernorm_lstm": _registered("layernorm_lstm"),
     "layernorm_lstm_nobias": _registered("layernorm_lstm", bias=False),

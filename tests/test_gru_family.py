@@ -41,9 +41,16 @@ def test_registry_names_build_the_right_cell(name, cls, attrs, key):
 
 
 @pytest.mark.parametrize("cls", [rx.MUT1Cell, rx.MUT2Cell])
-def test_mut1_mut2_need_input_size_equal_to_hidden_size(cls, key):
-    with pytest.raises(ValueError, match=r"input_size == hidden_size.*input_size=3, hidden_size=4"):
-        cls(3, 4, key=key)
+def test_mut1_mut2_embed_an_input_of_another_size(cls, key):
+    """D == H: the paper's cell, no embedding; D != H: ``W_e`` [H, D], the other weights drawn as before."""
+    square = cls(4, 4, key=key)
+    assert square.weight_embed is None
+    cell = cls(3, 4, key=key)
+    assert cell.weight_embed.shape == (4, 3) and cell.weight_hh.shape == (4, 4)
+    np.testing.assert_array_equal(cell.weight_hh, square.weight_hh)
+    stack = rx.RNNStack(3, 4, num_layers=2, cell=cls.__name__[:4].lower(), key=key)
+    ys, _ = stack(jnp.ones((2, 5, 3)))
+    assert ys.shape == (2, 5, 4) and stack.layers[1].cell.weight_embed is None
 
 
 def test_mut3_takes_any_input_size(key):

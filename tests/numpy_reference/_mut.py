@@ -18,12 +18,17 @@ def _kernels(cell):
     return named
 
 
+def _embedded(cell, x):
+    """``x`` itself (``D == H``) or the input embedding ``W_e x`` that MUT1 / MUT2 add where ``D != H``."""
+    return x if cell.weight_embed is None else x @ f64(cell.weight_embed).T
+
+
 def mut1_step(cell, h, x, recurrent_mask=None):
     k = _kernels(cell)
     h_rec = h if recurrent_mask is None else h * recurrent_mask
     z = sigmoid(x @ k["W_xz"].T + k["b_z"])
     r = sigmoid(x @ k["W_xr"].T + h_rec @ k["W_hr"].T + k["b_r"])
-    h_new = np.tanh((r * h_rec) @ k["W_hh"].T + np.tanh(x) + k["b_h"]) * z + h * (1.0 - z)
+    h_new = np.tanh((r * h_rec) @ k["W_hh"].T + np.tanh(_embedded(cell, x)) + k["b_h"]) * z + h * (1.0 - z)
     return h_new, h_new
 
 
@@ -31,7 +36,7 @@ def mut2_step(cell, h, x, recurrent_mask=None):
     k = _kernels(cell)
     h_rec = h if recurrent_mask is None else h * recurrent_mask
     z = sigmoid(x @ k["W_xz"].T + h_rec @ k["W_hz"].T + k["b_z"])
-    r = sigmoid(x + h_rec @ k["W_hr"].T + k["b_r"])
+    r = sigmoid(_embedded(cell, x) + h_rec @ k["W_hr"].T + k["b_r"])
     h_new = np.tanh((r * h_rec) @ k["W_hh"].T + x @ k["W_xh"].T + k["b_h"]) * z + h * (1.0 - z)
     return h_new, h_new
 

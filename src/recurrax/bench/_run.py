@@ -88,7 +88,7 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
             try:
                 runs = build_cell(name, cfg, key)
                 entries.append(Entry(name, "fwd_bwd", run=runs[0]))
-            except Exception as err:  # noqa: BLE001 - e.g. cells that need input_size == hidden_size
+            except Exception as err:  # noqa: BLE001 - a cell that cannot be built at this size
                 entries.append(Entry(name, "fwd_bwd", error=describe(err).replace("fails:", "skipped:", 1)))
         variants[cfg.label] = {entry.impl: entry.summary() for entry in measure(entries, plan)}
 

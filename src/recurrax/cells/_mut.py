@@ -44,12 +44,18 @@ class AbstractMUTCell(AbstractCell):
     ``recurrent_mask`` multiplies ``h_{t-1}`` before it enters any recurrent term (also inside MUT3's
     ``tanh(h)``), not in the final blend. Defaults: glorot-uniform ``weight_ih``, orthogonal recurrent
     kernels (one block per gate), zero bias.
+
+    MUT1 and MUT2 add ``x`` itself (or ``tanh(x)``) to a hidden-sized vector, which in the paper is the
+    ``H``-wide embedding of a token. With ``input_size != hidden_size`` that term reads ``e_t = W_e x_t``
+    instead, ``weight_embed`` ``[H, D]`` (glorot-uniform; None when ``D == H``, the paper's cell exactly), so
+    a cell, or the first layer of a stack, takes any input size.
     """
 
     weight_ih: Array
     weight_hh_gates: Array
     weight_hh: Array
     bias: Array | None
+    weight_embed: Array | None
     input_size: int = eqx.field(static=True)
     hidden_size: int = eqx.field(static=True)
 
@@ -58,16 +64,11 @@ class AbstractMUTCell(AbstractCell):
     recurrent_kernels: ClassVar[tuple[str, ...]]
     """Which of ``z, r`` have a recurrent kernel ``W_h*`` in ``weight_hh_gates``, in order."""
     adds_raw_input: ClassVar[bool]
-    """Whether ``x`` or ``tanh(x)`` is added to a hidden-sized vector (needs ``input_size == hidden_size``)."""
+    """Whether ``x`` or ``tanh(x)`` is added to a hidden-sized vector (embedded by ``weight_embed`` when
+    ``input_size != hidden_size``)."""
 
     def __init__(self, input_size: int, hidden_size: int, *, key: Array, bias: bool = True, dtype: Any = None):
-        name = type(self).__name__
         check_sizes(input_size, hidden_size)
-        if self.adds_raw_input and input_size != hidden_size:
-            raise ValueError(
-                f"{name} adds the input x directly to a hidden-sized vector, so it needs input_size == "
-                f"hidden_size; got input_size={input_size}, hidden_size={hidden_size}"
-            )
         dtype = default_dtype(dtype)
         self.input_size, self.hidden_size = input_size, hidden_size
         k_ih, k_gates, k_hh = jax.random.split(key, 3)
@@ -76,10 +77,14 @@ class AbstractMUTCell(AbstractCell):
         self.weight_hh_gates = orthogonal_blocks(k_gates, gate_blocks, hidden_size, hidden_size, dtype)
         self.weight_hh = orthogonal_blocks(k_hh, 1, hidden_size, hidden_size, dtype)
         self.bias = jnp.zeros((3 * hidden_size,), dtype) if bias else None
+        embeds = self.adds_raw_input and input_size != hidden_size
+        k_embed = jax.random.fold_in(key, 1)  # the other weights are drawn as without an embedding
+        self.weight_embed = glorot_uniform(k_embed, (hidden_size, input_size), dtype) if embeds else None
 
     @abc.abstractmethod
     def _input_terms(self, x: Array, projected: dict[str, Array]) -> tuple[Array, Array, Array]:
-        """``(zx, rx, hx)`` from ``x`` and ``projected`` (``x W_x*^T`` for each of `input_kernels`)."""
+        """``(zx, rx, hx)`` from ``x`` (``H`` wide: embedded by ``weight_embed`` when there is one) and
+        ``projected`` (``x W_x*^T`` for each of `input_kernels`, on the raw input)."""
 
     @abc.abstractmethod
     def _gate_recurrence(self, h: Array) -> tuple[Array | None, Array]:
@@ -94,7 +99,8 @@ class AbstractMUTCell(AbstractCell):
         """``[..., D] -> [..., 3H]``: ``(zx + b_z, rx + b_r, hx + b_h)``."""
         check_input_size(self, x)
         kernels = jnp.split(x @ self.weight_ih.T, len(self.input_kernels), axis=-1)
-        xp = jnp.concatenate(self._input_terms(x, dict(zip(self.input_kernels, kernels))), axis=-1)
+        wide = x if self.weight_embed is None else x @ self.weight_embed.T
+        xp = jnp.concatenate(self._input_terms(wide, dict(zip(self.input_kernels, kernels))), axis=-1)
         return xp if self.bias is None else xp + broadcast_to_rank(self.bias, xp)
 
     def init_carry(self, batch_size: int, dtype: Any = None) -> Array:
@@ -122,8 +128,8 @@ class MUT1Cell(AbstractMUTCell):
         r_t = σ(W_xr x_t + W_hr h_{t-1} + b_r)
         h_t = tanh(W_hh (r_t ⊙ h_{t-1}) + tanh(x_t) + b_h) ⊙ z_t + h_{t-1} ⊙ (1 - z_t)
 
-    ``tanh(x_t)`` is added to a hidden-sized vector: ``input_size`` must equal ``hidden_size``. Kernels:
-    ``weight_ih = [W_xz; W_xr]``, ``weight_hh_gates = W_hr``.
+    ``tanh(x_t)`` is added to a hidden-sized vector (``tanh(W_e x_t)`` when ``input_size != hidden_size``).
+    Kernels: ``weight_ih = [W_xz; W_xr]``, ``weight_hh_gates = W_hr``.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -151,7 +157,7 @@ class MUT2Cell(AbstractMUTCell):
         r_t = σ(x_t + W_hr h_{t-1} + b_r)
         h_t = tanh(W_hh (r_t ⊙ h_{t-1}) + W_xh x_t + b_h) ⊙ z_t + h_{t-1} ⊙ (1 - z_t)
 
-    ``x_t`` is added to a hidden-sized vector: ``input_size`` must equal ``hidden_size``. Kernels:
+    ``x_t`` is added to a hidden-sized vector (``W_e x_t`` when ``input_size != hidden_size``). Kernels:
     ``weight_ih = [W_xz; W_xh]``, ``weight_hh_gates = [W_hz; W_hr]``.
 
     Example:
