@@ -178,8 +178,9 @@ def protocol_markdown(record: dict[str, Any]) -> str:
     lines += [f"- machine: {info['cpu']}, {info['cores']} cores, {info['device']}; {versions}",
               f"- wall time: {record['wall_seconds']:.0f} s, finished {record['finished']}", ""]  # fmt: skip
     if record["split"] == "dev":
-        lines += ["| candidate | config | " + " | ".join(f"fold {f} {metric}" for f in range(len(record["picks"])))
-                  + " |", "|---|---|" + "---|" * len(record["picks"])]  # fmt: skip
+        folds = len(record["picks"])
+        heads = [f"fold {f} {metric}" for f in range(folds)] if folds > 1 else [f"development {metric}"]
+        lines += ["| candidate | config | " + " | ".join(heads) + " |", "|---|---|" + "---|" * folds]
         for candidate, folds in record["candidates"].items():
             cells = [f"{_mean_sd(row)} ({', '.join(f'{v:.4f}' for v in row['scores'])})" for row in folds]
             lines.append(f"| {candidate} | {record['config_hashes'][candidate]} | " + " | ".join(cells) + " |")
