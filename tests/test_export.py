@@ -1,8 +1,10 @@
 """`export_run` / `load_artifact`: the exported StableHLO functions equal each task's own in-memory prediction
-(at two batch sizes), the artifact checks versions and inputs, and it loads without the task modules."""
+(at two batch sizes), the artifact checks versions, inputs, file paths and content hashes, and it loads without
+the task modules."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -204,13 +206,27 @@ def _edited(src, dst, edit):
     return dst
 
 
-def _set_meta(**changes):
+def _edit_meta(change):
     def edit(path):
         meta = json.loads((path / "meta.json").read_text())
-        meta.update(changes)
+        change(meta)
         (path / "meta.json").write_text(json.dumps(meta))
 
     return edit
+
+
+def _set_meta(**changes):
+    return _edit_meta(lambda meta: meta.update(changes))
+
+
+def _unhashed(edit=lambda path: None):
+    """``edit``, on an artifact as exported before the hashes (no ``sha256`` in meta.json): the checks past them."""
+
+    def both(path):
+        _edit_meta(lambda meta: meta.pop("sha256"))(path)
+        edit(path)
+
+    return both
 
 
 @pytest.mark.parametrize(
@@ -222,8 +238,11 @@ def _set_meta(**changes):
         (lambda p: (p / "meta.json").write_text("{"), "not valid JSON"),
         (lambda p: (p / "meta.json").unlink(), "no meta.json"),
         (lambda p: (p / "step.stablehlo").unlink(), "step.stablehlo .* is missing"),
-        (lambda p: (p / "step.stablehlo").write_bytes(b"garbage"), "cannot be read by jax"),
-        (lambda p: safetensors.numpy.save_file({"x": np.zeros(1)}, p / "weights.safetensors"), "takes weights missing"),
+        (_unhashed(lambda p: (p / "step.stablehlo").unlink()), "step.stablehlo .* is missing"),
+        (_unhashed(lambda p: (p / "step.stablehlo").write_bytes(b"garbage")), "cannot be read by jax"),
+        (_unhashed(lambda p: safetensors.numpy.save_file({"x": np.zeros(1)}, p / "weights.safetensors")),
+         "takes weights missing"),
+        (_set_meta(sha256=["x"]), "sha256 must be"),
     ],
 )
 def test_loading_refuses_other_versions_and_broken_files(runs, tmp_path, edit, message):
@@ -238,7 +257,107 @@ def test_loading_refuses_weights_of_another_shape(runs, tmp_path):
         safetensors.numpy.save_file(weights, path / "weights.safetensors")
 
     with pytest.raises(ValueError, match=r"\.head_bias is float32\[10\], step.stablehlo expects float32\[9\]"):
-        load_artifact(_edited(runs["lm"][2], tmp_path / "a", edit))
+        load_artifact(_edited(runs["lm"][2], tmp_path / "a", _unhashed(edit)))
+
+
+def test_meta_records_the_sha256_of_every_listed_file_and_of_itself(runs):
+    """``files``: hashlib's sha256 of each file's bytes; ``meta``: of meta.json's content without ``sha256``,
+    as sorted compact JSON."""
+    path = runs["classify"][2]
+    meta = json.loads((path / "meta.json").read_text())
+    listed = ["drift_profile.json", "predict_proba.stablehlo", "weights.safetensors"]
+    assert sorted(p.name for p in path.iterdir()) == sorted([*listed, "meta.json"])
+    assert meta["sha256"]["files"] == {name: hashlib.sha256((path / name).read_bytes()).hexdigest() for name in listed}
+    content = {k: v for k, v in meta.items() if k != "sha256"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    assert meta["sha256"]["meta"] == hashlib.sha256(canonical).hexdigest()
+
+
+def _flip_last_byte(name):
+    def edit(path):
+        data = bytearray((path / name).read_bytes())
+        data[-1] ^= 0x01
+        (path / name).write_bytes(bytes(data))
+
+    return edit
+
+
+def _replace_first(name, old, new):
+    def edit(path):
+        text = (path / name).read_text()
+        assert old in text
+        (path / name).write_text(text.replace(old, new, 1))
+
+    return edit
+
+
+def _swap_classes(meta):
+    meta["data"]["classes"] = meta["data"]["classes"][::-1]
+
+
+def _scale_std(meta):
+    meta["data"]["scaler"]["std"][0] *= 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "changed"),
+    [
+        (_flip_last_byte("weights.safetensors"), "weights.safetensors"),
+        (_flip_last_byte("predict_proba.stablehlo"), "predict_proba.stablehlo"),
+        (_replace_first("drift_profile.json", "1", "2"), "drift_profile.json"),
+        (_edit_meta(_swap_classes), "meta.json"),
+        (_edit_meta(_scale_std), "meta.json"),
+    ],
+    ids=["weights", "module", "drift-profile", "swapped-classes", "scaler"],
+)
+def test_a_changed_file_or_meta_content_is_an_error_naming_it(runs, tmp_path, edit, changed):
+    """Each edit alone would load and give other predictions (or a drifted reference); the hash refuses it."""
+    path = _edited(runs["classify"][2], tmp_path / "a", edit)
+    with pytest.raises(ValueError) as error:
+        load_artifact(path)
+    assert str(error.value) == f"{path / changed}: content hash mismatch (file changed or corrupt)"
+    assert load_artifact(_edited(runs["classify"][2], tmp_path / "b", _unhashed(edit))).task == "classify"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda meta: meta["functions"]["predict_proba"].update(file="../outside.stablehlo"),
+         "function 'predict_proba' file '../outside.stablehlo'"),
+        (lambda meta: meta["functions"]["predict_proba"].update(file="{outside}"), "function 'predict_proba' file '/"),
+        (lambda meta: meta.update(drift_profile="sub/../../outside.stablehlo"), "drift profile file 'sub/../../"),
+        (lambda meta: meta.update(onnx={"predict_proba": {"file": "../outside.stablehlo", "steps": 4}}),
+         "ONNX of 'predict_proba' file '../outside.stablehlo'"),
+    ],
+    ids=["relative", "absolute", "drift-profile", "onnx"],
+)
+@pytest.mark.parametrize("hashed", [True, False])
+def test_listed_files_outside_the_artifact_are_refused(runs, tmp_path, change, named, hashed):
+    """Path traversal: a listed file must lie inside the artifact folder, even where it exists outside it."""
+    outside = tmp_path / "outside.stablehlo"
+    shutil.copy(runs["classify"][2] / "predict_proba.stablehlo", outside)
+
+    def edit(meta):
+        change(meta)
+        spec = meta["functions"]["predict_proba"]
+        spec["file"] = spec["file"].format(outside=outside)
+        if not hashed:
+            meta.pop("sha256")
+
+    path = _edited(runs["classify"][2], tmp_path / "a", _edit_meta(edit))
+    with pytest.raises(ValueError) as error:
+        load_artifact(path)
+    assert str(error.value).startswith(f"{path}: the {named}")
+    assert str(error.value).endswith("is an absolute path or outside the artifact folder")
+
+
+def test_an_artifact_exported_before_the_hashes_loads_and_predicts_the_same(runs, tmp_path):
+    path = runs["classify"][2]
+    old = _edited(path, tmp_path / "old", _unhashed())
+    assert "sha256" not in load_artifact(old).meta
+    x, lengths = np.random.default_rng(0).normal(size=(2, 4, 3)).astype(np.float32), np.array([4, 2], np.int32)
+    expected = load_artifact(path).call("predict_proba", x=x, lengths=lengths)["probs"]
+    np.testing.assert_array_equal(load_artifact(old).call("predict_proba", x=x, lengths=lengths)["probs"], expected)
 
 
 def _lm_inputs(**changes):

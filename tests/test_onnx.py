@@ -3,6 +3,7 @@ the same inputs as the JAX model (allclose 1e-4)."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 
 import jax
@@ -84,6 +85,7 @@ def test_exported_language_model_step_in_onnxruntime_equals_the_artifact(tmp_pat
     path = export_run(tmp_path / "run", tmp_path / "art", onnx=True)
     art = load_artifact(path)
     assert art.meta["onnx"] == {"step": {"file": "step.onnx", "steps": None}}
+    assert art.meta["sha256"]["files"]["step.onnx"] == hashlib.sha256((path / "step.onnx").read_bytes()).hexdigest()
     session = _session(path / "step.onnx")
     rng = np.random.default_rng(seed)
     for batch in (1, 3):

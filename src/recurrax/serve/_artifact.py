@@ -24,12 +24,17 @@ An artifact is a directory written by `recurrax.serve.export_run`:
 - ``drift_profile.json`` (optional, named by ``meta["drift_profile"]``): the `recurrax.metrics.ReferenceProfile`
   of the training inputs, copied from the run's ``reference_profile.json``; `Artifact.drift_profile` reads it
   and the service monitors input drift against it by default.
+- ``meta["sha256"]``: ``{"files": {file: sha256}, "meta": sha256}``, the hashes of every file the artifact
+  lists (`listed_files`: weights, modules, ONNX, drift profile) and of ``meta.json``'s own content
+  (`meta_digest`: its canonical JSON without this entry, so edited class names or scaler statistics show).
+  `load_artifact` compares them; an artifact exported before the hashes existed loads without the comparison.
 
 Loading imports only NumPy, SciPy, JAX and safetensors: no task module, no model class.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -48,6 +53,7 @@ FORMAT_VERSION = 1
 META_FILE = "meta.json"
 WEIGHTS_FILE = "weights.safetensors"
 MODULE_SUFFIX = ".stablehlo"
+HASHES_KEY = "sha256"
 SYMBOLS = ("B", "T")
 
 
@@ -186,8 +192,11 @@ def load_artifact(path: str | Path) -> Artifact:
 
     Raises ValueError when: ``meta.json`` or a listed module is missing or malformed; the ``format_version`` is
     not this recurrax's (`FORMAT_VERSION`); the installed jax is older than the one that exported it (StableHLO
-    is read by the same or newer jax, within jax's compatibility window); a module does not run on the current
-    platform; or ``weights.safetensors`` lacks a weight a module takes (or its shape or dtype differ).
+    is read by the same or newer jax, within jax's compatibility window); a listed file is named by an absolute
+    path or one outside ``path`` (``../x``); ``meta.json``'s content or a listed file differs from the sha256
+    recorded at export (``content hash mismatch``, naming the file; skipped for an artifact without hashes); a
+    module does not run on the current platform; or ``weights.safetensors`` lacks a weight a module takes (or
+    its shape or dtype differ).
     """
     path = Path(path)
     meta_path = path / META_FILE
@@ -210,6 +219,7 @@ def load_artifact(path: str | Path) -> Artifact:
             f"{path} was exported with jax {exported_with}; the installed jax {jax.__version__} is older "
             f"(install jax>={exported_with} or export the run again)"
         )
+    check_files(path, meta)
     weights_path = path / WEIGHTS_FILE
     if not weights_path.is_file():
         raise ValueError(f"{path}: {WEIGHTS_FILE} is missing")
@@ -231,6 +241,61 @@ def load_artifact(path: str | Path) -> Artifact:
     if not exported:
         raise ValueError(f"{meta_path} lists no functions")
     return Artifact(path, meta, weights, exported)
+
+
+def listed_files(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(file, what it is)`` for every file that ``meta`` names: the weights, each function's module, each
+    ONNX file and the drift profile; file names are as written in ``meta`` (relative to the artifact)."""
+    files = [(WEIGHTS_FILE, "weights")]
+    files += [(spec.get("file"), f"function {name!r}") for name, spec in (meta.get("functions") or {}).items()]
+    files += [(spec.get("file"), f"ONNX of {name!r}") for name, spec in (meta.get("onnx") or {}).items()]
+    if meta.get("drift_profile") is not None:
+        files.append((meta["drift_profile"], "drift profile"))
+    return files
+
+
+def meta_digest(meta: dict[str, Any]) -> str:
+    """The sha256 of ``meta``'s canonical JSON (keys sorted, no spaces) without its ``sha256`` entry: equal
+    for a ``meta`` and the same ``meta`` written to ``meta.json`` and read back."""
+    content = json.loads(json.dumps({k: v for k, v in meta.items() if k != HASHES_KEY}))  # as read back
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def artifact_hashes(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta["sha256"]`` for the files of ``meta`` written under ``folder`` (see the module docstring)."""
+    files = {file: _sha256(folder / file) for file, _ in listed_files(meta)}
+    return {"files": files, "meta": meta_digest(meta)}
+
+
+def check_files(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse a listed file named by an absolute path or one outside ``path``; then, when ``meta`` has hashes,
+    ``meta.json``'s content and each listed file (present, and with the recorded sha256)."""
+    root = path.resolve()
+    for file, what in listed_files(meta):
+        if not isinstance(file, str) or Path(file).is_absolute() or not (root / file).resolve().is_relative_to(root):
+            raise ValueError(f"{path}: the {what} file {file!r} is an absolute path or outside the artifact folder")
+    hashes = meta.get(HASHES_KEY)
+    if hashes is None:
+        return  # exported before the hashes existed: nothing to compare
+    if not isinstance(hashes, dict) or not isinstance(hashes.get("files"), dict):
+        raise ValueError(f"{path / META_FILE}: {HASHES_KEY} must be {{'files': {{file: sha256}}, 'meta': sha256}}")
+    if hashes.get("meta") != meta_digest(meta):
+        raise ValueError(f"{path / META_FILE}: content hash mismatch (file changed or corrupt)")
+    for file, what in listed_files(meta):
+        if not (path / file).is_file():
+            raise ValueError(f"{path}: {file} ({what}) is missing")
+        if file not in hashes["files"]:
+            raise ValueError(f"{path}: {file} ({what}) has no sha256 in {META_FILE}")
+        if _sha256(path / file) != hashes["files"][file]:
+            raise ValueError(f"{path / file}: content hash mismatch (file changed or corrupt)")
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _check_weights(module: jax.export.Exported, weights: dict[str, jax.Array], module_path: Path) -> None:

@@ -29,7 +29,16 @@ from .. import __version__
 from ..metrics._drift import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ..train import find_checkpoint, read_meta
 from ..train._checkpoint import CHECKPOINTS_DIR, _move_into_place, _write_bytes
-from ._artifact import FORMAT, FORMAT_VERSION, META_FILE, MODULE_SUFFIX, SYMBOLS, WEIGHTS_FILE
+from ._artifact import (
+    FORMAT,
+    FORMAT_VERSION,
+    HASHES_KEY,
+    META_FILE,
+    MODULE_SUFFIX,
+    SYMBOLS,
+    WEIGHTS_FILE,
+    artifact_hashes,
+)
 
 PLATFORMS = ("cpu", "cuda")
 DRIFT_PROFILE_FILE = "drift_profile.json"
@@ -119,7 +128,8 @@ def write_artifact(
 
     ``onnx`` also writes ``<function>.onnx`` per function (`recurrax.serve._onnx.function_to_onnx`, time
     dimension ``onnx_steps``), listed in ``meta["onnx"]`` as ``{name: {"file", "steps"}}``. ``drift_profile``
-    is written to ``drift_profile.json``, named by ``meta["drift_profile"]``."""
+    is written to ``drift_profile.json``, named by ``meta["drift_profile"]``. ``meta["sha256"]`` records the
+    sha256 of each of these files and of ``meta``'s own content (`recurrax.serve._artifact.artifact_hashes`)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not (out_dir / META_FILE).is_file():
         if not out_dir.is_dir() or any(out_dir.iterdir()):
@@ -158,6 +168,7 @@ def write_artifact(
                 function_to_onnx(function, weights, tmp / (name + ".onnx"), steps=onnx_steps)
         if drift_profile is not None:
             drift_profile.save(tmp / DRIFT_PROFILE_FILE)
+        meta[HASHES_KEY] = artifact_hashes(tmp, meta)
         _write_bytes(tmp / META_FILE, json.dumps(meta, indent=1).encode())
         _move_into_place(tmp, out_dir)
     except BaseException:
