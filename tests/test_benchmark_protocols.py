@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 import types
 
@@ -201,3 +202,18 @@ def test_cli_list_run_report(fake, tmp_path, capsys):
     assert "| toy | score | 6.0000 ± 1.4142 |" in (tmp_path / "r.md").read_text()
     assert main(["benchmark", "run", "nope", "--protocols", str(folder)]) == 1
     assert "unknown benchmark protocol 'nope'" in capsys.readouterr().err
+
+
+def test_records_name_the_source_revision(tmp_path):
+    from recurrax._host import source_revision
+
+    assert source_revision(tmp_path) == {"commit": None, "dirty": None}
+    run = lambda *args: subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "f.txt").write_text("a")
+    run("add", "f.txt")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert source_revision(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "f.txt").write_text("b")
+    assert source_revision(tmp_path) == {"commit": head, "dirty": True}

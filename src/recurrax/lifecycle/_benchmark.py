@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from .._host import cpu_name, package_version, usable_cores
+from .._host import cpu_name, package_version, source_revision, usable_cores
 from ._ledger import append_test_access, read_ledger, test_access_count
 from ._protocol import BenchmarkProtocol, config_hash
 
@@ -35,7 +35,8 @@ VERSIONS = ("jax", "jaxlib", "equinox", "optax", "numpy", "recurrax")
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, usable cores, accelerator, python and package versions of this process."""
+    """CPU model, usable cores, accelerator, python and package versions of this process, and the source
+    revision (git commit and whether the checkout had uncommitted changes)."""
     import jax
 
     return {
@@ -43,6 +44,7 @@ def machine() -> dict[str, Any]:
         "cores": usable_cores(),
         "device": jax.devices()[0].device_kind,
         "versions": {"python": platform.python_version(), **{name: package_version(name) for name in VERSIONS}},
+        "source": source_revision(),
     }
 
 
@@ -175,6 +177,9 @@ def protocol_markdown(record: dict[str, Any]) -> str:
              f"- budget: {record['budget']}", f"- metric: {metric} ({record['direction']})"]  # fmt: skip
     info = record["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    source = info.get("source") or {}
+    if source.get("commit"):
+        versions += f"; source {source['commit'][:10]}{' with uncommitted changes' if source['dirty'] else ''}"
     lines += [f"- machine: {info['cpu']}, {info['cores']} cores, {info['device']}; {versions}",
               f"- wall time: {record['wall_seconds']:.0f} s, finished {record['finished']}", ""]  # fmt: skip
     if record["split"] == "dev":
