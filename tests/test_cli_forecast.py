@@ -18,8 +18,8 @@ from recurrax.tasks import forecast as fc
 HORIZON, PERIOD, LEVELS = 4, 12, [0.1, 0.5, 0.9]
 SETTINGS = [
     "data.input_size=12", f"data.horizon={HORIZON}", f"data.period={PERIOD}", "data.batch_size=16",
-    "model.hidden_size=8", "model.head=gaussian", "optim.lr=0.01", "train.steps=30", "train.log_every=10",
-    "train.eval_every=0", "train.checkpoint_every=0",
+    "model.kind=direct", "model.hidden_size=8", "model.head=gaussian", "optim.lr=0.01", "train.steps=30",
+    "train.log_every=10", "train.eval_every=0", "train.checkpoint_every=0",
 ]  # fmt: skip
 
 

@@ -18,8 +18,8 @@ from recurrax.train import find_checkpoint, read_meta
 HORIZON, PERIOD, LENGTH = 4, 6, 30
 SETTINGS = [
     "data.input_size=8", f"data.horizon={HORIZON}", f"data.period={PERIOD}", "data.batch_size=8",
-    "model.hidden_size=4", "optim.lr=0.02", "train.steps=20", "train.log_every=20", "train.eval_every=0",
-    "train.checkpoint_every=0",
+    "model.kind=direct", "model.hidden_size=4", "optim.lr=0.02", "train.steps=20", "train.log_every=20",
+    "train.eval_every=0", "train.checkpoint_every=0",
 ]  # fmt: skip
 COLUMNS = ["mae", "rmse", "smape", "mase"]
 

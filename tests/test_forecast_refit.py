@@ -17,7 +17,7 @@ from recurrax.train import OptimConfig, TrainConfig, find_checkpoint, read_meta
 
 HORIZON, PERIOD, ORIGINS, STEP, LENGTH = 4, 6, 2, 3, 30
 CFG = fc.ForecastConfig(
-    model=fc.ModelConfig(hidden_size=4),
+    model=fc.ModelConfig(kind="direct", hidden_size=4),
     data=fc.DataConfig(input_size=8, horizon=HORIZON, period=PERIOD, batch_size=8),
     optim=OptimConfig(lr=0.02),
     train=TrainConfig(steps=20, log_every=20, eval_every=0, checkpoint_every=0, seed=3),

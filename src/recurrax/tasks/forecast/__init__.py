@@ -3,11 +3,17 @@
     >>> from recurrax.tasks import forecast as fc
     >>> series = fc.SeriesSet.from_frame(frame, freq="MS")                 # doctest: +SKIP
     >>> history, holdout = series.split_last(18)                           # doctest: +SKIP
-    >>> cfg = fc.ForecastConfig(model=fc.ModelConfig(head="student_t"))    # doctest: +SKIP
+    >>> cfg = fc.ForecastConfig(data=fc.DataConfig(horizon=18, period=12))  # doctest: +SKIP
+    >>> run = fc.fit_auto(cfg, history, "runs/m3")                         # doctest: +SKIP
+    >>> run.selection.winner                                               # doctest: +SKIP
+    >>> out = fc.predict_series(run, history)                              # doctest: +SKIP
+    >>> cfg = fc.ForecastConfig(model=fc.ModelConfig(kind="direct", head="student_t"))  # doctest: +SKIP
     >>> run = fc.fit_forecast(cfg, history, "runs/m3")                     # doctest: +SKIP
     >>> out = fc.predict(run.model, cfg, history.values, scaler=run.scaler, levels=[0.1, 0.9])  # doctest: +SKIP
     >>> fc.forecast_baseline("naive2", history.values, 18, period=12)     # doctest: +SKIP
 
+``model.kind = "auto"`` (the default, `fit_auto`): the LSTM against the baselines on a validation window,
+the best forecasts (`Selection`, `catch_implausible`), settings derived from the data (`resolve_config`).
 Pieces: data (`SeriesSet`, `fill_missing`, `Scaler`, `make_windows`, `Windows`), covariates
 (`calendar_features`, `covariate_names`, `future_covariates`, `CovariateScaler`), the models
 (`Forecaster`: direct or recursive; `Seq2SeqForecaster`: encoder-decoder with optional attention; heads
@@ -25,6 +31,7 @@ The M3 benchmark: `load_m3`, `M3Series`, `M3Settings`, `m3_lstm_forecast`, `m3_s
 See docs/forecast.md.
 """
 
+from ._auto import fit_auto as fit_auto
 from ._backtest import backtest as backtest
 from ._backtest import point_scores as point_scores
 from ._baselines import BASELINES as BASELINES
@@ -32,8 +39,10 @@ from ._baselines import deseasonalize as deseasonalize
 from ._baselines import forecast_baseline as forecast_baseline
 from ._baselines import is_seasonal as is_seasonal
 from ._baselines import seasonal_indices as seasonal_indices
+from ._config import CANDIDATES as CANDIDATES
 from ._config import DataConfig as DataConfig
 from ._config import ForecastConfig as ForecastConfig
+from ._config import ForecastTrainConfig as ForecastTrainConfig
 from ._config import ModelConfig as ModelConfig
 from ._covariate_scaling import CovariateScaler as CovariateScaler
 from ._covariates import CALENDAR as CALENDAR
@@ -45,6 +54,9 @@ from ._data import SeriesSet as SeriesSet
 from ._data import Windows as Windows
 from ._data import fill_missing as fill_missing
 from ._data import make_windows as make_windows
+from ._derive import derive_input_size as derive_input_size
+from ._derive import derive_steps as derive_steps
+from ._derive import resolve_config as resolve_config
 from ._ensemble import ForecastEnsemble as ForecastEnsemble
 from ._frames import forecast_frame as forecast_frame
 from ._frames import future_stamps as future_stamps
@@ -81,4 +93,6 @@ from ._run import fit_forecast as fit_forecast
 from ._run import forecast_loss as forecast_loss
 from ._run import load_forecast as load_forecast
 from ._sampling import sample_paths as sample_paths
+from ._select import Selection as Selection
+from ._select import catch_implausible as catch_implausible
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from ...config import require
@@ -11,15 +11,24 @@ from ._covariates import CALENDAR, covariate_names
 from ._heads import POINT_LOSSES
 
 
+CANDIDATES = ("lstm", "naive", "seasonal_naive", "theta", "ets")  # what model.kind = "auto" chooses among
+
+
 @dataclass
 class ModelConfig:
     """The forecaster: ``kind`` direct or recursive (`Forecaster`) or seq2seq (`Seq2SeqForecaster`, with
     ``attention`` over the encoder states or not), any registered ``cell``, the output ``head`` (``point``,
     ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``); a point head trains on ``point_loss``
     (``mae``, ``mse`` or ``smape``: `recurrax.tasks.forecast._heads.point_loss`); ``ensemble`` > 1 trains
-    that many of them as one program (`ForecastEnsemble`, forecasts the median of the members)."""
+    that many of them as one program (`ForecastEnsemble`, forecasts the median of the members; None: 1, and 3
+    for the LSTM of ``auto``).
 
-    kind: Literal["direct", "recursive", "seq2seq"] = "direct"
+    ``kind = "auto"`` (the default): `fit_auto` fits the direct LSTM and the baselines named in
+    ``candidates`` (``lstm``, ``naive``, ``seasonal_naive``, ``theta``, ``ets``), scores each on the last
+    ``horizon`` values of the training history and forecasts with the best (`recurrax.tasks.forecast._auto`);
+    `fit_forecast` alone trains auto's LSTM, the direct forecaster."""
+
+    kind: Literal["auto", "direct", "recursive", "seq2seq"] = "auto"
     attention: bool = False
     cell: str = "lstm"
     hidden_size: int = 64
@@ -28,13 +37,17 @@ class ModelConfig:
     head: Literal["point", "gaussian", "student_t", "quantile"] = "point"
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     point_loss: Literal["mae", "mse", "smape"] = "mae"
-    ensemble: int = 1
+    ensemble: int | None = None
+    candidates: tuple[str, ...] = CANDIDATES
 
     def __post_init__(self):
         require(self.hidden_size >= 1, "hidden_size", f"must be >= 1, got {self.hidden_size}")
         require(self.num_layers >= 1, "num_layers", f"must be >= 1, got {self.num_layers}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.ensemble >= 1, "ensemble", f"must be >= 1, got {self.ensemble}")
+        require(self.ensemble is None or self.ensemble >= 1, "ensemble", f"must be >= 1, got {self.ensemble}")
+        unknown = [name for name in self.candidates if name not in CANDIDATES]
+        require(not unknown and "lstm" in self.candidates, "candidates",
+                f"must be lstm and any of {', '.join(CANDIDATES[1:])}, got {list(self.candidates)}")  # fmt: skip
         require(all(0 < q < 1 for q in self.quantiles), "quantiles", f"must lie in (0, 1), got {self.quantiles}")
         require(
             self.point_loss in POINT_LOSSES, "point_loss", f"must be one of {POINT_LOSSES}, got {self.point_loss!r}"
@@ -45,7 +58,8 @@ class ModelConfig:
 class DataConfig:
     """Windows and scaling.
 
-    - ``input_size`` history steps (shorter near a series' start), ``horizon`` steps ahead, origins every
+    - ``input_size`` history steps (shorter near a series' start; None: derived from the data for
+      ``model.kind = "auto"``, `derive_input_size`, else 24), ``horizon`` steps ahead, origins every
       ``stride`` steps, at least ``min_input`` history values per window, only each series' last
       ``max_windows`` origins when set (N-BEATS' history limit); ``period`` the seasonal period (for MASE
       and the baselines).
@@ -70,7 +84,7 @@ class DataConfig:
       inferred for the forecasts).
     """
 
-    input_size: int = 24
+    input_size: int | None = None
     horizon: int = 6
     stride: int = 1
     min_input: int = 1
@@ -90,7 +104,8 @@ class DataConfig:
     covariate_scaler: Literal["standard", "none"] = "standard"
 
     def __post_init__(self):
-        for name in ("input_size", "horizon", "stride", "min_input", "period", "batch_size"):
+        require(self.input_size is None or self.input_size >= 1, "input_size", f"must be >= 1, got {self.input_size}")
+        for name in ("horizon", "stride", "min_input", "period", "batch_size"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         require(
             self.max_windows is None or self.max_windows >= 1, "max_windows", f"must be >= 1, got {self.max_windows}"
@@ -116,10 +131,29 @@ class DataConfig:
 
 
 @dataclass
+class ForecastTrainConfig(TrainConfig):
+    """`TrainConfig` whose ``steps`` may be None: derived from the number of training windows for
+    ``model.kind = "auto"`` (`derive_steps`), else 1000."""
+
+    steps: int | None = None
+
+    def __post_init__(self):
+        given = self.steps
+        self.steps = 0 if given is None else given  # the shared checks, on a number
+        super().__post_init__()
+        self.steps = given
+
+
+@dataclass
 class ForecastConfig:
-    """A forecasting run: ``model``, ``data``, ``optim`` and ``train`` sections (TOML tables)."""
+    """A forecasting run: ``model``, ``data``, ``optim`` and ``train`` sections (TOML tables). A plain
+    `TrainConfig` given as ``train`` becomes the equal `ForecastTrainConfig`."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: ForecastTrainConfig = field(default_factory=ForecastTrainConfig)
+
+    def __post_init__(self):
+        if type(self.train) is TrainConfig:
+            self.train = ForecastTrainConfig(**{f.name: getattr(self.train, f.name) for f in fields(TrainConfig)})

@@ -9,6 +9,7 @@ again from the saved run.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,13 +19,15 @@ import pandas as pd
 
 from ...metrics import coverage, quantile_loss
 from ...train import find_checkpoint, read_meta
+from ._auto import candidate_forecasts, fit_auto, lstm_forecast, selected_forecast
 from ._backtest import backtest, point_scores
 from ._config import DataConfig, ForecastConfig
 from ._data import SeriesSet
 from ._frames import read_series
 from ._plot import write_forecast_plot
-from ._predict import Forecast, predict
+from ._predict import Forecast
 from ._report import baseline_scores, write_forecast_report
+from ._select import scores as selection_scores
 from ._run import ForecastRun, fingerprint, fit_forecast, load_forecast
 
 LEVELS = (0.1, 0.5, 0.9)  # the quantile levels that the holdout is scored at (0.1..0.9: the 80% interval)
@@ -52,16 +55,19 @@ def predict_series(
     """`predict` the ``horizon`` steps after the end of each of ``series`` with the run's model (``levels``:
     quantile levels for intervals; ``future``: the covariates ``[N, H, K]`` of the forecast steps, for a
     model with covariates; ``samples``, ``key``: sampled paths of a recursive model, see `predict`). A run
-    with series scaling only forecasts its own training series."""
+    with series scaling only forecasts its own training series.
+
+    A run of `fit_auto` (``run.selection``) forecasts with the forecaster chosen on validation, the refit
+    LSTM or a baseline fitted on ``series``, and replaces forecasts outside the plausible range by the
+    seasonal naive ones with a warning (`selected_forecast`)."""
     if run.scaler is not None and run.scaler.loc.size != len(series):
         raise ValueError(
             f"the run scales each of its {run.scaler.loc.size} training series (data.scale_scope 'series') and "
             f"got {len(series)} series; give the same series in the same order, or train with scale_scope 'window'"
         )
-    known = {} if future is None and series.covariates is None else {"covariates": series.covariates,
-                                                                       "future": future}  # fmt: skip
-    return predict(run.model, run.config, series.values, scaler=run.scaler, levels=levels, samples=samples, key=key,
-                   covariate_scaler=run.covariate_scaler, **known)  # fmt: skip
+    if run.selection is not None:
+        return selected_forecast(run, series, levels, future, samples=samples, key=key)
+    return lstm_forecast(run, series, levels, future, samples=samples, key=key)
 
 
 def holdout_forecast(
@@ -73,7 +79,7 @@ def holdout_forecast(
     `point_scores` (``mae``, ``rmse``, ``smape``, ``mase`` with ``data.period``); a probabilistic head adds
     ``coverage_80`` (the fraction of actuals within the 0.1 to 0.9 quantiles) and ``quantile_loss`` (the mean
     pinball loss at 0.1, 0.5, 0.9)."""
-    probabilistic = run.model.head != "point"
+    probabilistic = run.model.head != "point" and (run.selection is None or run.selection.winner == "lstm")
     forecast = predict_series(run, history, LEVELS if probabilistic else None, future)
     scores = point_scores(actual, forecast.mean, history.values, run.config.data.period)
     if probabilistic:
@@ -85,16 +91,37 @@ def holdout_forecast(
 def fit_holdout(
     cfg: ForecastConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
 ) -> tuple[ForecastRun, dict[str, float]]:
-    """`fit_forecast` on the series of ``data.path`` without their holdout, then score the holdout
-    (`holdout_forecast`). Besides the run's files writes ``holdout.json`` (the scores), ``holdout.png``
-    (history, forecast, 80% interval and actuals of the first six series) and ``report.md`` (the set-up and
-    the holdout scores beside the naive and seasonal naive forecasts', `write_forecast_report`)."""
+    """`fit_forecast` (`fit_auto` for ``model.kind = "auto"``) on the series of ``data.path`` without their
+    holdout, then score the holdout (`holdout_forecast`: an auto run's chosen forecaster). Besides the run's
+    files writes ``holdout.json`` (the scores), ``holdout.png`` (history, forecast, 80% interval and actuals of
+    the first six series) and ``report.md`` (the set-up and the holdout scores beside the naive and seasonal
+    naive forecasts', `write_forecast_report`; an auto run adds every candidate's validation and holdout
+    scores and the forecasts the plausibility catch replaced)."""
     history, actual, future = _split(load_series(cfg.data), cfg.data.horizon)
-    run = fit_forecast(cfg, history, run_dir, resume=resume, progress=progress)
-    scores, forecast = holdout_forecast(run, history, actual, future)
+    auto = cfg.model.kind == "auto"
+    fit_run = fit_auto if auto else fit_forecast
+    run = fit_run(cfg, history, run_dir, resume=resume, progress=progress)
+    candidates = None
+    if auto:  # every candidate's holdout forecast (the winner's is the run's: `selected_forecast`)
+        forecasts, caught, _, _ = candidate_forecasts(list(run.selection.validation), run, history, future)
+        candidates = {name: {**selection_scores(actual, f, history.values, cfg.data.period),
+                             "caught": int(caught[name].sum())} for name, f in forecasts.items()}  # fmt: skip
+    if auto and run.selection.winner != "lstm":
+        forecast = Forecast(forecasts[run.selection.winner])
+        scores = point_scores(actual, forecast.mean, history.values, cfg.data.period)
+    else:
+        with warnings.catch_warnings():  # the report counts the caught forecasts
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scores, forecast = holdout_forecast(run, history, actual, future)
     (run.run_dir / "holdout.json").write_text(json.dumps(scores, indent=1) + "\n")
     baselines = baseline_scores(history, actual, cfg.data.horizon, cfg.data.period)
-    write_forecast_report(run.run_dir / "report.md", cfg, history, scores, baselines)
+    derived = [f"{key} = {used}" for key, given, used in (
+        ("data.input_size", cfg.data.input_size, run.config.data.input_size),
+        ("train.steps", cfg.train.steps, run.config.train.steps),
+        ("model.ensemble", cfg.model.ensemble, run.config.model.ensemble),
+    ) if given is None and auto]  # fmt: skip
+    write_forecast_report(run.run_dir / "report.md", run.config, history, scores, baselines,
+                          selection=run.selection, candidates=candidates, derived=derived)  # fmt: skip
     lower, upper = (None, None) if forecast.quantiles is None else forecast.interval(0.8)
     write_forecast_plot(run.run_dir / "holdout.png", history.values, forecast.mean, actuals=actual, lower=lower,
                         upper=upper, titles=history.ids)  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._auto import fit_auto
 from ._backtest import backtest
 from ._config import ForecastConfig
 from ._data import SeriesSet
@@ -32,7 +33,8 @@ def backtest_refit(
 
     At the origin ``cut`` steps before the end (the origins of `backtest`: the last one ``horizon`` steps
     before the end, each earlier one ``step``, default ``horizon``, before the next) a model is trained with
-    `fit_forecast` on every series without its last ``cut`` values (with ``cfg``'s seed, so it is the run
+    `fit_forecast` (`fit_auto` for ``model.kind = "auto"``: the choice is made afresh too) on every series
+    without its last ``cut`` values (with ``cfg``'s seed, so it is the run
     one would train by hand on those histories) into ``run_dir/origin_<cut>``, and forecasts the ``horizon``
     steps after them. With covariates, the histories keep their own and the forecast steps take those of
     ``series`` after the cut. One row per origin, oldest first: ``origin``, ``mae``, ``rmse``, ``smape``,
@@ -45,6 +47,7 @@ def backtest_refit(
         [12, 8, 4]
     """
     d, root = cfg.data, Path(run_dir)
+    fit_run = fit_auto if cfg.model.kind == "auto" else fit_forecast
 
     def forecaster(histories: list[np.ndarray]) -> np.ndarray:
         n = [h.size for h in histories]
@@ -52,7 +55,7 @@ def backtest_refit(
         ds = None if series.ds is None else [s[:k] for s, k in zip(series.ds, n)]
         past = None if series.covariates is None else [c[:k] for c, k in zip(series.covariates, n)]
         known = SeriesSet(series.ids, histories, ds, past)
-        run = fit_forecast(cfg, known, root / f"origin_{cut}", progress=progress)
+        run = fit_run(cfg, known, root / f"origin_{cut}", progress=progress)
         if past is None:
             return predict_series(run, known).mean
         future = np.stack([c[k : k + d.horizon] for c, k in zip(series.covariates, n)])

@@ -28,10 +28,12 @@ from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta
 from ._config import ForecastConfig, ModelConfig
 from ._covariate_scaling import CovariateScaler
 from ._data import Scaler, SeriesSet, make_windows
+from ._derive import resolve_config
 from ._ensemble import ForecastEnsemble, ensemble_loss
 from ._heads import head_loss, point_loss
 from ._model import Forecaster
 from ._predict import device_batch, predict, scaled_windows, scales_covariates
+from ._select import Selection
 from ._seq2seq import Seq2SeqForecaster
 
 
@@ -40,7 +42,9 @@ class ForecastRun:
     """What `fit_forecast` returns: the chosen ``model`` (best on validation, else final), the series
     ``scaler`` (None for window scaling), the config, the training loop's `FitResult` and the
     ``covariate_scaler`` of exogenous and static covariates (None without them or with
-    ``data.covariate_scaler = "none"``). ``model`` is a `ForecastEnsemble` when ``model.ensemble > 1``."""
+    ``data.covariate_scaler = "none"``). ``model`` is a `ForecastEnsemble` when ``model.ensemble > 1``.
+    ``selection``: for a run of `fit_auto`, the forecaster chosen on validation and every candidate's
+    scores (`Selection`; `predict_series` forecasts with the chosen one), else None."""
 
     run_dir: Path
     model: Forecaster | Seq2SeqForecaster | ForecastEnsemble
@@ -48,23 +52,31 @@ class ForecastRun:
     config: ForecastConfig
     fit: FitResult | None
     covariate_scaler: CovariateScaler | None = None
+    selection: Selection | None = None
 
 
 def build_model(
     cfg: ModelConfig, horizon: int, *, key: jax.Array, covariates: int = 0
 ) -> Forecaster | Seq2SeqForecaster | ForecastEnsemble:
     """The forecaster that ``cfg`` describes for ``horizon`` steps and ``covariates`` covariate channels
-    (`Forecaster`, or `Seq2SeqForecaster` for kind ``seq2seq``); with ``cfg.ensemble = M > 1`` a
-    `ForecastEnsemble` of ``M`` of them (``key``: one key, split in ``M``, or ``[M]`` keys, one per member)."""
+    (`Forecaster`, or `Seq2SeqForecaster` for kind ``seq2seq``; kind ``auto``: its LSTM, the direct
+    `Forecaster`); with ``cfg.ensemble = M > 1`` a `ForecastEnsemble` of ``M`` of them (``key``: one key,
+    split in ``M``, or ``[M]`` keys, one per member; ``ensemble`` None: one model)."""
 
     def one(k: jax.Array) -> Forecaster | Seq2SeqForecaster:
         common = {"head": cfg.head, "quantiles": cfg.quantiles, "cell": cfg.cell, "dropout": cfg.dropout,
                   "covariates": covariates, "key": k}  # fmt: skip
         if cfg.kind == "seq2seq":
             return Seq2SeqForecaster(horizon, cfg.hidden_size, cfg.num_layers, attention=cfg.attention, **common)
-        return Forecaster(horizon, cfg.hidden_size, cfg.num_layers, kind=cfg.kind, **common)
+        return Forecaster(horizon, cfg.hidden_size, cfg.num_layers, kind=lstm_kind(cfg.kind), **common)
 
-    return one(key) if cfg.ensemble == 1 else ForecastEnsemble.create(cfg.ensemble, one, key=key)
+    members = cfg.ensemble or 1
+    return one(key) if members == 1 else ForecastEnsemble.create(members, one, key=key)
+
+
+def lstm_kind(kind: str) -> str:
+    """The `Forecaster` kind of a config's ``model.kind``: ``auto``'s LSTM is the direct forecaster."""
+    return "direct" if kind == "auto" else kind
 
 
 def forecast_loss(
@@ -154,8 +166,15 @@ def fit_forecast(
     resume: bool = False,
     progress: bool = True,
     init: Forecaster | None = None,
+    selection: Selection | None = None,
 ) -> ForecastRun:
     """Train one global forecaster on all ``series`` as ``cfg`` says; write the run directory ``run_dir``.
+
+    ``data.input_size`` and ``train.steps`` left None are filled in first (`resolve_config`: derived from
+    the training histories for kind ``auto``, whose LSTM is the direct forecaster; 24 and 1000 for the
+    explicit kinds); the run's config (``config.toml``, the checkpoints, `ForecastRun.config`) is the
+    resolved one. `fit_auto` chooses between this LSTM and the baselines; it passes its ``selection``,
+    which the checkpoints' ``meta.json`` keeps.
 
     Training windows are `make_windows` of every series (batches of ``data.batch_size`` windows drawn with
     replacement, deterministic in the step). With ``data.validate`` the last ``horizon`` values of each
@@ -171,9 +190,10 @@ def fit_forecast(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    history = series.split_last(cfg.data.horizon)[0] if cfg.data.validate else series
+    cfg = resolve_config(cfg, history.values)
     (run_dir / "config.toml").write_text(to_toml(cfg))
     d = cfg.data
-    history = series.split_last(d.horizon)[0] if d.validate else series
     count = _covariate_count(cfg, series)
     scaler = Scaler.fit(history.values, d.scaler) if d.scale_scope == "series" else None
     covariate_scaler = None
@@ -184,7 +204,7 @@ def fit_forecast(
     windows = make_windows(history.values, d.input_size, d.horizon, stride=d.stride, min_input=d.min_input,
                            max_windows=d.max_windows, covariates=history.covariates)  # fmt: skip
     arrays = device_batch(scaled_windows(windows, cfg, scaler, covariate_scaler))
-    draw, members = _window_sampler(windows.series, d.sampling, d.batch_size), cfg.model.ensemble
+    draw, members = _window_sampler(windows.series, d.sampling, d.batch_size), cfg.model.ensemble or 1
     seeds = [cfg.train.seed + m for m in range(members)]
 
     def get_batch(index: int) -> dict[str, jax.Array]:
@@ -223,11 +243,13 @@ def fit_forecast(
         "scaler": None if scaler is None else scaler.to_json(),
         "covariate_scaler": None if covariate_scaler is None else covariate_scaler.to_json(),
         "data_fingerprint": fingerprint(series),
+        "windows": len(windows),
+        **({} if selection is None else {"selection": selection.to_json()}),
     }
     result = fit(model, loss_fn, get_batch, optim=optim, train=cfg.train, run_dir=run_dir,
                  evaluate=evaluate, meta=meta, resume=resume, progress=progress)  # fmt: skip
     final = result.best_model if result.best_model is not None else result.model
-    return ForecastRun(run_dir, final, scaler, cfg, result, covariate_scaler)
+    return ForecastRun(run_dir, final, scaler, cfg, result, covariate_scaler, selection)
 
 
 def _window_sampler(series: np.ndarray, sampling: str, batch_size: int):
@@ -267,8 +289,8 @@ def _per_member(batch: dict[str, jax.Array], members: int) -> dict[str, jax.Arra
 
 
 def load_forecast(path: str | Path) -> ForecastRun:
-    """The model, scaler and config of a run directory (best or latest checkpoint) or a checkpoint; its
-    ``fit`` is None."""
+    """The model, scaler, config and (a run of `fit_auto`) selection of a run directory (best or latest
+    checkpoint) or a checkpoint; its ``fit`` is None."""
     checkpoint = find_checkpoint(path)
     meta = read_meta(checkpoint)
     if meta.get("task") != "forecast":
@@ -281,4 +303,5 @@ def load_forecast(path: str | Path) -> ForecastRun:
     if stored is None and "covariate_scaler" not in meta and cfg.data.covariate_names:  # a run from before scaling
         stored = CovariateScaler.identity(len(cfg.data.covariate_names)).to_json()
     covariate_scaler = None if stored is None else CovariateScaler.from_json(stored)
-    return ForecastRun(Path(path), model, scaler, cfg, None, covariate_scaler)
+    selection = None if meta.get("selection") is None else Selection.from_json(meta["selection"])
+    return ForecastRun(Path(path), model, scaler, cfg, None, covariate_scaler, selection)
