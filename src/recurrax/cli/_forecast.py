@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -41,11 +42,17 @@ def fit(
 ) -> None:
     """Train one forecaster on all series and score the holdout (each series' last data.horizon values).
 
-    Trains on the rest; writes config.toml, metrics.jsonl, checkpoints/, holdout.json and holdout.png.
+    Trains on the rest; writes config.toml, metrics.jsonl, checkpoints/, holdout.json, holdout.png and
+    report.md. With model.kind auto (the default) the LSTM and the baselines (naive, seasonal_naive, theta,
+    ets) forecast the last data.horizon values of the training history; the best by mean MASE forecasts
+    (predict uses it) and the LSTM is refit on the whole training history. The input length, the steps and
+    the LSTM ensemble (3) are derived from the data unless given.
 
     Examples:
 
       recurrax forecast fit --data sales.csv --set data.horizon=12 --set data.period=12 --out runs/sales
+
+      recurrax forecast fit --data sales.csv --set data.horizon=12 --set model.kind=direct --set train.steps=2000
 
       recurrax forecast fit -c configs/forecast.toml --set model.head=student_t --seed 1
 
@@ -55,9 +62,12 @@ def fit(
 
     settings = [*(overrides or []), *([] if data is None else [f"data.path={data}"])]
     cfg, run_dir = fit_arguments(forecast.ForecastConfig, "forecast", config, settings, seed, out, resume)
-    _, scores = forecast.fit_holdout(cfg, run_dir, resume=resume, progress=progress)
+    run, scores = forecast.fit_holdout(cfg, run_dir, resume=resume, progress=progress)
+    if run.selection is not None:
+        typer.echo(f"auto: {run.selection.summary()}")
+        typer.echo("\n".join(run.selection.table()))
     typer.echo(f"holdout: {_line(scores)}")
-    typer.echo(f"wrote {run_dir}/holdout.json, holdout.png, metrics.jsonl, checkpoints/")
+    typer.echo(f"wrote {run_dir}/holdout.json, holdout.png, report.md, metrics.jsonl, checkpoints/")
 
 
 @app.command()
@@ -119,7 +129,9 @@ def predict(
 
     Writes one row per series and step: unique_id, ds, mean and a q<level> column per quantile level.
     A model with covariates computes the calendar and static ones itself; known-future (exogenous)
-    columns of the forecast steps come from --future.
+    columns of the forecast steps come from --future. An auto run forecasts with the forecaster that won on
+    validation (a baseline gives the mean only); a forecast beyond 10 times its history's range from the
+    history's minimum or maximum is replaced by the seasonal naive one, with a warning.
 
     Examples:
 
@@ -142,8 +154,13 @@ def predict(
     ahead = None if future is None else forecast.read_frame(future)
     known = forecast.future_covariates(series, d.horizon, calendar=d.calendar, exogenous=d.exogenous,
                                        static=d.static, future=ahead, freq=d.freq)  # fmt: skip
-    levels = sorted(quantile) if quantile else (None if loaded.model.head == "point" else [0.1, 0.5, 0.9])
-    result = forecast.predict_series(loaded, series, levels, known, samples=samples, key=jax.random.key(seed))
+    intervals = loaded.model.head != "point" and (loaded.selection is None or loaded.selection.winner == "lstm")
+    levels = sorted(quantile) if quantile else ([0.1, 0.5, 0.9] if intervals else None)
+    with warnings.catch_warnings(record=True) as caught:  # the plausibility catch of an auto run, as one line
+        warnings.simplefilter("always", RuntimeWarning)
+        result = forecast.predict_series(loaded, series, levels, known, samples=samples, key=jax.random.key(seed))
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
     forecast.write_frame(forecast.forecast_frame(series, result, freq=d.freq), out)
     typer.echo(f"wrote {len(series)} x {d.horizon} forecasts to {out}")
     if plots is not None:
