@@ -129,8 +129,10 @@ def test_settings_left_out_are_derived_and_given_ones_kept(oscillating):
     given = fc.ForecastConfig(data=fc.DataConfig(input_size=7, horizon=H), train=fc.ForecastTrainConfig(steps=9))
     assert fc.resolve_config(given, [np.zeros(n) for n in lengths]) == given
     for kind in ("direct", "recursive", "seq2seq"):  # the explicit kinds keep their fixed defaults
-        explicit = fc.resolve_config(fc.ForecastConfig(model=fc.ModelConfig(kind=kind)), [np.zeros(90)])
-        assert (explicit.data.input_size, explicit.train.steps, explicit.model.ensemble) == (24, 1000, None)
+        explicit = fc.ForecastConfig(model=fc.ModelConfig(kind=kind))
+        assert (explicit.data.input_size, explicit.train.steps, explicit.model.ensemble) == (24, 1000, 1)
+        assert fc.resolve_config(explicit, [np.zeros(90)]) == explicit
+        assert load_config(fc.ForecastConfig, None, [f"model.kind={kind}"]) == explicit
 
 
 def test_forecasts_beyond_the_plausible_range_become_seasonal_naive(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from ...config import require
@@ -12,6 +12,7 @@ from ._heads import POINT_LOSSES
 
 
 CANDIDATES = ("lstm", "naive", "seasonal_naive", "theta", "ets")  # what model.kind = "auto" chooses among
+FIXED = {"input_size": 24, "steps": 1000}  # the explicit kinds' defaults (auto derives them from the data)
 
 
 @dataclass
@@ -59,10 +60,10 @@ class DataConfig:
     """Windows and scaling.
 
     - ``input_size`` history steps (shorter near a series' start; None: derived from the data for
-      ``model.kind = "auto"``, `derive_input_size`, else 24), ``horizon`` steps ahead, origins every
-      ``stride`` steps, at least ``min_input`` history values per window, only each series' last
-      ``max_windows`` origins when set (N-BEATS' history limit); ``period`` the seasonal period (for MASE
-      and the baselines).
+      ``model.kind = "auto"``, `derive_input_size`; 24 for the explicit kinds), ``horizon`` steps ahead,
+      origins every ``stride`` steps, at least ``min_input`` history values per window, only each series'
+      last ``max_windows`` origins when set (N-BEATS' history limit); ``period`` the seasonal period (for
+      MASE and the baselines).
     - ``sampling``: training batches draw ``window`` (every window equally likely: long series weigh more)
       or ``series`` (a series uniformly, then one of its windows: every series weighs the same, as sMAPE
       and MASE weigh them).
@@ -133,7 +134,7 @@ class DataConfig:
 @dataclass
 class ForecastTrainConfig(TrainConfig):
     """`TrainConfig` whose ``steps`` may be None: derived from the number of training windows for
-    ``model.kind = "auto"`` (`derive_steps`), else 1000."""
+    ``model.kind = "auto"`` (`derive_steps`); 1000 for the explicit kinds."""
 
     steps: int | None = None
 
@@ -147,7 +148,10 @@ class ForecastTrainConfig(TrainConfig):
 @dataclass
 class ForecastConfig:
     """A forecasting run: ``model``, ``data``, ``optim`` and ``train`` sections (TOML tables). A plain
-    `TrainConfig` given as ``train`` becomes the equal `ForecastTrainConfig`."""
+    `TrainConfig` given as ``train`` becomes the equal `ForecastTrainConfig`. With an explicit ``model.kind``
+    the settings left None take their fixed defaults here (``data.input_size`` 24, ``train.steps`` 1000,
+    ``model.ensemble`` 1, as before ``auto``); with ``auto`` they stay None until `resolve_config` derives
+    them from the data."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -157,3 +161,11 @@ class ForecastConfig:
     def __post_init__(self):
         if type(self.train) is TrainConfig:
             self.train = ForecastTrainConfig(**{f.name: getattr(self.train, f.name) for f in fields(TrainConfig)})
+        if self.model.kind == "auto":
+            return  # None: derived from the data (`resolve_config`)
+        if self.data.input_size is None:  # the explicit kinds keep their fixed defaults
+            self.data = replace(self.data, input_size=FIXED["input_size"])
+        if self.train.steps is None:
+            self.train = replace(self.train, steps=FIXED["steps"])
+        if self.model.ensemble is None:
+            self.model = replace(self.model, ensemble=1)

@@ -1,5 +1,6 @@
 """Settings derived from the data when the config leaves them out (None): the history window and the number
-of training steps of ``model.kind = "auto"``; the explicit kinds keep their fixed defaults (24 and 1000).
+of training steps of ``model.kind = "auto"``; the explicit kinds keep their fixed defaults (24 and 1000,
+filled in by `ForecastConfig`).
 
 - ``data.input_size`` (`derive_input_size`): ``max(3 h, 2 m)`` for horizon ``h`` and period ``m``, at most
   the longest input any training window has (``max_i n_i - h``), at least 1. Three horizons is the window
@@ -24,7 +25,6 @@ import numpy as np
 from ._config import ForecastConfig
 
 EPOCHS, MIN_STEPS, MAX_STEPS = 50, 200, 3000
-FIXED = {"input_size": 24, "steps": 1000}  # the explicit kinds' defaults, as before auto
 AUTO_ENSEMBLE = 3
 
 
@@ -60,18 +60,16 @@ def derive_steps(windows: int, batch_size: int) -> int:
 
 
 def resolve_config(cfg: ForecastConfig, values: Sequence[np.ndarray]) -> ForecastConfig:
-    """``cfg`` with ``data.input_size`` and ``train.steps`` filled in where they are None: derived from the
-    training histories ``values`` for kind ``auto``, the fixed defaults (24, 1000) for the explicit kinds.
-    ``model.ensemble`` stays as it is (None reads as 1 in `build_model`)."""
-    d, auto = cfg.data, cfg.model.kind == "auto"
+    """``cfg`` with ``data.input_size`` and ``train.steps`` derived from the training histories ``values``
+    where they are None (kind ``auto``; an explicit kind's config has them already, `ForecastConfig`).
+    ``model.ensemble`` stays as it is (None reads as 1 in `build_model`, 3 in `fit_auto`)."""
+    d = cfg.data
     lengths = [np.size(v) for v in values]
-    input_size = d.input_size
-    if input_size is None:
-        input_size = derive_input_size(lengths, d.horizon, d.period) if auto else FIXED["input_size"]
+    input_size = derive_input_size(lengths, d.horizon, d.period) if d.input_size is None else d.input_size
     steps = cfg.train.steps
     if steps is None:
         windows = count_windows(lengths, d.horizon, stride=d.stride, min_input=d.min_input, max_windows=d.max_windows)
-        steps = derive_steps(windows, d.batch_size) if auto else FIXED["steps"]
+        steps = derive_steps(windows, d.batch_size)
     if (input_size, steps) == (d.input_size, cfg.train.steps):
         return cfg
     return dataclasses.replace(cfg, data=dataclasses.replace(d, input_size=input_size),

@@ -170,9 +170,8 @@ def fit_forecast(
 ) -> ForecastRun:
     """Train one global forecaster on all ``series`` as ``cfg`` says; write the run directory ``run_dir``.
 
-    ``data.input_size`` and ``train.steps`` left None are filled in first (`resolve_config`: derived from
-    the training histories for kind ``auto``, whose LSTM is the direct forecaster; 24 and 1000 for the
-    explicit kinds); the run's config (``config.toml``, the checkpoints, `ForecastRun.config`) is the
+    ``data.input_size`` and ``train.steps`` left None (kind ``auto``, whose LSTM is the direct forecaster)
+    are derived from the training histories first (`resolve_config`); the run's config (``config.toml``, the checkpoints, `ForecastRun.config`) is the
     resolved one. `fit_auto` chooses between this LSTM and the baselines; it passes its ``selection``,
     which the checkpoints' ``meta.json`` keeps.
 
