@@ -3,7 +3,8 @@
 A series is a ``.csv`` or ``.parquet`` frame, one row per time step in time order, with the columns the
 config's ``data`` section names (default ``timestamp`` and ``value``; ``--set data.values='["a","b"]'`` for
 several features). Detections go out as a frame of the same rows with ``score``, ``smoothed``, ``threshold``
-and ``is_anomaly`` columns added, and a PNG of the series.
+and ``is_anomaly`` columns added, and a PNG of the series. ``detect --nab`` runs the online NAB detector
+over NAB's files instead and writes NAB's own results layout, for NAB's ``run.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from ._options import ConfigFile, Out, Overrides, Progress, RunPath, Seed, fit_arguments
+from ._options import ConfigFile, DataDir, Out, Overrides, Progress, RunPath, Seed, fit_arguments
 
 app = typer.Typer(help="Fit LSTM anomaly scorers, detect anomalies in series, evaluate against labels.",
                   no_args_is_help=True)  # fmt: skip
@@ -28,6 +29,10 @@ Data = Annotated[
 Input = Annotated[
     Path, typer.Option("--input", "-i", help="The series to label (.csv or .parquet).", exists=True, dir_okay=False)
 ]
+MaybeRun = Annotated[Path | None, typer.Argument(help="A run directory (or one of its checkpoint directories); "
+                                                   "not with --nab.")]  # fmt: skip
+MaybeInput = Annotated[Path | None, typer.Option("--input", "-i", help="The series to label (.csv or .parquet).",
+                                                 exists=True, dir_okay=False)]  # fmt: skip
 Detector = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a detector setting of the run, e.g. --set detector.kind=static "
@@ -96,24 +101,45 @@ def fit(
 
 @app.command()
 def detect(
-    run: RunPath,
-    input_: Input,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Scores and labels, .csv or .parquet.")] = Path(
-        "anomalies.csv"
-    ),
+    run: MaybeRun = None,
+    input_: MaybeInput = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Scores and labels, .csv or .parquet "
+                                             "(default anomalies.csv); with --nab the results folder "
+                                             "(default results).")] = None,  # fmt: skip
     overrides: Detector = None,
     plots: Plots = None,
+    nab: Annotated[bool, typer.Option("--nab", help="Run the online NAB detector on NAB's files and write NAB's "
+                                      "results/<detector>/<category>/<detector>_<file>.csv layout.")] = False,
+    files: Annotated[list[str] | None, typer.Option("--file", help="With --nab: a NAB file, e.g. "
+                                                    "realTraffic/speed_7578.csv (repeatable; default all 58).")] = None,
+    name: Annotated[str, typer.Option("--detector-name", help="With --nab: the detector's name in the layout.")] = (
+        "recurraxLSTM"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="With --nab: the detector's seed.")] = 0,
+    data_dir: DataDir = None,
 ) -> None:
     """Score a series and label its anomalies; writes the frame with score, smoothed, threshold, is_anomaly.
+
+    With --nab: no run; the online NAB detector (fitted per file on its probationary period, as the nab
+    benchmark protocol picked it) scores NAB's files, written in NAB's own results layout; --set key=value
+    changes a detector setting (e.g. --set ensemble=1).
 
     Examples:
 
       recurrax anomaly detect runs/machine --input machine_test.csv --out anomalies.csv
 
       recurrax anomaly detect runs/machine -i test.csv --set detector.kind=quantile --set detector.quantile=0.995
+
+      recurrax anomaly detect --nab --data-dir ../shared/data --out NAB/results --file realTraffic/speed_7578.csv
     """
     from ..tasks import anomaly, forecast
 
+    if nab:
+        _detect_nab(out or Path("results"), name, files, overrides, seed, data_dir, run, input_)
+        return
+    if run is None or input_ is None:
+        raise typer.BadParameter("detect needs a run directory and --input (or --nab)")
+    out = out or Path("anomalies.csv")
     loaded = anomaly.load_anomaly(run)
     detected = anomaly.detect_anomaly(loaded, anomaly.read_series_frame(input_), _detector(loaded, overrides))
     forecast.write_frame(detected, out)
@@ -121,6 +147,39 @@ def detect(
     typer.echo(f"{len(sequences)} anomalous sequences (rows): {sequences}")
     picture = _plot(detected, loaded.config, plots or Path(run), input_.stem)
     typer.echo(f"wrote {out} and {picture}")
+
+
+def _detect_nab(out: Path, name: str, files, overrides, seed: int, data_dir, run, input_) -> None:
+    """``detect --nab``: NAB's files scored by the online NAB detector, in NAB's results layout under ``out``."""
+    import time
+
+    from ..data import load_nab
+    from ..tasks import anomaly
+
+    if run is not None or input_ is not None:
+        raise typer.BadParameter("--nab takes no run directory and no --input")
+    settings = {}
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in anomaly.nab_protocol_settings():
+            raise typer.BadParameter(f"--nab settings are key=value with a key among "
+                                     f"{', '.join(anomaly.nab_protocol_settings())}, got {item!r}")  # fmt: skip
+        settings[key.strip()] = _value(value)
+    corpus = load_nab(data_dir, files=files)
+    began = time.perf_counter()
+    for series in corpus:
+        path = anomaly.write_nab_results(out, name, series, anomaly.nab_scores(series, settings, seed=seed))
+        typer.echo(f"wrote {path}")
+    typer.echo(f"{len(corpus)} NAB files scored in {time.perf_counter() - began:.0f} s; score them with NAB's "
+               f"run.py -d {name} --optimize --score --normalize (results folder {out})")  # fmt: skip
+
+
+def _value(text: str):
+    """A --set value: JSON (numbers, true/false, quoted strings), else the bare string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 @app.command()

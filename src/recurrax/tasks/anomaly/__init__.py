@@ -21,7 +21,17 @@ from ._likelihood import log_likelihood_score as log_likelihood_score
 from ._likelihood import novelty_score as novelty_score
 from ._models import Autoencoder as Autoencoder
 from ._nab_protocol import evaluate_protocol as evaluate_nab_protocol
+from ._nab_protocol import NAB_DETECTOR as NAB_DETECTOR
 from ._nab_protocol import nab_halves as nab_halves
+from ._nab_protocol import nab_protocol_settings as nab_protocol_settings
+from ._nab_protocol import nab_scores as nab_scores
+from ._nab_results import nab_results_frame as nab_results_frame
+from ._nab_results import nab_results_path as nab_results_path
+from ._nab_results import write_nab_results as write_nab_results
+from ._online import OnlineConfig as OnlineConfig
+from ._online import OnlineForecasts as OnlineForecasts
+from ._online import online_forecasts as online_forecasts
+from ._online import time_features as time_features
 from ._models import NextStep as NextStep
 from ._plot import write_anomaly_plot as write_anomaly_plot
 from ._run import AnomalyRun as AnomalyRun

@@ -10,11 +10,15 @@ turn), so every category is in both. Fold ``f`` develops on half ``f`` and tests
   score with the threshold picked on the whole corpus (NAB's scoreboard protocol, for comparison only: its
   threshold sees every label).
 
-The detector (`online_scores`) is online: a ``prediction`` LSTM scorer fitted on each file's probationary
-period, streamed over the file, its errors turned into [0, 1] scores by ``transform``. Raw errors depend on
-the model settings and the seed only, so they are computed once per (settings, seed) and kept in
-``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are rounded to 12 significant
-digits, as NAB's results files hold them.
+The detector is online. ``program = "scorer"`` (`online_scores`): a ``prediction`` LSTM scorer fitted on
+each file's probationary period, streamed over the file. ``program = "joint"`` (`online_forecasts`, one
+compiled program per file): the same LSTM with optional time-stamp inputs (``time_features``), seasonal
+lags (``seasonal_lags``), continual learning on every past point (``learn_every``) and a vmapped ensemble
+(``ensemble``); its scores are 0 in the probationary period. Either way the errors, optionally averaged over
+the last ``smooth`` points, become [0, 1] scores by ``transform``. Raw errors depend on the model settings
+and the seed only, so they are computed once per (settings, seed) and kept in ``<workdir>/../nab_raw/`` for
+the other candidates, folds and splits. Scores are rounded to 12 significant digits, as NAB's results files
+hold them.
 """
 
 from __future__ import annotations
@@ -26,17 +30,24 @@ from typing import Any
 
 import jax
 import numpy as np
+import pandas as pd
 
 from ...data import NabSeries, load_nab
 from ...metrics import nab_corpus_score
 from ...train import OptimConfig, TrainConfig
+from ._online import OnlineConfig, online_forecasts
 from ._likelihood import anomaly_likelihood, log_likelihood_score, novelty_score
 from ._scorers import ScorerConfig
 from ._streaming import online_scores
 
 MODEL_KEYS = ("hidden_size", "window", "steps", "lr", "batch_size", "learn_every")
+JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble")
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
-            "transform": "novelty", "long": 8640, "short": 1}  # fmt: skip
+            "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "program": "scorer",
+            "time_features": False, "seasonal_lags": False, "ensemble": 1}  # fmt: skip
+NAB_DETECTOR: dict[str, Any] = {"transform": "novelty", "long": 8640}
+"""The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the official NAB
+protocol's pick (``src/recurrax/lifecycle/protocols/nab.toml``)."""
 PROFILES = {"standard": "standard", "low_fp": "reward_low_fp", "low_fn": "reward_low_fn"}
 
 
@@ -57,11 +68,32 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(config) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown NAB detector setting(s) {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
-    return {**DEFAULTS, **config}
+    settings = {**DEFAULTS, **config}
+    if settings["program"] not in ("scorer", "joint"):
+        raise ValueError(f"program must be 'scorer' or 'joint', got {settings['program']!r}")
+    if settings["program"] == "scorer" and any(settings[k] != DEFAULTS[k] for k in JOINT_KEYS[1:]):
+        raise ValueError("time_features, seasonal_lags and ensemble need program = 'joint'")
+    return settings
+
+
+def nab_protocol_settings() -> tuple[str, ...]:
+    """The names of the NAB detector's settings (`DEFAULTS`)."""
+    return tuple(DEFAULTS)
+
+
+def _model_key(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that the raw errors depend on (the scorer program's keys as before the joint one)."""
+    keys = MODEL_KEYS + (JOINT_KEYS if settings["program"] == "joint" else ())
+    return {key: settings[key] for key in keys}
 
 
 def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.ndarray:
-    """The streamed LSTM errors ``[T]`` of one file (the scorer fitted on its probationary period)."""
+    """The streamed LSTM errors ``[T]`` of one file (the scorer fitted on its probationary period, or the
+    joint program's)."""
+    if settings["program"] == "joint":
+        cfg = OnlineConfig(**{key: settings[key] for key in _model_key(settings) if key != "program"})
+        return online_forecasts(series.values, series.timestamps, series.probation, cfg,
+                                key=jax.random.key(seed)).errors  # fmt: skip
     cfg = ScorerConfig(kind="prediction", hidden_size=settings["hidden_size"], window=settings["window"],
                        batch_size=settings["batch_size"])  # fmt: skip
     train = TrainConfig(steps=settings["steps"], log_every=settings["steps"], eval_every=0, checkpoint_every=0,
@@ -71,8 +103,11 @@ def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.nda
     return raw
 
 
-def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], window: int) -> np.ndarray:
-    """``transform`` of the raw errors, rounded to 12 significant digits as in NAB's results files."""
+def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], window: int, probation: int = 0) -> np.ndarray:
+    """``transform`` of the raw errors (their mean over the last ``smooth`` points), rounded to 12
+    significant digits as in NAB's results files; 0 in the probationary period for the joint program."""
+    if settings["smooth"] > 1:
+        raw = pd.Series(raw).rolling(int(settings["smooth"]), min_periods=1).mean().to_numpy()
     if settings["transform"] == "novelty":
         scores = novelty_score(raw, long=settings["long"])
     elif settings["transform"] == "likelihood":
@@ -80,7 +115,17 @@ def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], window: int) -> np
         scores = log_likelihood_score(likelihood)
     else:
         raise ValueError(f"transform must be 'novelty' or 'likelihood', got {settings['transform']!r}")
+    if settings["program"] == "joint":
+        scores = np.where(np.arange(len(scores)) < probation, 0.0, scores)
     return np.array([float(f"{v:.12g}") for v in scores], np.float64)
+
+
+def nab_scores(series: NabSeries, config: dict[str, Any] | None = None, *, seed: int = 0) -> np.ndarray:
+    """The online NAB detector's anomaly scores ``[T]`` in [0, 1] for one file: `NAB_DETECTOR` updated by
+    ``config`` (keys of `DEFAULTS`), seeded by ``seed``; what `write_nab_results` writes for NAB's run.py."""
+    settings = _settings({**NAB_DETECTOR, **(config or {})})
+    raw = raw_errors(series, settings, seed)
+    return anomaly_scores(raw, settings, min(settings["window"], series.probation), series.probation)
 
 
 def evaluate_protocol(
@@ -99,7 +144,7 @@ def evaluate_protocol(
         raise ValueError(f"the NAB protocol has 2 folds (by file), got fold {fold} of {folds}")
     settings = _settings(config)
     corpus = {series.name: series for series in load_nab(data_dir)}
-    model = {key: settings[key] for key in MODEL_KEYS}
+    model = _model_key(settings)
     cache = workdir.parent / "nab_raw" / (hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:12]
                                           + f"-seed{seed}.npz")  # fmt: skip
     if cache.is_file():
@@ -110,7 +155,7 @@ def evaluate_protocol(
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache.with_suffix(".tmp.npz"), **{str(i): raw[name] for i, name in enumerate(sorted(corpus))})
         cache.with_suffix(".tmp.npz").replace(cache)
-    scores = {name: anomaly_scores(raw[name], settings, min(settings["window"], s.probation))
+    scores = {name: anomaly_scores(raw[name], settings, min(settings["window"], s.probation), s.probation)
               for name, s in corpus.items()}  # fmt: skip
     dev_names = nab_halves(sorted(corpus))[fold]
     dev = [corpus[name] for name in dev_names]
