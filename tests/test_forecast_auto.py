@@ -179,3 +179,13 @@ def test_a_series_too_short_for_the_validation_window_is_refused(tmp_path):
     series = fc.SeriesSet.from_arrays([np.arange(20.0), np.arange(4.0)], ["long", "short"])
     with pytest.raises(ValueError, match=r"series \['short'\] are not longer than that"):
         fc.fit_auto(fc.ForecastConfig(data=fc.DataConfig(horizon=H)), series, tmp_path / "run", progress=False)
+
+
+def test_tuning_refuses_auto_and_takes_an_explicit_kind():
+    from recurrax.config import ConfigError
+    from recurrax.lifecycle import tune_task
+
+    check = tune_task("forecast").check
+    with pytest.raises(ConfigError, match="set model.kind = direct"):
+        check(load_config(fc.ForecastConfig, None, ["data.validate=true"]))
+    check(load_config(fc.ForecastConfig, None, ["data.validate=true", "model.kind=direct"]))

@@ -85,6 +85,9 @@ def tune_task(name: str) -> TuneTask:
     def check_forecast(cfg):
         if not cfg.data.validate:
             raise ConfigError("forecast tuning needs a validation split: set data.validate = true")
+        if cfg.model.kind == "auto":
+            raise ConfigError("forecast tuning tunes one LSTM: set model.kind = direct, recursive or seq2seq "
+                              "(auto chooses between the LSTM and the baselines itself)")  # fmt: skip
 
     tasks = {
         "lm": TuneTask("lm", lm.LMConfig, run_lm),
