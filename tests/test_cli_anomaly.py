@@ -126,3 +126,51 @@ def test_errors_are_one_line(argv, code, message, fitted, files, tmp_path, capsy
     assert main([part.format(**fields) for part in argv]) == code
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def _stream(argv, lines, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(argv)
+    return code, [json.loads(line) for line in printed.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("form", ["json", "array", "csv", "csv-header"])
+def test_detect_stream_scores_one_line_per_point(form, fitted, files, monkeypatch):
+    run_dir, _ = fitted
+    test = pd.read_csv(files / "test.csv")
+    rows = test[["value", "load"]].to_numpy()[:40].tolist()
+    lines = {
+        "json": [json.dumps({"timestamp": "x", "value": v, "load": w}) for v, w in rows],
+        "array": [json.dumps([v, w]) for v, w in rows],
+        "csv": [f"{v!r},{w!r}" for v, w in rows],
+        "csv-header": ["timestamp,load,value"] + [f"t,{w!r},{v!r}" for v, w in rows],
+    }[form]
+    argv = ["anomaly", "detect", str(run_dir), "--stream", "--set", "detector.kind=static", "--set",
+            "detector.threshold=0.5"]  # fmt: skip
+    code, out = _stream(argv, lines, monkeypatch)
+    assert code == 0 and len(out) == 40
+    run = an.load_anomaly(run_dir)
+    expected = an.score_series(run.scorer, rows)
+    got = np.array([np.nan if o["score"] is None else o["score"] for o in out])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, equal_nan=True)
+    assert [o["is_anomaly"] for o in out] == [bool(s > 0.5) for s in np.nan_to_num(expected, nan=-1.0)]
+
+
+def test_streaming_detector_labels_as_detect(fitted, files):
+    run = an.load_anomaly(fitted[0])
+    rows = pd.read_csv(files / "test.csv")[["value", "load"]].to_numpy()
+    for cfg in (an.DetectorConfig(kind="static", span=3), an.DetectorConfig(kind="quantile", quantile=0.9,
+                                                                             history=50, min_history=10)):  # fmt: skip
+        found = an.detect(an.score_series(run.scorer, rows), cfg, reference=run.reference)
+        stream = an.StreamingDetector(run.scorer, cfg, run.reference)
+        points = [stream.update(row) for row in rows]
+        assert [p.is_anomaly for p in points] == found.labels.tolist()
+        assert found.labels.any()
+
+
+def test_detect_stream_errors_are_one_line(fitted, monkeypatch, capsys):
+    argv = ["anomaly", "detect", str(fitted[0]), "--stream"]
+    code, _ = _stream(argv, ["1.0,2.0", "1.0,abc"], monkeypatch)
+    assert code != 0 and "stdin line 2" in capsys.readouterr().err

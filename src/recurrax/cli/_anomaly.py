@@ -117,8 +117,15 @@ def detect(
     ),
     seed: Annotated[int, typer.Option("--seed", help="With --nab: the detector's seed.")] = 0,
     data_dir: DataDir = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Read points from stdin, one per line (JSON object "
+                                         "by column name, JSON array, or CSV, optionally after a header "
+                                         "line), write one JSON score line per point.")] = False,
 ) -> None:
     """Score a series and label its anomalies; writes the frame with score, smoothed, threshold, is_anomaly.
+
+    With --stream: points come one per line on stdin and each gets one JSON line on stdout at once
+    (score, smoothed, threshold, is_anomaly; static and quantile detectors label online, telemanom gives
+    is_anomaly null: it needs whole windows).
 
     With --nab: no run; the online NAB detector (fitted per file on its probationary period, as the nab
     benchmark protocol picked it) scores NAB's files, written in NAB's own results layout; --set key=value
@@ -130,6 +137,8 @@ def detect(
 
       recurrax anomaly detect runs/machine -i test.csv --set detector.kind=quantile --set detector.quantile=0.995
 
+      tail -f sensor.csv | recurrax anomaly detect runs/machine --stream --set detector.kind=static
+
       recurrax anomaly detect --nab --data-dir ../shared/data --out NAB/results --file realTraffic/speed_7578.csv
     """
     from ..tasks import anomaly, forecast
@@ -137,8 +146,13 @@ def detect(
     if nab:
         _detect_nab(out or Path("results"), name, files, overrides, seed, data_dir, run, input_)
         return
+    if stream:
+        if run is None or input_ is not None:
+            raise typer.BadParameter("--stream needs a run directory and reads stdin (no --input)")
+        _detect_stream(run, overrides)
+        return
     if run is None or input_ is None:
-        raise typer.BadParameter("detect needs a run directory and --input (or --nab)")
+        raise typer.BadParameter("detect needs a run directory and --input (or --nab, or --stream)")
     out = out or Path("anomalies.csv")
     loaded = anomaly.load_anomaly(run)
     detected = anomaly.detect_anomaly(loaded, anomaly.read_series_frame(input_), _detector(loaded, overrides))
@@ -172,6 +186,73 @@ def _detect_nab(out: Path, name: str, files, overrides, seed: int, data_dir, run
         typer.echo(f"wrote {path}")
     typer.echo(f"{len(corpus)} NAB files scored in {time.perf_counter() - began:.0f} s; score them with NAB's "
                f"run.py -d {name} --optimize --score --normalize (results folder {out})")  # fmt: skip
+
+
+def _detect_stream(run: Path, overrides) -> None:
+    """``detect --stream``: one point per stdin line in, one JSON line out (`StreamingDetector`)."""
+    import sys
+
+    from ..tasks import anomaly
+
+    loaded = anomaly.load_anomaly(run)
+    detector = _detector(loaded, overrides) or loaded.config.detector
+    stream = anomaly.StreamingDetector(loaded.scorer, detector, loaded.reference)
+    names, header = list(loaded.config.data.values), None
+    for number, line in enumerate(sys.stdin, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        values, header = _stream_point(line, names, header, number)
+        if values is None:
+            continue
+        typer.echo(json.dumps(stream.update(values)._asdict()))
+
+
+def _stream_point(line: str, names: list[str], header: list[str] | None, number: int):
+    """The values ``[D]`` of one stdin line (None for a CSV header line) and the CSV header seen so far."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError:
+        item = None
+    if isinstance(item, dict):
+        missing = [name for name in names if name not in item]
+        if missing:
+            raise ValueError(f"stdin line {number}: the JSON object lacks {missing}")
+        return [_number(item[name], name, number) for name in names], header
+    if isinstance(item, list):
+        cells = item
+    else:
+        cells = [cell.strip() for cell in line.split(",")]
+        if header is None and number == 1 and not all(_numeric(cell) for cell in cells):
+            missing = [name for name in names if name not in cells]
+            if missing:
+                raise ValueError(f"stdin line 1: the CSV header {cells} lacks the value columns {missing}")
+            return None, cells
+    if header is not None:
+        if len(cells) != len(header):
+            raise ValueError(f"stdin line {number}: {len(cells)} fields, the header has {len(header)}")
+        return [_number(cells[header.index(name)], name, number) for name in names], header
+    if len(cells) != len(names):
+        raise ValueError(f"stdin line {number}: expected {len(names)} values ({', '.join(names)}), got {len(cells)}")
+    return [_number(cell, names[i], number) for i, cell in enumerate(cells)], header
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(value, name: str, number: int) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = float("nan")
+    if not (out == out and abs(out) != float("inf")):
+        raise ValueError(f"stdin line {number}: {name} is not a finite number ({value!r})")
+    return out
 
 
 def _value(text: str):
