@@ -13,6 +13,7 @@ import pytest
 
 from recurrax import metrics
 from recurrax.cli import main
+from recurrax.config import load_config
 from recurrax.tasks import anomaly as an
 
 SETTINGS = [  # the scorer's shapes and optimiser match test_anomaly_detectors' run: one compilation for both
@@ -174,3 +175,33 @@ def test_detect_stream_errors_are_one_line(fitted, monkeypatch, capsys):
     argv = ["anomaly", "detect", str(fitted[0]), "--stream"]
     code, _ = _stream(argv, ["1.0,2.0", "1.0,abc"], monkeypatch)
     assert code != 0 and "stdin line 2" in capsys.readouterr().err
+
+
+def test_detect_scores_each_series_of_an_id_column_on_its_own(fitted, files, tmp_path):
+    """Two series in one file (rows interleaved): each row's score is that of its own series alone."""
+    test = pd.read_csv(files / "test.csv")
+    other = test.assign(value=test["value"] * 0.5)
+    both = pd.concat([test.assign(machine="a"), other.assign(machine="b")]).sort_index(kind="stable")
+    both.to_csv(tmp_path / "both.csv", index=False)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["anomaly", "detect", str(fitted[0]), "-i", str(tmp_path / "both.csv"), "--out",
+                     str(tmp_path / "out.csv"), "--id", "machine", "--plots", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert out.columns[0] == "machine" and out["machine"].tolist() == both["machine"].tolist()
+    run = an.load_anomaly(fitted[0])
+    for name, frame in (("a", test), ("b", other)):
+        alone = an.detect_anomaly(run, frame)
+        mine = out[out["machine"] == name]
+        np.testing.assert_allclose(mine["score"].to_numpy(), alone["score"].to_numpy(), rtol=1e-12, equal_nan=True)
+        assert mine["is_anomaly"].tolist() == alone["is_anomaly"].tolist()
+
+
+def test_fit_with_an_id_column_trains_within_each_series(files, tmp_path):
+    train = pd.read_csv(files / "train.csv")
+    both = pd.concat([train.assign(machine="a"), train.assign(machine="b")], ignore_index=True)
+    cfg = load_config(an.AnomalyConfig, None, [*SETTINGS, "data.id=machine", "data.train_fraction=0.5"])
+    run = an.fit_anomaly(cfg, both, tmp_path / "run")
+    assert len(run.reference) == 240  # 120 rows of each series
+    np.testing.assert_array_equal(run.reference[:120], run.reference[120:])

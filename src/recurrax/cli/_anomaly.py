@@ -117,6 +117,8 @@ def detect(
     ),
     seed: Annotated[int, typer.Option("--seed", help="With --nab: the detector's seed.")] = 0,
     data_dir: DataDir = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="A column naming each row's series (many "
+                                                  "series in one file; default data.id).")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Read points from stdin, one per line (JSON object "
                                          "by column name, JSON array, or CSV, optionally after a header "
                                          "line), write one JSON score line per point.")] = False,
@@ -155,6 +157,8 @@ def detect(
         raise typer.BadParameter("detect needs a run directory and --input (or --nab, or --stream)")
     out = out or Path("anomalies.csv")
     loaded = anomaly.load_anomaly(run)
+    if id_column is not None:
+        loaded = replace(loaded, config=replace(loaded.config, data=replace(loaded.config.data, id=id_column)))
     detected = anomaly.detect_anomaly(loaded, anomaly.read_series_frame(input_), _detector(loaded, overrides))
     forecast.write_frame(detected, out)
     sequences = anomaly.sequences_of(detected["is_anomaly"].to_numpy(bool))

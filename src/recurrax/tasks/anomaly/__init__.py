@@ -42,6 +42,7 @@ from ._run import evaluate_anomaly as evaluate_anomaly
 from ._run import fit_anomaly as fit_anomaly
 from ._run import load_anomaly as load_anomaly
 from ._run import read_series_frame as read_series_frame
+from ._run import series_groups as series_groups
 from ._run import series_labels as series_labels
 from ._run import series_values as series_values
 from ._run import ucr_hit as ucr_hit

@@ -60,6 +60,9 @@ class DataConfig:
     """The columns of a series frame (one series per file, one row per time step, in time order).
 
     - ``timestamp``: the time-stamp column (copied to the output; none: the row number is the time).
+    - ``id``: a column naming the series of each row, for many series in one file (none: one series). Each
+      series is scored and labelled on its own, its rows in time order; training draws windows within one
+      series and takes the first ``train_fraction`` of each.
     - ``values``: the value columns, one per feature (``[T, D]``).
     - ``label``: a 0/1 column of true anomalies, read by ``evaluate`` only (none: evaluation needs one).
     - ``train_fraction``: the scorer trains on the first fraction of the rows (assumed mostly normal).
@@ -67,6 +70,7 @@ class DataConfig:
     """
 
     timestamp: str | None = "timestamp"
+    id: str | None = None
     values: tuple[str, ...] = ("value",)
     label: str | None = None
     train_fraction: float = 1.0

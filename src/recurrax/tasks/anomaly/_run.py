@@ -91,20 +91,36 @@ def series_labels(frame: pd.DataFrame, label: str | None) -> np.ndarray:
     return column.astype(bool)
 
 
+def series_groups(frame: pd.DataFrame, data: DataConfig) -> list[np.ndarray]:
+    """The row positions of each series in ``frame``: one group of all rows without ``data.id``, else one
+    per id value, in order of first appearance (ValueError for a missing id column or a missing id)."""
+    if data.id is None:
+        return [np.arange(len(frame))]
+    _columns(frame, [data.id])
+    ids = frame[data.id]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise ValueError(f"id column {data.id!r} is missing at row {row}")
+    codes, _ = pd.factorize(ids, sort=False)
+    return [np.flatnonzero(codes == code) for code in range(codes.max() + 1)]
+
+
 def fit_anomaly(cfg: AnomalyConfig, frame: pd.DataFrame, run_dir: str | Path, *, progress: bool = False) -> AnomalyRun:
-    """Train ``cfg.scorer`` on the first ``data.train_fraction`` of ``frame``'s rows (assumed mostly normal,
-    as Telemanom assumes of its training data), score those rows (the reference scores) and write the run
-    directory ``run_dir``."""
+    """Train ``cfg.scorer`` on the first ``data.train_fraction`` of ``frame``'s rows (of each series, with
+    ``data.id``; assumed mostly normal, as Telemanom assumes of its training data), score those rows (the
+    reference scores) and write the run directory ``run_dir``."""
     values = series_values(frame, cfg.data)
-    train = values[: max(1, round(cfg.data.train_fraction * len(values)))]
+    groups = series_groups(frame, cfg.data)
+    parts = [values[rows][: max(1, round(cfg.data.train_fraction * len(rows)))] for rows in groups]
+    train = np.concatenate(parts)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(to_toml(cfg))
     metrics.ReferenceProfile.from_values(train, names=list(cfg.data.values)).save(run_dir / REFERENCE_PROFILE_FILE)
     key = jax.random.split(jax.random.key(cfg.train.seed))[1]
-    scorer = fit_scorer(train, cfg.scorer, optim=cfg.optim, train=cfg.train, key=key, run_dir=run_dir,
+    scorer = fit_scorer(parts if len(parts) > 1 else train, cfg.scorer, optim=cfg.optim, train=cfg.train, key=key, run_dir=run_dir,
                         meta={"config": to_dict(cfg)}, progress=progress)  # fmt: skip
-    reference = score_series(scorer, train)
+    reference = np.concatenate([score_series(scorer, part) for part in parts])
     np.save(run_dir / REFERENCE_FILE, reference, allow_pickle=False)
     return AnomalyRun(run_dir, scorer, cfg, reference)
 
@@ -128,7 +144,7 @@ def _loaded(run: str | Path | AnomalyRun) -> AnomalyRun:
 def detection_frame(frame: pd.DataFrame, data: DataConfig, scores: np.ndarray, found: Detection) -> pd.DataFrame:
     """The output frame: the input's time-stamp, value (and label, if present) columns, then ``score``,
     ``smoothed``, ``threshold`` and ``is_anomaly``, row for row with ``frame``."""
-    keep = [c for c in [data.timestamp, *data.values, data.label] if c is not None and c in frame.columns]
+    keep = [c for c in [data.id, data.timestamp, *data.values, data.label] if c is not None and c in frame.columns]
     out = frame[keep].reset_index(drop=True).copy()
     out["score"], out["smoothed"], out["threshold"] = scores, found.smoothed, found.threshold
     out["is_anomaly"] = found.labels
@@ -139,12 +155,18 @@ def detect_anomaly(
     run: str | Path | AnomalyRun, frame: pd.DataFrame, detector: DetectorConfig | None = None
 ) -> pd.DataFrame:
     """Score ``frame`` with the run's scorer and label it with its detector (or ``detector``, to try other
-    detector settings without retraining); see `detection_frame` for the columns."""
+    detector settings without retraining), each series (``data.id``) on its own; see `detection_frame` for
+    the columns."""
     run = _loaded(run)
     cfg = run.config if detector is None else replace(run.config, detector=detector)
-    scores = score_series(run.scorer, series_values(frame, cfg.data))
-    found = detect(scores, cfg.detector, reference=run.reference)
-    return detection_frame(frame, cfg.data, scores, found)
+    values = series_values(frame, cfg.data)
+    scores = np.full(len(frame), np.nan)
+    smoothed, threshold, labels = scores.copy(), scores.copy(), np.zeros(len(frame), bool)
+    for rows in series_groups(frame, cfg.data):
+        scores[rows] = score_series(run.scorer, values[rows])
+        found = detect(scores[rows], cfg.detector, reference=run.reference)
+        smoothed[rows], threshold[rows], labels[rows] = found.smoothed, found.threshold, found.labels
+    return detection_frame(frame, cfg.data, scores, Detection(smoothed, threshold, labels, sequences_of(labels)))
 
 
 def ucr_hit(scores: np.ndarray, labels: np.ndarray, tolerance: int = 100) -> bool:

@@ -155,7 +155,8 @@ def fit_scorer(
     meta: dict | None = None,
     progress: bool = False,
 ) -> Scorer:
-    """Train a scorer on the (normal) training series ``values`` ``[T, D]`` with `recurrax.train.fit`.
+    """Train a scorer on the (normal) training series ``values`` ``[T, D]`` (or a list of such series: every
+    window then lies within one of them) with `recurrax.train.fit`.
 
     The scaler is fitted on ``values``. Each step draws ``cfg.batch_size`` windows uniformly (``window + 1``
     points for the forecasters, ``window`` for the autoencoder; deterministic in ``train.seed`` and the step);
@@ -163,16 +164,21 @@ def fit_scorer(
     ``meta.json`` holds the scorer config, the scaler and ``meta``, so `load_scorer` reads them); None trains
     in a temporary directory that is then deleted (``scorer.fit.run_dir`` then no longer exists).
     """
-    values = as_series(values)
+    parts = [as_series(part) for part in values] if isinstance(values, list) else [as_series(values)]
     span = cfg.window + (0 if cfg.kind == "reconstruction" else 1)
-    if len(values) < span:
-        raise ValueError(f"{cfg.kind} training needs at least {span} points (window {cfg.window}), got {len(values)}")
+    if max(len(part) for part in parts) < span:
+        longest = max(len(part) for part in parts)
+        raise ValueError(f"{cfg.kind} training needs at least {span} points (window {cfg.window}), got {longest}")
+    values = np.concatenate(parts)
     loc, scale = _scaler(values)
     scaled = jnp.asarray((values - loc) / scale, jnp.float32)
-    count = len(values) - span + 1
+    offsets = np.cumsum([0] + [len(part) for part in parts])
+    pool = np.concatenate([offset + np.arange(len(part) - span + 1) for offset, part in zip(offsets, parts)
+                           if len(part) >= span])  # fmt: skip
+    count = len(pool)
 
     def get_batch(index: int) -> dict[str, jax.Array]:
-        starts = np.random.default_rng([train.seed, index]).integers(0, count, cfg.batch_size)
+        starts = pool[np.random.default_rng([train.seed, index]).integers(0, count, cfg.batch_size)]
         return {"windows": scaled[jnp.asarray(starts[:, None] + np.arange(span)[None, :])]}
 
     model = build_network(cfg, values.shape[1], key=key)
