@@ -36,6 +36,15 @@ def test_two_bursts_in_noise_are_exactly_the_sequences(seed):
     np.testing.assert_array_equal(found.smoothed[20:], errors[20:])  # span 1: no smoothing
 
 
+def test_inverted_errors_find_unusually_low_errors(seed):
+    """Telemanom's inverted errors: a stretch of near-zero errors (rows 650..659) in U(0.4, 0.6) noise is an
+    anomaly only with ``inverted``; the high burst (rows 1450..1459) is found either way."""
+    errors = np.random.default_rng(seed).uniform(0.4, 0.6, 2000)
+    errors[650:660], errors[1450:1460] = 0.0, 1.5
+    assert an.telemanom(errors, _cfg(buffer=2)).sequences == [(1448, 1461)]
+    assert an.telemanom(errors, _cfg(buffer=2, inverted=True)).sequences == [(648, 661), (1448, 1461)]
+
+
 def test_epsilon_and_pruning_by_hand():
     """One window: 984 values 0.1, burst A (10 x 2.0), burst B (5 x 1.0), one value 0.9. With z fixed at 4,
     epsilon = mean + 4 std = 0.926 lies between 0.9 and 1.0. The maxima 2.0, 1.0 and the largest normal

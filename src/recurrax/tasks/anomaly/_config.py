@@ -23,7 +23,8 @@ class DetectorConfig:
     - Telemanom (defaults of its reference ``config.yaml``): windows of ``window_size * batch`` errors moved
       by ``batch``; ``buffer`` points added each side of an exceedance; pruning ``p`` (``min_percent``);
       ``z`` from ``z_min`` up to (excluding) ``z_max`` by ``z_step``; at most ``max_sequences`` sequences in a
-      window.
+      window; ``inverted`` also labels unusually low errors (Telemanom's inverted errors, e.g. a sensor that
+      freezes at a value the model predicts well).
     """
 
     kind: Literal["telemanom", "static", "quantile"] = "telemanom"
@@ -37,6 +38,7 @@ class DetectorConfig:
     z_max: float = 12.0
     z_step: float = 0.5
     max_sequences: int = 5
+    inverted: bool = False
     threshold: float | None = None
     quantile: float = 0.99
     history: int = 1000

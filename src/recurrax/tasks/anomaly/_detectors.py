@@ -26,8 +26,10 @@ float64, every array index-aligned with the input.
   are not replaced by their mean; the ``r < batch`` values between the second-last window and the last
   window's last ``batch`` values, which the reference never labels, are part of the last window's new part;
   the same ``buffer`` widens points in the choice of ``z`` and in the labels (the reference uses
-  ``buffer - 1`` for the first); sequences of one point are kept; the inverted errors (anomalously low
-  errors) and the checks of the errors' scale against the values' are not applied.
+  ``buffer - 1`` for the first); sequences of one point are kept; the checks of the errors' scale against
+  the values' are not applied. With ``inverted`` (the reference's ``e_s_inv``) each window is also searched
+  for unusually *low* errors: steps 2-4 on ``2 mean(e_s) - e_s`` (the window's errors mirrored about their
+  mean), the labels of both joined.
 - `static_threshold`: ``label = smoothed > threshold``.
 - `rolling_quantile`: the threshold at ``t`` is the ``q`` quantile of the (finite) smoothed scores at
   ``t - history .. t - 1`` (past values only, no look-ahead); NaN until ``min_history`` past values exist.
@@ -206,7 +208,11 @@ def telemanom(scores: np.ndarray, cfg: DetectorConfig) -> Detection:
         start = i * cfg.batch
         stop = size if i == windows else start + history
         new_from = 0 if i == 0 else (history + (i - 1) * cfg.batch) - start
-        epsilon, points = _window_labels(e_s[start:stop], new_from, found[start:stop], cfg, zs)
+        window = e_s[start:stop]
+        epsilon, points = _window_labels(window, new_from, found[start:stop], cfg, zs)
+        if cfg.inverted:  # unusually low errors: the window's errors mirrored about their mean
+            _, low = _window_labels(2.0 * window.mean() - window, new_from, found[start:stop], cfg, zs)
+            points = np.union1d(points, low)
         eps[start + new_from : stop] = epsilon
         found[start + points] = True
     threshold[finite] = eps
