@@ -173,6 +173,12 @@ def test_novelty_score_matches_a_plain_loop(seed):
     np.testing.assert_allclose(novelty_score(raw, long=30), expected, rtol=1e-12)
     with pytest.raises(ValueError, match=">= 0"):
         novelty_score(np.array([1.0, -1.0]))
+    quantiled = []
+    for t, e in enumerate(raw):
+        past = [x for x in raw[max(0, t - 30) : t] if np.isfinite(x)]
+        m = float(np.quantile(past, 0.9)) if past else 0.0
+        quantiled.append(0.0 if not np.isfinite(e) else e / (e + m))
+    np.testing.assert_allclose(novelty_score(raw, long=30, quantile=0.9), quantiled, rtol=1e-12)
 
 
 def test_online_scores_learn_from_the_probation_only(key):

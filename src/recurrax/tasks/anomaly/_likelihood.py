@@ -78,9 +78,11 @@ def anomaly_likelihood(
     return np.where(ready, likelihood, 0.5)
 
 
-def novelty_score(scores: np.ndarray, *, long: int = 8640) -> np.ndarray:
+def novelty_score(scores: np.ndarray, *, long: int = 8640, quantile: float = 1.0) -> np.ndarray:
     """``e_t / (e_t + M_t)`` ``[T]`` in [0, 1] (``M_t``: the largest finite raw score among the ``long``
-    points before ``t``); 0 where ``e_t`` is NaN or where it and ``M_t`` are 0, 1 for the first positive score.
+    points before ``t``, or with ``quantile`` < 1 their ``quantile`` quantile, pandas' linear one: a
+    reference that one earlier outlier does not raise); 0 where ``e_t`` is NaN or where it and ``M_t`` are
+    0, 1 for the first positive score.
 
     Example:
         >>> novelty_score(np.array([np.nan, 1.0, 1.0, 3.0, 1.0]), long=10).tolist()
@@ -93,7 +95,10 @@ def novelty_score(scores: np.ndarray, *, long: int = 8640) -> np.ndarray:
         raise ValueError(f"long must be >= 1, got {long}")
     if np.any(scores < 0):
         raise ValueError("novelty_score needs raw scores >= 0 (errors); use anomaly_likelihood for signed scores")
-    past = pd.Series(scores).shift(1).rolling(long, min_periods=1).max().fillna(0.0).to_numpy()
+    if not 0 < quantile <= 1:
+        raise ValueError(f"quantile must be in (0, 1], got {quantile}")
+    rolling = pd.Series(scores).shift(1).rolling(long, min_periods=1)
+    past = (rolling.max() if quantile == 1 else rolling.quantile(quantile)).fillna(0.0).to_numpy()
     total = scores + past
     with np.errstate(invalid="ignore", divide="ignore"):
         novelty = np.where(total > 0, scores / np.where(total > 0, total, 1.0), 0.0)

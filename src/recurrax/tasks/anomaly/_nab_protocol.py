@@ -15,7 +15,8 @@ each file's probationary period, streamed over the file. ``program = "joint"`` (
 compiled program per file): the same LSTM with optional time-stamp inputs (``time_features``), seasonal
 lags (``seasonal_lags``), continual learning on every past point (``learn_every``) and a vmapped ensemble
 (``ensemble``); its scores are 0 in the probationary period. Either way the errors, optionally averaged over
-the last ``smooth`` points, become [0, 1] scores by ``transform``. Raw errors depend on the model settings
+the last ``smooth`` points, become [0, 1] scores by ``transform`` (``novelty`` against the largest error of
+the last ``long`` points, or their ``quantile`` quantile; ``likelihood``). Raw errors depend on the model settings
 and the seed only, so they are computed once per (settings, seed) and kept in ``<workdir>/../nab_raw/`` for
 the other candidates, folds and splits. Scores are rounded to 12 significant digits, as NAB's results files
 hold them.
@@ -43,7 +44,7 @@ from ._streaming import online_scores
 MODEL_KEYS = ("hidden_size", "window", "steps", "lr", "batch_size", "learn_every")
 JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble")
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
-            "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "program": "scorer",
+            "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
             "time_features": False, "seasonal_lags": False, "ensemble": 1}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"transform": "novelty", "long": 8640}
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the official NAB
@@ -109,7 +110,7 @@ def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], window: int, proba
     if settings["smooth"] > 1:
         raw = pd.Series(raw).rolling(int(settings["smooth"]), min_periods=1).mean().to_numpy()
     if settings["transform"] == "novelty":
-        scores = novelty_score(raw, long=settings["long"])
+        scores = novelty_score(raw, long=settings["long"], quantile=settings["quantile"])
     elif settings["transform"] == "likelihood":
         likelihood = anomaly_likelihood(raw, short=settings["short"], long=settings["long"], learning=window)
         scores = log_likelihood_score(likelihood)
