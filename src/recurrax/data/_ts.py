@@ -23,8 +23,11 @@ with ``#`` are comments. The ``@timeStamps true`` form (``(t,v)`` pairs) is not 
 | basicmotions     | 4       | 6    | 100       | 40 / 40      |                                           |
 | gunpoint         | 2       | 1    | 150       | 50 / 150     |                                           |
 | italypowerdemand | 2       | 1    | 24        | 67 / 1029    |                                           |
+| acsf1            | 10      | 1    | 1460      | 100 / 100    |                                           |
+| pickupgesturewiimotez | 10 | 1    | 29 to 361 | 50 / 50      |                                           |
 
-The wheel (``pip download --no-deps aeon==1.6.0``, BSD-3-Clause) is read as a zip archive, never imported.
+The wheel (``pip download --no-deps aeon==1.6.0``, BSD-3-Clause; every set is checked by the wheel's sha256) is
+read as a zip archive, never imported.
 """
 
 from __future__ import annotations
@@ -181,6 +184,11 @@ _PROBLEMS = {
     "basicmotions": ("BasicMotions", "Basic motions: 6-axis accelerometer+gyroscope, 100 steps, 4 classes (40/40)"),
     "gunpoint": ("GunPoint", "GunPoint: univariate hand position, 150 steps, 2 classes (50/150)"),
     "italypowerdemand": ("ItalyPowerDemand", "Italy power demand: univariate, 24 steps, 2 classes (67/1029)"),
+    "acsf1": ("ACSF1", "ACSF1: univariate appliance power, 1460 steps, 10 classes (100/100)"),
+    "pickupgesturewiimotez": (
+        "PickupGestureWiimoteZ",
+        "Pickup gesture, Wiimote z-axis: univariate, variable length 29-361, 10 classes (50/50)",
+    ),
 }
 
 for _name, (_problem, _description) in _PROBLEMS.items():
