@@ -42,10 +42,10 @@ from ._scorers import ScorerConfig
 from ._streaming import online_scores
 
 MODEL_KEYS = ("hidden_size", "window", "steps", "lr", "batch_size", "learn_every")
-JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble")
+JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble", "learn_lr")
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
             "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
-            "time_features": False, "seasonal_lags": False, "ensemble": 1}  # fmt: skip
+            "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"transform": "novelty", "long": 8640}
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the official NAB
 protocol's pick (``src/recurrax/lifecycle/protocols/nab.toml``)."""
@@ -85,7 +85,7 @@ def nab_protocol_settings() -> tuple[str, ...]:
 def _model_key(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings that the raw errors depend on (the scorer program's keys as before the joint one)."""
     keys = MODEL_KEYS + (JOINT_KEYS if settings["program"] == "joint" else ())
-    return {key: settings[key] for key in keys}
+    return {key: settings[key] for key in keys if not (key == "learn_lr" and settings[key] is None)}
 
 
 def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.ndarray:

@@ -15,7 +15,8 @@ in the manner NAB asks, Lavin & Ahmad 2015):
 3. The whole series streams through the network, carrying the LSTM state from the first point. With
    ``learn_every = E > 0`` the program keeps learning: after each block of ``E`` points, one Adam step on
    ``batch_size`` windows drawn uniformly from **every point seen so far** (NAB allows learning from every
-   past point); the state is carried across the update.
+   past point) at learning rate ``learn_lr`` (default ``lr``; the Adam moments carry over); the state is
+   carried across the update.
 4. ``ensemble = K`` members with independent initialisations and batches train and stream side by side
    (`jax.vmap`, one program); the forecast is the members' mean.
 
@@ -51,7 +52,7 @@ import optax
 
 from ...config import require
 from ...train import OptimConfig
-from ...train._optim import make_optimizer
+from ...train._optim import make_optimizer, scale_learning_rate
 from ._models import NextStep, initial_state
 
 PAD = 2048
@@ -61,8 +62,8 @@ DAY, WEEK = 86400.0, 7 * 86400.0
 @dataclass(frozen=True)
 class OnlineConfig:
     """Settings of `online_forecasts` (module docstring): the LSTM (``hidden_size``, ``window``), its initial
-    training (``steps``, ``lr``, ``batch_size``), continual learning (``learn_every``, 0: none), the inputs
-    (``time_features``, ``seasonal_lags``) and the ensemble size ``ensemble``."""
+    training (``steps``, ``lr``, ``batch_size``), continual learning (``learn_every``, 0: none; ``learn_lr``),
+    the inputs (``time_features``, ``seasonal_lags``) and the ensemble size ``ensemble``."""
 
     hidden_size: int = 16
     window: int = 32
@@ -70,6 +71,7 @@ class OnlineConfig:
     lr: float = 5e-3
     batch_size: int = 64
     learn_every: int = 0
+    learn_lr: float | None = None
     time_features: bool = False
     seasonal_lags: bool = False
     ensemble: int = 1
@@ -80,6 +82,8 @@ class OnlineConfig:
         require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
         require(self.learn_every >= 0, "learn_every", f"must be >= 0, got {self.learn_every}")
         require(math.isfinite(self.lr) and self.lr > 0, "lr", f"must be a positive number, got {self.lr}")
+        require(self.learn_lr is None or (math.isfinite(self.learn_lr) and self.learn_lr > 0), "learn_lr",
+                f"must be a positive number or none, got {self.learn_lr}")  # fmt: skip
 
 
 class OnlineForecasts(NamedTuple):
@@ -160,6 +164,8 @@ def _program(cfg: OnlineConfig, x: jax.Array, z: jax.Array, probation: jax.Array
             return (p, opt_state, state, pending), forecasts
 
         blocks = x.shape[0] // block
+        if cfg.learn_lr is not None:
+            fitted = (fitted[0], scale_learning_rate(fitted[1], cfg.learn_lr / cfg.lr))
         start = (*fitted, initial_state(model.rnn, 1), jnp.zeros((), jnp.float32))
         _, forecasts = jax.lax.scan(run_block, start, (jnp.arange(blocks), x.reshape(blocks, block, -1)))
         return forecasts.reshape(-1)
