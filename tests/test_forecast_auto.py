@@ -175,10 +175,21 @@ def test_without_statsmodels_theta_and_ets_are_skipped_with_a_note(monkeypatch):
     assert notes == ["theta and ets skipped: they need statsmodels (pip install 'recurrax[forecast]')"]
 
 
-def test_a_series_too_short_for_the_validation_window_is_refused(tmp_path):
-    series = fc.SeriesSet.from_arrays([np.arange(20.0), np.arange(4.0)], ["long", "short"])
-    with pytest.raises(ValueError, match=r"series \['short'\] are not longer than that"):
-        fc.fit_auto(fc.ForecastConfig(data=fc.DataConfig(horizon=H)), series, tmp_path / "run", progress=False)
+def test_series_too_short_for_the_validation_window_are_left_out_of_it(tmp_path):
+    """Validation scores the series longer than the horizon; the short one is still trained on and forecast."""
+    values = [*oscillations(count=3).values, np.array([20.0, 21.0, 22.0])]
+    series = fc.SeriesSet.from_arrays(values, ["a", "b", "c", "short"])
+    settings = [f"data.horizon={H}", "model.hidden_size=4", "model.ensemble=1", "train.steps=2",
+                "model.candidates=['lstm', 'naive']", *QUIET]  # fmt: skip
+    cfg = load_config(fc.ForecastConfig, None, settings)
+    run = fc.fit_auto(cfg, series, tmp_path / "run", progress=False)
+    assert "1 of 4 series are not longer than the horizon: left out of validation" in run.selection.notes[0]
+    naive = np.mean([np.abs(y[-H:] - y[-H - 1]).mean() / np.abs(np.diff(y[:-H])).mean() for y in values[:3]])
+    assert run.selection.validation["naive"]["mase"] == pytest.approx(naive, rel=1e-12)  # the three long ones
+    assert read_meta(find_checkpoint(run.run_dir))["data_fingerprint"] == fingerprint(series)  # all four
+    assert fc.predict_series(run, series).mean.shape == (4, H)
+    with pytest.raises(ValueError, match="no series is longer than that"):
+        fc.fit_auto(cfg, fc.SeriesSet.from_arrays([np.arange(4.0)]), tmp_path / "none", progress=False)
 
 
 def test_tuning_refuses_auto_and_takes_an_explicit_kind():

@@ -4,9 +4,10 @@
    steps; auto's LSTM is a 3-member `ForecastEnsemble` of direct forecasters unless ``model.ensemble`` says
    otherwise).
 2. Each candidate of ``model.candidates`` forecasts the last ``horizon`` values of every series from the
-   values before them: the LSTM trained on those values (its run in ``run_dir/validation``) and the baselines
-   naive, seasonal naive (with a period > 1), Theta and ETS (statsmodels; skipped with a note when it is not
-   installed). Every forecast passes the plausibility catch (`catch_implausible`).
+   values before them (series not longer than ``horizon`` are left out of validation, with a note): the LSTM
+   trained on those values (its run in ``run_dir/validation``) and the baselines naive, seasonal naive (with
+   a period > 1), Theta and ETS (statsmodels; skipped with a note when it is not installed). Every forecast
+   passes the plausibility catch (`catch_implausible`).
 3. The candidate with the lowest mean MASE over series wins (`Selection`; why MASE: `_select`). The collection
    gets one forecaster: a per-series choice would pick on one window of ``horizon`` values per series, which is
    mostly noise.
@@ -110,18 +111,21 @@ def fit_auto(
         raise ValueError(f"fit_auto needs model.kind 'auto', got {cfg.model.kind!r}; use fit_forecast")
     run_dir, h = Path(run_dir), cfg.data.horizon
     cfg = auto_config(cfg, series.values)
-    short = [name for name, y in zip(series.ids, series.values) if y.size <= h]
-    if short:
-        raise ValueError(f"model.kind 'auto' scores its candidates on each series' last {h} values, and series "
-                         f"{short[:5]} are not longer than that; give longer series or set {EXPORT_FIX}")  # fmt: skip
-    fit_history, actual = series.split_last(h)
-    actual = np.stack(actual)
     names, notes = candidate_names(cfg)
+    scored = [i for i, y in enumerate(series.values) if y.size > h]
+    if not scored:
+        raise ValueError(f"model.kind 'auto' scores its candidates on each series' last {h} values, and no series "
+                         f"is longer than that; give longer series or set {EXPORT_FIX}")  # fmt: skip
+    if len(scored) < len(series):
+        notes.append(f"{len(series) - len(scored)} of {len(series)} series are not longer than the horizon: left "
+                     "out of validation, forecast by the winner")  # fmt: skip
+    fit_history, actual = _subset(series, scored).split_last(h)
+    actual = np.stack(actual)
     start = time.perf_counter()
     validation = fit_forecast(cfg, fit_history, run_dir / "validation", resume=resume, progress=progress)
     fitted = time.perf_counter() - start
     forecasts, caught, more, seconds = candidate_forecasts(names, validation, fit_history,
-                                                           series.last_covariates(h))  # fmt: skip
+                                                           _subset(series, scored).last_covariates(h))  # fmt: skip
     seconds["lstm"] += fitted
     rows = {name: {**scores(actual, forecasts[name], fit_history.values, cfg.data.period),
                    "caught": int(caught[name].sum())} for name in names}  # fmt: skip
@@ -131,6 +135,14 @@ def fit_auto(
     run = fit_forecast(cfg, series, run_dir, resume=resume, progress=progress, selection=selection)
     (run_dir / "selection.json").write_text(json.dumps(selection.to_json(), indent=1) + "\n")
     return run
+
+
+def _subset(series: SeriesSet, rows: list[int]) -> SeriesSet:
+    """The series ``rows`` of ``series`` (itself when that is all of them)."""
+    if len(rows) == len(series):
+        return series
+    pick = lambda items: None if items is None else [items[i] for i in rows]  # noqa: E731
+    return SeriesSet(pick(series.ids), pick(series.values), pick(series.ds), pick(series.covariates))
 
 
 def lstm_forecast(

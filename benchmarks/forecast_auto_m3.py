@@ -1,0 +1,81 @@
+"""``model.kind = "auto"`` on the M3 development split: auto against its own LSTM alone, seasonal naive and Theta.
+
+Development split only (`recurrax.tasks.forecast.M3Series.cut(series, "dev")`): each series' training part
+without its last h values is the history, those h values are scored; the M3 test values are never read.
+Auto runs as ``recurrax forecast fit`` would with only the horizon and the period given: the config's
+defaults, the input length and the steps derived from the data, a 3-member LSTM ensemble; its own validation
+window is the last h values of that history. Per frequency one `fit_auto` gives:
+
+- ``auto``: the forecasts of the winner (`predict_series`, the plausibility catch included);
+- ``lstm``: the forecasts of auto's refit LSTM alone (the same run's model, no catch);
+- ``seasonal_naive``, ``theta``: the baselines on the same histories (period 1: seasonal naive is naive).
+
+sMAPE (M3's) per frequency, the mean over series and horizons.
+
+    python benchmarks/forecast_auto_m3.py --frequencies yearly quarterly --out runs/auto_m3   # results.json there
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from recurrax.metrics import smape
+from recurrax.tasks import forecast as fc
+from recurrax.tasks.forecast import M3Series, load_m3
+from recurrax.tasks.forecast._auto import lstm_forecast
+from recurrax.tasks.forecast._select import baseline_forecast
+
+
+def run_frequency(frequency: str, seed: int, out: Path) -> dict:
+    """Auto, its LSTM, seasonal naive and Theta on one frequency's development split; sMAPE and seconds."""
+    series = [M3Series.cut(s, "dev") for s in load_m3()[frequency]]
+    h, period = series[0].h, series[0].period
+    history = fc.SeriesSet.from_arrays([s.x for s in series], [s.sn for s in series])
+    actual = np.stack([s.xx for s in series])
+    cfg = fc.ForecastConfig(data=fc.DataConfig(horizon=h, period=period), train=fc.ForecastTrainConfig(seed=seed))
+    start = time.perf_counter()
+    run = fc.fit_auto(cfg, history, out / frequency, progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        auto = fc.predict_series(run, history).mean
+    seconds = {"auto": time.perf_counter() - start}
+    forecasts = {"auto": auto, "lstm": lstm_forecast(run, history).mean}
+    for name in ("seasonal_naive", "theta"):
+        start = time.perf_counter()
+        forecasts[name] = baseline_forecast(name, history.values, h, period)[0]
+        seconds[name] = time.perf_counter() - start
+    return {
+        "series": len(series), "h": h, "period": period, "seed": seed,
+        "smape": {name: smape(actual, f) for name, f in forecasts.items()},
+        "seconds": seconds, "winner": run.selection.winner, "validation": run.selection.validation,
+        "selection_seconds": run.selection.seconds, "notes": run.selection.notes,
+        "input_size": run.config.data.input_size, "steps": run.config.train.steps,
+        "ensemble": run.config.model.ensemble, "caught_warnings": [str(w.message) for w in caught],
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frequencies", nargs="+", default=["yearly", "quarterly"], choices=fc.FREQUENCIES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/auto_m3"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    for frequency in args.frequencies:
+        results[frequency] = run_frequency(frequency, args.seed, args.out)
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        row = results[frequency]
+        scores = ", ".join(f"{k} {v:.2f}" for k, v in row["smape"].items())
+        print(f"{frequency}: {scores}; winner {row['winner']}; {row['seconds']['auto']:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
