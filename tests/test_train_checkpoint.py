@@ -258,3 +258,13 @@ def test_same_architecture_compares_structure_shapes_and_dtypes():
     assert not same_architecture(base, rx.LSTM(3, 5, key=jax.random.key(0)))
     assert not same_architecture(base, rx.GRU(3, 4, key=jax.random.key(0)))
     assert not same_architecture(base, rx.LSTM(3, 4, dtype=jnp.bfloat16, key=jax.random.key(0)))
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
+    from recurrax._files import write_atomic
+
+    target = tmp_path / "deep" / "index.json"
+    write_atomic(target, "first\n")
+    write_atomic(target, b"second\n")
+    assert target.read_text() == "second\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["index.json"]

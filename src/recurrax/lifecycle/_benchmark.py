@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import statistics
 import time
 from pathlib import Path
 from typing import Any, Literal
 
+from .._files import write_atomic
 from .._host import cpu_name, package_version, source_revision, usable_cores
 from ._ledger import append_test_access, read_ledger, test_access_count
 from ._protocol import BenchmarkProtocol, config_hash
@@ -115,7 +115,7 @@ def run_protocol(
         wall_seconds=time.perf_counter() - began, finished=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )  # fmt: skip
     _write_json(folder / f"{split}.json", record)
-    _write_text(folder / f"{split}.md", protocol_markdown(record))
+    write_atomic(folder / f"{split}.md", protocol_markdown(record))
     return record
 
 
@@ -234,12 +234,4 @@ def _interval(row: dict[str, Any]) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    _write_text(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")

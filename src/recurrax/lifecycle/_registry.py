@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._files import write_atomic
+
 from ..train import find_checkpoint, read_meta
 
 STAGES = ("staging", "production", "archived")
@@ -257,10 +259,4 @@ def _read_index(root: Path) -> dict[str, Any]:
 
 
 def _write_index(root: Path, index: dict[str, Any]) -> None:
-    tmp = root / f".{INDEX_FILE}.tmp-{secrets.token_hex(4)}"
-    with open(tmp, "w") as file:
-        json.dump(index, file, indent=1)
-        file.write("\n")
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, root / INDEX_FILE)
+    write_atomic(root / INDEX_FILE, json.dumps(index, indent=1) + "\n")

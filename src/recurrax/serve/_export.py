@@ -28,7 +28,8 @@ import safetensors.numpy
 from .. import __version__
 from ..metrics._drift import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ..train import find_checkpoint, read_meta
-from ..train._checkpoint import CHECKPOINTS_DIR, _move_into_place, _write_bytes
+from .._files import move_into_place, write_synced
+from ..train._checkpoint import CHECKPOINTS_DIR
 from ._artifact import (
     FORMAT,
     FORMAT_VERSION,
@@ -158,9 +159,9 @@ def write_artifact(
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()
     try:
-        _write_bytes(tmp / WEIGHTS_FILE, safetensors.numpy.save(weights))
+        write_synced(tmp / WEIGHTS_FILE, safetensors.numpy.save(weights))
         for name, blob in modules.items():
-            _write_bytes(tmp / (name + MODULE_SUFFIX), blob)
+            write_synced(tmp / (name + MODULE_SUFFIX), blob)
         if onnx:
             from ._onnx import function_to_onnx
 
@@ -169,8 +170,8 @@ def write_artifact(
         if drift_profile is not None:
             drift_profile.save(tmp / DRIFT_PROFILE_FILE)
         meta[HASHES_KEY] = artifact_hashes(tmp, meta)
-        _write_bytes(tmp / META_FILE, json.dumps(meta, indent=1).encode())
-        _move_into_place(tmp, out_dir)
+        write_synced(tmp / META_FILE, json.dumps(meta, indent=1).encode())
+        move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -20,14 +20,13 @@ imported (about 4 s).
 from __future__ import annotations
 
 import importlib
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from .._files import write_atomic
 from ..models import RNNStack
 
 
@@ -134,9 +133,4 @@ def write_onnx(
     """Convert ``fn`` with jax2onnx (dimension ``"B"`` dynamic) and write the model to ``path`` atomically."""
     to_onnx = _jax2onnx()
     proto = to_onnx(fn, specs, model_name="recurrax", opset=opset, input_names=inputs, output_names=outputs)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    tmp.write_bytes(proto.SerializeToString())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, proto.SerializeToString())

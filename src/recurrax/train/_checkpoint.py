@@ -32,6 +32,8 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .._files import fsync_folder, move_into_place, write_synced
+
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 TRAIN_STATE_FILE = "train_state.safetensors"
@@ -82,10 +84,10 @@ def save_checkpoint(path: str | Path, model: Any, meta: dict | None = None, *, t
     tmp.mkdir()
     try:
         for name, data in files.items():
-            _write_bytes(tmp / name, data)
-        _write_bytes(tmp / META_FILE, meta_text.encode())
-        _fsync(tmp)
-        _move_into_place(tmp, path)
+            write_synced(tmp / name, data)
+        write_synced(tmp / META_FILE, meta_text.encode())
+        fsync_folder(tmp)
+        move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -225,33 +227,6 @@ def remove_leftovers(root: str | Path) -> None:
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 os.rename(child, target)
-
-
-def _move_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``; an existing ``path`` is first set aside and deleted afterwards."""
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
-        os.rename(path, old)
-        os.rename(tmp, path)
-        shutil.rmtree(old)
-    else:
-        os.rename(tmp, path)
-    _fsync(path.parent)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def _fsync(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _is_stored(leaf: Any) -> bool:

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._files import write_atomic
+
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
@@ -45,9 +47,7 @@ class MetricsLog:
             self._writer = summary_writer(self.path.parent / TENSORBOARD_DIR, purge_step=purge)
         kept = [] if keep_until_step is None else read_metrics(self.path)
         self.rows = [row for row in kept if row["step"] <= keep_until_step]
-        tmp = self.path.with_name(f".{METRICS_FILE}.tmp")
-        tmp.write_text("".join(json.dumps(row) + "\n" for row in self.rows))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(json.dumps(row) + "\n" for row in self.rows))
         self._file = open(self.path, "a")
 
     def write(self, row: dict[str, Any]) -> None:
