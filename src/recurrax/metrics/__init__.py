@@ -4,7 +4,8 @@ Forecasting (`recurrax.metrics` point and probabilistic scores, NumPy float64): 
 `smape` (the M3 definition), `mase` (seasonal, in-sample scale), `quantile_loss`, `crps_gaussian`,
 `crps_samples`, `coverage`.
 
-Translation: `bleu` (corpus BLEU via sacrebleu).
+Translation: `bleu` (corpus BLEU via sacrebleu). Classification: `accuracy`, `macro_f1`, `confusion_matrix`.
+Language models: `lm_metrics` (loss, perplexity, bits per character from totals), `bzip2_bpc`.
 
 Anomaly detection (``(y_true, y_pred)`` boolean ``[T]``): `point_prf`, `event_prf` (Telemanom's event-wise
 scores), `point_adjusted_prf` (inflated, reported beside the others); the NAB score with its profiles
@@ -19,6 +20,9 @@ from ._anomaly import event_prf as event_prf
 from ._anomaly import point_adjusted_prf as point_adjusted_prf
 from ._anomaly import point_prf as point_prf
 from ._bleu import bleu as bleu
+from ._classification import accuracy as accuracy
+from ._classification import confusion_matrix as confusion_matrix
+from ._classification import macro_f1 as macro_f1
 from ._drift import KSResult as KSResult
 from ._drift import ReferenceProfile as ReferenceProfile
 from ._drift import ks_test as ks_test
@@ -32,6 +36,8 @@ from ._forecast import mase as mase
 from ._forecast import quantile_loss as quantile_loss
 from ._forecast import rmse as rmse
 from ._forecast import smape as smape
+from ._language import bzip2_bpc as bzip2_bpc
+from ._language import lm_metrics as lm_metrics
 from ._nab import NAB_PROFILES as NAB_PROFILES
 from ._nab import NabFileScore as NabFileScore
 from ._nab import NabLabelled as NabLabelled

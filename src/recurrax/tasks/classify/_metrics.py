@@ -1,4 +1,5 @@
-"""The classification loss (class-weighted cross-entropy), accuracy, macro-F1, the confusion matrix and its plot."""
+"""The classification loss (class-weighted cross-entropy) and the confusion-matrix plot; accuracy, macro-F1
+and the confusion matrix live in `recurrax.metrics` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import numpy as np
 from jaxtyping import Array
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from ...metrics import accuracy as accuracy
+from ...metrics import confusion_matrix as confusion_matrix
+from ...metrics import macro_f1 as macro_f1
 
 
 def weighted_cross_entropy(logits: Array, labels: Array, class_weights: Array) -> Array:
@@ -31,32 +36,6 @@ def classify_loss(model: Any, batch: dict[str, Array], carry: Any, key: Array) -
     loss = weighted_cross_entropy(logits, batch["labels"], batch["class_weights"])
     accuracy = jnp.mean((jnp.argmax(logits, axis=-1) == batch["labels"]).astype(jnp.float32))
     return loss, (carry, {"accuracy": accuracy})
-
-
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
-    """``[C, C]`` int64 counts: row = true class, column = predicted class (scikit-learn's layout)."""
-    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}")
-    matrix = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
-
-
-def accuracy(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
-    """The fraction of ``y_pred`` equal to ``y_true``."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean(y_true == y_pred))
-
-
-def macro_f1(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> float:
-    """The unweighted mean over classes of ``F1_k = 2 TP / (2 TP + FP + FN)``; a class with no true and no
-    predicted case scores 0 (scikit-learn's ``f1_score(average="macro", labels=range(C), zero_division=0)``)."""
-    matrix = confusion_matrix(y_true, y_pred, num_classes)
-    tp = np.diag(matrix).astype(np.float64)
-    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return float(f1.mean())
 
 
 def write_confusion_png(matrix: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> None:

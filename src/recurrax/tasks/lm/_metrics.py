@@ -8,8 +8,6 @@ document, and ``bpc = loss / ln 2``.
 
 from __future__ import annotations
 
-import bz2
-import math
 from typing import Any
 
 import equinox as eqx
@@ -17,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ...metrics import bzip2_bpc as bzip2_bpc
+from ...metrics import lm_metrics as lm_metrics
 from ._batching import TokenWindows
 from ._model import LanguageModel, reset_state
 
@@ -63,19 +63,3 @@ def evaluate_windows(model: LanguageModel, windows: TokenWindows) -> tuple[float
         state, nll, n = _eval_window(model, state, windows(w))
         total, count = total + float(nll), count + int(n)
     return total, count
-
-
-def lm_metrics(nll: float, num_targets: int, num_chars: int, level: str) -> dict[str, float]:
-    """``loss``, ``perplexity`` and ``bpc`` (see the module docstring) from totals."""
-    loss = nll / max(num_targets, 1)
-    bpc = loss / math.log(2) if level == "char" else nll / math.log(2) / max(num_chars, 1)
-    return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), "bpc": bpc}
-
-
-def bzip2_bpc(text: str) -> float:
-    """Bits per character of ``text`` compressed by bzip2 at level 9: ``8 * len(compressed) / len(text)``
-    (of the UTF-8 bytes, per character) — the classic compressor baseline for character-level models."""
-    if not text:
-        raise ValueError("bzip2_bpc needs a non-empty text")
-    return 8 * len(bz2.compress(text.encode("utf-8"), compresslevel=9)) / len(text)
-
