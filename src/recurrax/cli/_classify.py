@@ -26,16 +26,28 @@ def fit(
 ) -> None:
     """Train a classifier; writes config.toml, metrics.jsonl, checkpoints/, confusion PNGs, report.md.
 
+    With fewer than select.max_cases training cases, fit first picks among select.candidates by
+    cross-validation on the training cases (selection.json); --set select.mode=off trains your settings as given.
+
     Examples:
 
       recurrax classify fit --set data.dataset=japanesevowels --set model.hidden_size=128 --out runs/vowels
 
-      recurrax classify fit --set data.path=train.npz --set data.test_path=test.npz --set model.pooling=attention
+      recurrax classify fit --set data.path=train.npz --set data.test_path=test.npz
+
+      recurrax classify fit --set data.dataset=gunpoint --set select.mode=off --set model.pooling=attention
     """
     from ..tasks import classify
 
     cfg, run_dir = fit_arguments(classify.ClassifyConfig, "classify", config, overrides, seed, out, resume)
     run = classify.fit_classifier(cfg, run_dir, data_dir=data_dir, resume=resume, progress=progress)
+    if run.selection is not None:
+        record = run.selection
+        scores = ", ".join(f"{name} {s['accuracy']:.4f}" for name, s in record["candidates"].items())
+        typer.echo(
+            f"picked {record['picked']} by {record['folds']}-fold cross-validation on the {record['cases']} "
+            f"training cases (accuracy {scores}; margin {record['margin']:.4f})"
+        )
     for split, metrics in run.metrics.items():
         typer.echo(f"{split}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     typer.echo(f"wrote {run_dir}/report.md, metrics.jsonl, checkpoints/")

@@ -19,7 +19,9 @@ class ModelConfig:
     and draws its batches as a single run with ``train.seed + m``) and averages their probabilities.
     ``conv_channels`` (e.g. ``[128, 256, 128]``) adds a temporal convolution branch beside the recurrent one
     (LSTM-FCN, Karim et al. 2017): ``len(conv_channels)`` masked "same" convolutions with ``conv_kernels``
-    widths and ReLU, averaged over the valid steps and concatenated with the pooled recurrent features."""
+    widths and ReLU, averaged over the valid steps and concatenated with the pooled recurrent features.
+    ``input_norm = "series"`` z-normalises every sequence on its own (each feature over its valid steps) inside
+    the model, before both branches; ``"none"`` leaves the dataset standardisation (``data.normalize``) alone."""
 
     cell: str = "lstm"
     hidden_size: int = 64
@@ -31,6 +33,7 @@ class ModelConfig:
     ensemble: int = 1
     conv_channels: tuple[int, ...] = ()
     conv_kernels: tuple[int, ...] = (8, 5, 3)
+    input_norm: Literal["none", "series"] = "none"
 
     def __post_init__(self):
         for name in ("hidden_size", "num_layers", "attention_size", "ensemble"):
@@ -61,6 +64,10 @@ class DataConfig:
     - ``class_weights``: ``"balanced"`` weighs class ``k`` by ``N / (K * N_k)`` in the loss (as scikit-learn).
     - ``stride``: keep every ``stride``-th step (from step 0) of every sequence, before anything else, so
       the network sees sequences ``stride`` times shorter (1: all steps).
+    - ``max_steps``: when the longest training sequence (after ``stride``) has more steps, the stride is raised
+      to the smallest one that brings it to at most ``max_steps`` (a derived default, written into the run's
+      resolved ``stride``; None: off). Long series cost the recurrent scan time, not information the
+      classifier needs at full resolution (e.g. ACSF1, 1460 steps -> stride 6).
     - ``augment_crop``, ``augment_warp``, ``augment_scale``, ``augment_noise``: training-time augmentation
       of each batch (random crop to that fraction of the steps, time warping, per-feature magnitude scaling,
       Gaussian jitter; `Augmentation`); all off by default.
@@ -69,18 +76,20 @@ class DataConfig:
     dataset: str = "japanesevowels"
     path: str | None = None
     test_path: str | None = None
-    valid_fraction: float = 0.1
+    valid_fraction: float = 0.0
     batch_size: int = 32
     eval_batch_size: int = 256
     normalize: bool = True
     class_weights: Literal["none", "balanced"] = "none"
     stride: int = 1
+    max_steps: int | None = 256
     augment_crop: float = 1.0
     augment_warp: float = 0.0
     augment_scale: float = 0.0
     augment_noise: float = 0.0
 
     def __post_init__(self):
+        require(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1, got {self.max_steps}")
         for name in ("batch_size", "eval_batch_size", "stride"):
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         require(0 < self.augment_crop <= 1, "augment_crop", f"must be in (0, 1] (1: off), got {self.augment_crop}")
@@ -92,11 +101,61 @@ class DataConfig:
         )  # fmt: skip
 
 
+_FCN = {"conv_channels": [64, 64, 64], "conv_kernels": [8, 5, 3]}
+
+# The settings that ``select.candidates`` may name: each a partial config (sections -> keys -> values) laid
+# over the run's own config; "base" is the config as given. The default pair was chosen on the development
+# suite (docs/classify_seq2seq.md): neither wins on every set (per-series normalisation and the convolution
+# branch help on ItalyPowerDemand and cost accuracy on BasicMotions and GunPoint), so the training cases decide.
+CANDIDATES: dict[str, dict[str, dict]] = {
+    "base": {},
+    # the recurrent model alone, on the dataset-standardised features
+    "lstm": {"model": {"input_norm": "none", "conv_channels": [], "pooling": "last", "dropout": 0.0}},
+    # LSTM-FCN (Karim et al. 2017) on per-series z-normalised input, mean pooling, dropout 0.3
+    "lstm-fcn-series": {"model": {"input_norm": "series", **_FCN, "pooling": "mean", "dropout": 0.3}},
+    # the single levers, for users' own candidate lists
+    "lstm-series": {"model": {"input_norm": "series", "conv_channels": []}},
+    "lstm-fcn": {"model": {"input_norm": "none", **_FCN}},
+}
+
+
+@dataclass
+class SelectConfig:
+    """Choosing the setting inside `fit_classifier` by cross-validation on the training cases.
+
+    With ``mode = "cv"`` and fewer than ``max_cases`` training cases, every setting named in ``candidates``
+    (keys of `CANDIDATES`, each laid over this config) is trained on ``folds - 1`` folds and scored on the
+    held-out fold of a stratified ``folds``-fold split of the training cases (seeded by ``train.seed``);
+    the highest mean accuracy wins (ties: the lower mean loss, then the first listed), and the winner is
+    trained on every training case. The test split is never read for it. ``mode = "off"``, one candidate,
+    or ``max_cases`` or more cases: the config is trained as given. The run's ``config.toml`` and
+    checkpoints hold the winner (with ``mode = "off"``) and ``selection.json`` the scores.
+    Cost: ``folds * len(candidates)`` extra fits of the configured budget."""
+
+    mode: Literal["cv", "off"] = "cv"
+    candidates: tuple[str, ...] = ("lstm", "lstm-fcn-series")
+    folds: int = 3
+    max_cases: int = 1000
+
+    def __post_init__(self):
+        require(self.folds >= 2, "folds", f"must be >= 2, got {self.folds}")
+        require(self.max_cases >= 1, "max_cases", f"must be >= 1, got {self.max_cases}")
+        unknown = [name for name in self.candidates if name not in CANDIDATES]
+        require(not unknown, "candidates", f"unknown {unknown}; known: {list(CANDIDATES)}")
+        require(bool(self.candidates), "candidates", "must name at least one setting")
+
+
 @dataclass
 class ClassifyConfig:
-    """A classification run: ``model``, ``data``, ``optim`` and ``train`` sections (TOML tables)."""
+    """A classification run: ``model``, ``data``, ``optim``, ``train`` and ``select`` sections (TOML tables).
+
+    The defaults were chosen by cross-validation on the training cases of the development suite
+    (JapaneseVowels, BasicMotions, ItalyPowerDemand, GunPoint; docs/classify_seq2seq.md): every training case
+    trains (``data.valid_fraction = 0``, no validation draw from sets of 40-270 cases) for 300 steps, and
+    ``select`` picks between the plain bidirectional LSTM and LSTM-FCN on per-series normalised input."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=500, eval_every=50, checkpoint_every=0))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, eval_every=50, checkpoint_every=0))
+    select: SelectConfig = field(default_factory=SelectConfig)

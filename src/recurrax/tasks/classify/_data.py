@@ -108,6 +108,15 @@ def load_raw(
     return raw
 
 
+def resolved_stride(cfg: DataConfig, train_series: list[np.ndarray]) -> int:
+    """The stride that ``cfg`` asks for on these training series: ``cfg.stride``, raised to
+    ``ceil(T_max / max_steps)`` when the longest series has more than ``cfg.max_steps`` steps."""
+    if cfg.max_steps is None:
+        return cfg.stride
+    longest = max(len(s) for s in train_series)
+    return max(cfg.stride, math.ceil(longest / cfg.max_steps))
+
+
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, valid): ``round(fraction * n_k)`` of each class (at least 1 when it has 2 or more
     cases) drawn with ``seed``; both sorted."""
@@ -136,7 +145,7 @@ def prepare(
 ) -> ClassificationData:
     """Standardised, padded splits from raw cases; ``classes`` fixes the class order (default: sorted
     training labels, numerically when they all are numbers). ``valid`` (a `stratified_split` of the
-    training cases) exists only when ``cfg.valid_fraction > 0``; ``cfg.stride > 1`` keeps every
+    training cases) exists only when ``cfg.valid_fraction > 0``; a stride > 1 (`resolved_stride`) keeps every
     ``stride``-th step of every series (the fingerprint is of the raw data)."""
     train_series, train_labels = raw["train"]
     classes = class_order(train_labels) if classes is None else classes
@@ -145,8 +154,9 @@ def prepare(
     for split in sorted(raw):
         for series, label in zip(*raw[split]):
             digest.update(np.ascontiguousarray(series, np.float64).tobytes() + label.encode() + b"\0")
-    if cfg.stride > 1:
-        raw = {split: ([s[:: cfg.stride] for s in series], labels) for split, (series, labels) in raw.items()}
+    stride = resolved_stride(cfg, train_series)
+    if stride > 1:
+        raw = {split: ([s[::stride] for s in series], labels) for split, (series, labels) in raw.items()}
         train_series = raw["train"][0]
     steps = max(len(s) for series, _ in raw.values() for s in series)
     stacked = np.concatenate(train_series, axis=0)

@@ -15,6 +15,7 @@ from ...scan import valid_mask
 from ...scan._regularisation import check_rate, dropout
 
 POOLINGS = ("last", "mean", "attention")
+INPUT_NORMS = ("none", "series")
 
 
 class SequenceClassifier(eqx.Module):
@@ -29,6 +30,15 @@ class SequenceClassifier(eqx.Module):
         mean:       z = (1/n) sum_{t<n} y_t
         attention:  a = softmax_{t<n}(v . tanh(W y_t + b)),  z = sum_{t<n} a_t y_t   (Yang et al. 2016)
         logits = dropout(z) @ W_out^T + b_out
+
+    ``input_norm = "series"`` first z-normalises every sequence on its own, each feature over its valid
+    steps (per-series normalisation, the usual preprocessing of the UCR archive; Dau et al. 2019)::
+
+        x'_{b,t,d} = (x_{b,t,d} - mu_{b,d}) / s_{b,d}  for t < n_b, 0 after,
+        mu_{b,d} = (1/n_b) sum_{t<n_b} x_{b,t,d},  s_{b,d} = sqrt((1/n_b) sum_{t<n_b} (x_{b,t,d} - mu_{b,d})^2)
+
+    (``s`` below 1e-8, a constant feature, counts as 1). It lives in the model, so every inference path
+    (predict, export, the service) applies it; the dataset standardisation before it changes nothing.
 
     With ``conv_channels`` ``(C_1, ..., C_k)`` a convolution branch runs beside the stack (LSTM-FCN, Karim et
     al. 2017): ``u_0 = xs``, ``u_j = relu(conv_j(u_{j-1}) + b_j) * valid`` ("same" padding, width
@@ -56,6 +66,7 @@ class SequenceClassifier(eqx.Module):
     num_classes: int = eqx.field(static=True)
     pooling: str = eqx.field(static=True)
     dropout: float = eqx.field(static=True)
+    input_norm: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -71,6 +82,7 @@ class SequenceClassifier(eqx.Module):
         cell: str = "lstm",
         conv_channels: tuple[int, ...] = (),
         conv_kernels: tuple[int, ...] = (8, 5, 3),
+        input_norm: str = "none",
         key: Array,
         **options: Any,
     ):
@@ -80,7 +92,10 @@ class SequenceClassifier(eqx.Module):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if conv_channels and len(conv_kernels) != len(conv_channels):
             raise ValueError(f"conv_kernels needs one width per conv_channels entry, got {conv_kernels}")
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
         k_rnn, k_att, k_vec, k_head, k_conv = jax.random.split(key, 5)
+        self.input_norm = input_norm
         self.num_classes, self.pooling, self.dropout = num_classes, pooling, check_rate("dropout", dropout)
         self.rnn = RNNStack(
             input_size, hidden_size, num_layers, bidirectional, dropout, cell=cell, key=k_rnn, **options
@@ -110,6 +125,8 @@ class SequenceClassifier(eqx.Module):
         if lengths is None:
             lengths = jnp.full((batch,), steps, jnp.int32)
         k_rnn, k_out = (None, None) if key is None else jax.random.split(key)
+        if self.input_norm == "series":
+            xs = series_normalise(xs, lengths)
         ys, _ = self.rnn(xs, lengths, key=k_rnn)
         pooled = self.pool(ys, lengths)
         if self.conv_weights:
@@ -148,3 +165,14 @@ class SequenceClassifier(eqx.Module):
             return last
         half = ys.shape[2] // 2
         return jnp.concatenate([last[:, :half], ys[:, 0, half:]], axis=-1)
+
+
+def series_normalise(xs: Array, lengths: Array) -> Array:
+    """``[B, T, D]`` -> ``[B, T, D]``: each sequence's features z-normalised over its own valid steps
+    (population standard deviation; below 1e-8 it counts as 1), zero past each length."""
+    mask = valid_mask(lengths, xs.shape[1]).astype(xs.dtype)[:, :, None]
+    count = jnp.maximum(lengths, 1).astype(xs.dtype).reshape(-1, 1, 1)
+    mean = jnp.sum(xs * mask, axis=1, keepdims=True) / count
+    centred = (xs - mean) * mask
+    std = jnp.sqrt(jnp.sum(centred * centred, axis=1, keepdims=True) / count)
+    return centred / jnp.where(std < 1e-8, 1.0, std)

@@ -2,7 +2,9 @@
 
 ``split="dev"``: stratified ``cv_folds``-fold cross-validation on the **training cases only** (the test
 file is never read): each fold trains on the other folds' cases and scores its own; the result is the mean
-over folds. ``split="test"``: one run on every training case, scored on the test split.
+over folds. ``split="test"``: one run on every training case, scored on the test split. Each run is
+`fit_on_raw`, what ``recurrax classify fit`` runs, so a config with ``select.mode = "cv"`` makes its own
+choice by an inner cross-validation on the run's training cases (nested cross-validation under ``dev``).
 """
 
 from __future__ import annotations
@@ -11,28 +13,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ...config import from_dict, to_toml
-from ...train import start_run_dir
+from ...config import from_dict
 from ._config import ClassifyConfig
-from ._data import class_order, load_raw, prepare
-from ._run import train_classifier
-
-
-def cv_folds(labels: list[str], folds: int, seed: int) -> list[np.ndarray]:
-    """``folds`` disjoint index arrays covering every case, each class dealt round-robin after a seeded
-    shuffle (stratified k-fold)."""
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    out: list[list[int]] = [[] for _ in range(folds)]
-    offset = 0
-    for label in sorted(set(labels.tolist())):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        for i, index in enumerate(members):
-            out[(offset + i) % folds].append(int(index))
-        offset += len(members)
-    return [np.sort(np.asarray(fold, np.int64)) for fold in out]
+from ._data import class_order, load_raw
+from ._fit import cv_folds, fit_on_raw, fold_raw
 
 
 def evaluate_protocol(
@@ -59,16 +43,10 @@ def evaluate_protocol(
     classes = class_order(train[1])
     results = []
     for index, held_out in enumerate(cv_folds(train[1], k, seed)):
-        keep = np.setdiff1d(np.arange(len(train[1])), held_out)
-        raw = {
-            "train": ([train[0][i] for i in keep], [train[1][i] for i in keep]),
-            "test": ([train[0][i] for i in held_out], [train[1][i] for i in held_out]),
-        }
-        results.append(_scores(cfg, raw, workdir / f"cv{index}", classes))
+        results.append(_scores(cfg, fold_raw(train, held_out), workdir / f"cv{index}", classes))
     return {key: statistics.fmean(r[key] for r in results) for key in results[0]}
 
 
 def _scores(cfg: ClassifyConfig, raw: dict, run_dir: Path, classes: tuple[str, ...] | None = None) -> dict:
-    data = prepare(raw, cfg.data, cfg.train.seed, classes)
-    run = train_classifier(cfg, data, start_run_dir(run_dir, to_toml(cfg), False), progress=False)
+    run = fit_on_raw(cfg, raw, run_dir, classes=classes, progress=False)
     return {key: float(run.metrics["test"][key]) for key in ("accuracy", "macro_f1", "loss")}

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...config import from_dict, to_dict, to_toml
+from ...config import from_dict, to_dict
 from ...metrics import ReferenceProfile
 from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import (
@@ -30,7 +30,6 @@ from ...train import (
     load_checkpoint,
     read_meta,
     same_architecture,
-    start_run_dir,
 )
 from ._augment import Augmentation, augmented_loss
 from ._config import ClassifyConfig, DataConfig, ModelConfig
@@ -46,13 +45,15 @@ Classifier = SequenceClassifier | ClassifierEnsemble
 class ClassifyRun:
     """What `fit_classifier` returns: the chosen ``model`` (best on validation, else the last; a
     `ClassifierEnsemble` with ``model.ensemble > 1``), ``metrics``
-    per split (``loss``, ``accuracy``, ``macro_f1``) and the loop's `FitResult`."""
+    per split (``loss``, ``accuracy``, ``macro_f1``), the loop's `FitResult` and the ``selection`` record
+    (`recurrax.tasks.classify.select_setting`; None when no choice was made)."""
 
     run_dir: Path
     model: Classifier
     classes: tuple[str, ...]
     metrics: dict[str, dict[str, float]]
     fit: FitResult
+    selection: dict[str, Any] | None = None
 
 
 @dataclass
@@ -66,6 +67,19 @@ class LoadedClassifier:
     std: np.ndarray
     meta: dict[str, Any]
     checkpoint: Path
+
+
+# Options added after checkpoints were first written, with the value that those checkpoints were trained with
+# (a checkpoint without the key predates it; the current default may differ).
+LEGACY_DEFAULTS = {"model": {"input_norm": "none"}, "data": {"max_steps": None}, "select": {"mode": "off"}}
+
+
+def legacy_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a checkpoint's) with every key of `LEGACY_DEFAULTS` that it lacks set to its old value."""
+    out = dict(config)
+    for section, values in LEGACY_DEFAULTS.items():
+        out[section] = {**values, **out.get(section, {})}
+    return out
 
 
 def build_model(cfg: ModelConfig, input_size: int, num_classes: int, *, key: jax.Array) -> Classifier:
@@ -85,6 +99,7 @@ def build_model(cfg: ModelConfig, input_size: int, num_classes: int, *, key: jax
             cell=cfg.cell,
             conv_channels=cfg.conv_channels,
             conv_kernels=cfg.conv_kernels,
+            input_norm=cfg.input_norm,
             key=k,
         )
 
@@ -144,28 +159,6 @@ def evaluate_cases(model: Classifier, cases: Cases, num_classes: int, weights: n
     }
 
 
-def fit_classifier(
-    cfg: ClassifyConfig,
-    run_dir: str | Path,
-    *,
-    data_dir: str | Path | None = None,
-    resume: bool = False,
-    progress: bool = True,
-) -> ClassifyRun:
-    """Train a sequence classifier as ``cfg`` says and write the run directory ``run_dir``.
-
-    Validation (``loss``, ``accuracy``, ``macro_f1`` on a stratified ``valid_fraction`` of the training
-    cases) picks the best checkpoint and drives early stopping; with ``data.valid_fraction = 0`` every
-    training case trains for ``train.steps`` and the final model is kept. The chosen model is then evaluated
-    on every split, with a confusion-matrix PNG per split and ``report.md``. Training batches go through the
-    ``data.augment_*`` `Augmentation`; ``model.ensemble = M > 1`` trains a `ClassifierEnsemble` whose member
-    ``m`` is initialised and draws its batches as a single run with ``train.seed + m`` would.
-    """
-    run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
-    data = prepare(load_raw(cfg.data, data_dir), cfg.data, cfg.train.seed)
-    return train_classifier(cfg, data, run_dir, resume=resume, progress=progress)
-
-
 def train_classifier(
     cfg: ClassifyConfig,
     data: ClassificationData,
@@ -175,7 +168,7 @@ def train_classifier(
     resume: bool = False,
     progress: bool = True,
 ) -> ClassifyRun:
-    """`fit_classifier` on prepared ``data`` (`prepare`) in the started run directory ``run_dir``; ``init``: a
+    """One run on prepared ``data`` (`prepare`) in the started run directory ``run_dir``; ``init``: a
     trained single model of the same architecture to start from instead of fresh weights (warm-start
     re-training, `recurrax.lifecycle.retrain`; the optimiser starts afresh)."""
     train = data.splits["train"]
@@ -250,7 +243,7 @@ def load_classifier(path: str | Path) -> LoadedClassifier:
     meta = read_meta(checkpoint)
     if meta.get("task") != "classify":
         raise ValueError(f"{checkpoint} is not a classifier checkpoint (task {meta.get('task')!r})")
-    cfg = from_dict(ClassifyConfig, meta["config"])
+    cfg = from_dict(ClassifyConfig, legacy_config(meta["config"]))
     classes = tuple(meta["classes"])
     skeleton = build_model(cfg.model, meta["input_size"], len(classes), key=jax.random.key(0))
     model, meta = load_checkpoint(checkpoint, skeleton)
