@@ -189,3 +189,29 @@ def test_classifier_retrain(tmp_path):
     worse = retrain(registry, "moves", noise, holdout=test, steps=40, run_dir=tmp_path / "worse")
     assert not worse.promoted and worse.challenger_score > worse.champion_score
     assert registry.get("moves", stage="production").version == 2
+
+
+def test_classifier_holdout_loss_is_the_tasks_class_weighted_loss(tmp_path):
+    """With ``data.class_weights = "balanced"`` the retrain holdout loss is the task's weighted cross-entropy
+    (weights from the holdout labels), not a plain mean: checked against NumPy on an unbalanced holdout."""
+    from recurrax.lifecycle._retrain import _classify_scores
+    from recurrax.tasks import classify
+
+    settings = ["model.hidden_size=8", "model.bidirectional=false", "data.batch_size=16", "train.steps=2",
+                "train.eval_every=0", "data.class_weights=balanced", "data.valid_fraction=0",
+                f"data.path={cases_file(tmp_path / 'a.npz', 1, 40)}"]  # fmt: skip
+    classify.fit_classifier(load_config(classify.ClassifyConfig, None, settings), tmp_path / "run", progress=False)
+    series, labels = classify.read_cases(cases_file(tmp_path / "h.npz", 3, 30))
+    keep = [i for i, label in enumerate(labels) if label == labels[0]][:12] + [
+        i for i, label in enumerate(labels) if label != labels[0]][:3]  # fmt: skip
+    cases = ([series[i] for i in keep], [labels[i] for i in keep])
+    scores = _classify_scores(tmp_path / "run", cases)
+    classes = classify.load_classifier(tmp_path / "run").classes
+    truth = np.asarray([classes.index(label) for label in cases[1]])
+    from recurrax.data import pad_series
+
+    _, p = classify.predict_classifier(tmp_path / "run", *pad_series(cases[0]))
+    nll = -np.log(np.maximum(p[np.arange(truth.size), truth], 1e-12))
+    w = truth.size / (2 * np.bincount(truth, minlength=2))[truth]
+    assert scores["loss"] == pytest.approx(float(np.sum(w * nll) / np.sum(w)), rel=1e-5)
+    assert scores["loss"] != pytest.approx(float(nll.mean()), rel=1e-3)

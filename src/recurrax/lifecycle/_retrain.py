@@ -12,7 +12,8 @@ Every decision is also appended as one JSON line to the model's ``retrain.jsonl`
 (logger ``recurrax.lifecycle._retrain``).
 
 Tasks: ``forecast`` (`warm_fit_forecast`; scores of `recurrax.tasks.forecast.holdout_forecast`) and
-``classify`` (`warm_fit_classifier`; holdout cross-entropy ``loss``, ``accuracy``, ``macro_f1``).
+``classify`` (`warm_fit_classifier`; holdout ``loss``: the task's class-weighted cross-entropy, ``accuracy``,
+``macro_f1``).
 """
 
 from __future__ import annotations
@@ -254,16 +255,23 @@ def _cases(data: Any, what: str, champion: Any) -> tuple[list[np.ndarray], list[
 
 
 def _classify_scores(path: Path, cases: tuple[list[np.ndarray], list[str]]) -> dict[str, float]:
-    """Holdout ``loss`` (mean cross-entropy), ``accuracy`` and ``macro_f1`` of the classifier at ``path``."""
-    from ..data import pad_series
-    from ..tasks.classify import accuracy, macro_f1, predict_classifier
+    """Holdout ``loss``, ``accuracy`` and ``macro_f1`` of the classifier at ``path``. The loss is the task's
+    (`weighted_cross_entropy`), with the class weights of the run's ``data.class_weights`` computed from the
+    holdout labels, so champion and challenger are weighed alike (plain mean cross-entropy for ``"none"``)."""
+    import jax.numpy as jnp
 
-    classes = read_meta(find_checkpoint(path))["classes"]
+    from ..data import pad_series
+    from ..tasks.classify import accuracy, class_weights, macro_f1, predict_classifier, weighted_cross_entropy
+
+    meta = read_meta(find_checkpoint(path))
+    classes = meta["classes"]
     xs, lengths = pad_series(cases[0])
     _, probabilities = predict_classifier(path, xs, lengths)
     truth = np.asarray([classes.index(label) for label in cases[1]])
     predicted = probabilities.argmax(axis=-1)
-    loss = -np.mean(np.log(np.maximum(probabilities[np.arange(truth.size), truth], 1e-12)))
+    weights = class_weights(truth, len(classes), meta["config"]["data"]["class_weights"])
+    log_probabilities = jnp.log(jnp.maximum(jnp.asarray(probabilities), 1e-12))
+    loss = weighted_cross_entropy(log_probabilities, jnp.asarray(truth), jnp.asarray(weights))
     scores = {"loss": float(loss), "accuracy": accuracy(truth, predicted)}
     return {**scores, "macro_f1": macro_f1(truth, predicted, len(classes))}
 
