@@ -3,6 +3,7 @@ every kind, the scaler, save/load, configs and bad input."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax
@@ -160,6 +161,10 @@ def test_save_load_and_run_dir_give_the_same_scores(scorers, tmp_path):
     np.testing.assert_array_equal(score_series(loaded, values), expected)
     from_run = load_scorer(scorer.fit.run_dir)  # fit_scorer's own final checkpoint
     np.testing.assert_array_equal(score_series(from_run, values), expected)
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["task"] == "anomaly"  # one name in checkpoints, exports and serving
+    (path / "meta.json").write_text(json.dumps({**meta, "task": "anomaly_scorer"}))  # as written before 2026-12-05
+    np.testing.assert_array_equal(score_series(load_scorer(path), values), expected)
 
 
 def test_load_refuses_other_checkpoints(tmp_path):

@@ -214,8 +214,9 @@ def export_run(
 
     checkpoint = find_checkpoint(run_dir)
     task = read_meta(checkpoint).get("task")
+    task = {"anomaly_scorer": "anomaly"}.get(task, task)  # the anomaly task's name before 2026-12-05
     exporters = {"lm": _export_tasks.lm, "classify": _export_tasks.classify, "forecast": _export_tasks.forecast,
-                 "anomaly_scorer": _export_anomaly.anomaly}  # fmt: skip
+                 "anomaly": _export_anomaly.anomaly}  # fmt: skip
     if task not in exporters:
         raise ValueError(f"{checkpoint}: cannot export task {task!r}; exportable tasks: {', '.join(exporters)}")
     options = {"levels": levels} if task == "forecast" else {}

@@ -57,7 +57,8 @@ from ...train import (
 )
 from ._models import Autoencoder, NextStep, scorer_loss
 
-TASK = "anomaly_scorer"
+TASK = "anomaly"  # the task's one name: checkpoints, exports, serving
+LEGACY_TASKS = ("anomaly_scorer",)  # what checkpoints written before 2026-12-05 say
 PAD_TO = 1024  # series are padded to a multiple of this (after their end) so few lengths compile
 
 
@@ -200,7 +201,7 @@ def load_scorer(path: str | Path) -> Scorer:
     else its last checkpoint)."""
     checkpoint = find_checkpoint(path)
     meta = read_meta(checkpoint)
-    if meta.get("task") != TASK:
+    if meta.get("task") not in (TASK, *LEGACY_TASKS):
         raise ValueError(f"{checkpoint} is not an anomaly scorer checkpoint (task {meta.get('task')!r})")
     cfg = from_dict(ScorerConfig, meta["scorer"])
     skeleton = build_network(cfg, int(meta["num_features"]), key=jax.random.key(0))
