@@ -163,3 +163,31 @@ def test_development_suite_sets_are_registered(tmp_path, name, problem):
         for split in ("TRAIN", "TEST"):
             archive.writestr(f"aeon/datasets/data/{problem}/{problem}_{split}.ts", f"@problemName {split}\n")
     assert spec.read(tmp_path, "train") == ["@problemName TRAIN\n"]
+
+
+def test_protocol_configs_keep_their_meaning_and_dev_selection_is_nested(tmp_path, norm_candidates, monkeypatch):
+    """A protocol config that names no ``select`` (written before it existed) trains as given; one that asks
+    for it chooses inside every outer fold, on that fold's training cases only."""
+    _level_files(tmp_path, 2, "level")
+    sizes = []
+    original = _fit.train_classifier
+
+    def spy(option, data, run_dir, **kwargs):
+        sizes.append((option.model.input_norm, len(data.splits["train"].labels)))
+        return original(option, data, run_dir, **kwargs)
+
+    monkeypatch.setattr(_fit, "train_classifier", spy)
+    base = {
+        "cv_folds": 2,
+        "model": {"hidden_size": 4, "bidirectional": False},
+        "data": {"path": str(tmp_path / "train.npz"), "valid_fraction": 0.0, "batch_size": 20},
+        "train": {"steps": 3, "eval_every": 0, "checkpoint_every": 0},
+    }
+    common = {"split": "dev", "seed": 0, "fold": 0, "folds": 1, "data_dir": None}
+    C.evaluate_protocol(base, workdir=tmp_path / "a", **common)
+    assert sizes == [("none", 30), ("none", 30)]
+    sizes.clear()
+    select = {"select": {"mode": "cv", "candidates": ["series", "feature"], "folds": 2}}
+    C.evaluate_protocol({**base, **select}, workdir=tmp_path / "b", **common)
+    assert len(sizes) == 2 * (2 * 2 + 1)
+    assert sorted({n for _, n in sizes}) == [15, 30]  # inner folds of 15 out of each outer fold's 30 cases

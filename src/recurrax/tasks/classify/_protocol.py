@@ -5,6 +5,9 @@ file is never read): each fold trains on the other folds' cases and scores its o
 over folds. ``split="test"``: one run on every training case, scored on the test split. Each run is
 `fit_on_raw`, what ``recurrax classify fit`` runs, so a config with ``select.mode = "cv"`` makes its own
 choice by an inner cross-validation on the run's training cases (nested cross-validation under ``dev``).
+A protocol's config is read as a checkpoint's is (`legacy_config`): an option it does not name that was added
+after protocols were first frozen (``model.input_norm``, ``data.max_steps``, ``select``) keeps its old value,
+so a frozen protocol measures what it measured when it was written.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ...config import from_dict
 from ._config import ClassifyConfig
 from ._data import class_order, load_raw
 from ._fit import cv_folds, fit_on_raw, fold_raw
+from ._run import legacy_config
 
 
 def evaluate_protocol(
@@ -33,7 +37,7 @@ def evaluate_protocol(
     ``cv_folds`` (default 5: the development folds); returns ``accuracy``, ``macro_f1`` and ``loss``."""
     settings = dict(config)
     k = settings.pop("cv_folds", 5)
-    cfg = from_dict(ClassifyConfig, {**settings, "train": {**settings.get("train", {}), "seed": seed}})
+    cfg = from_dict(ClassifyConfig, legacy_config({**settings, "train": {**settings.get("train", {}), "seed": seed}}))
     if split == "test":
         raw = load_raw(cfg.data, data_dir)
         if "test" not in raw:
