@@ -4,6 +4,7 @@ the task modules."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -61,6 +62,9 @@ def runs(tmp_path_factory):
     scaler = {"mean": [1.0, -2.0, 0.5], "std": [2.0, 0.5, 1.0]}
     meta = {"task": "classify", "config": to_dict(cfg), "classes": list("abcd"), "input_size": 3, "scaler": scaler}
     out["classify"] = (_save(root / "classify", model, meta), model)
+    strided = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, stride=2))  # every 2nd step, as trained
+    meta_strided = {**meta, "config": to_dict(strided)}
+    out["classify_stride2"] = (_save(root / "classify_stride2", model, meta_strided), model)
     inputs = np.random.default_rng(5).normal(size=(500, 3)) * scaler["std"] + scaler["mean"]
     ReferenceProfile.from_values(inputs).save(root / "classify" / "reference_profile.json")  # as fit writes it
 
@@ -104,9 +108,11 @@ def test_lm_step_streamed_token_by_token_equals_the_model_on_the_whole_sequence(
     np.testing.assert_allclose(state["state_1"], c, **TOL)
 
 
+@pytest.mark.parametrize("name", ["classify", "classify_stride2"])
 @pytest.mark.parametrize(("batch", "steps"), [(2, 5), (6, 9)])
-def test_classify_predict_proba_equals_predict_classifier(runs, batch, steps, seed):
-    run, _, path = runs["classify"]
+def test_classify_predict_proba_equals_predict_classifier(runs, name, batch, steps, seed):
+    """The artifact applies the run's preprocessing (scaling, missing values, ``data.stride``) as the library."""
+    run, _, path = runs[name]
     rng = np.random.default_rng(seed)
     xs = rng.normal(size=(batch, steps, 3)).astype(np.float32)
     xs[0, 1, 2] = np.nan  # a missing value: the task's predict treats it as 0 after scaling

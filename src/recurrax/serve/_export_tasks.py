@@ -75,13 +75,16 @@ def lm(checkpoint: Path) -> dict[str, Any]:
 
 def classify(checkpoint: Path) -> dict[str, Any]:
     """``predict_proba``: raw ``x`` ``[B, T, D]`` float32 (NaN = missing) and ``lengths`` ``[B]`` int32 in
-    ``[1, T]`` -> ``probs`` ``[B, C]`` float32 (rows sum to 1, classes in ``meta["data"]["classes"]``)."""
+    ``[1, T]`` -> ``probs`` ``[B, C]`` float32 (rows sum to 1, classes in ``meta["data"]["classes"]``). A run
+    trained with ``data.stride = s`` reads every ``s``-th step from step 0 (``ceil(length / s)`` steps), as
+    `predict_classifier` does."""
     loaded = load_classifier(checkpoint)
     weights, rebuild = model_weights(loaded.model)
     weights["scaler.mean"], weights["scaler.std"] = loaded.mean, loaded.std
+    stride = loaded.config.data.stride
 
     def predict_proba(w: dict, inputs: dict) -> dict:
-        x, lengths = inputs["x"], inputs["lengths"]
+        x, lengths = inputs["x"][:, ::stride], (inputs["lengths"] + stride - 1) // stride
         mean, std = w["scaler.mean"].reshape(1, 1, -1), w["scaler.std"].reshape(1, 1, -1)
         scaled = jnp.nan_to_num((x - mean) / std, nan=0.0)
         valid = jnp.arange(x.shape[1]).reshape(1, -1, 1) < lengths.reshape(-1, 1, 1)
@@ -94,6 +97,7 @@ def classify(checkpoint: Path) -> dict[str, Any]:
         "classes": list(loaded.classes),
         "input_size": size,
         "scaler": {"mean": loaded.mean.tolist(), "std": loaded.std.tolist()},
+        "stride": stride,
     }
     return _kwargs(
         "classify", {"predict_proba": Function(predict_proba, inputs)}, weights, loaded.meta, data, checkpoint
