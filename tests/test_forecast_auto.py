@@ -70,6 +70,7 @@ def test_seasonal_naive_wins_where_it_is_exact_and_predict_returns_it(seasonal):
     series, run = seasonal
     scores = run.selection.validation
     assert run.selection.winner == "seasonal_naive" and set(scores) == set(fc.CANDIDATES)
+    assert run.selection.weights == {"seasonal_naive": 1.0}  # exact: it forecasts alone
     assert scores["seasonal_naive"]["mase"] == 0.0
     assert min(row["mase"] for name, row in scores.items() if name != "seasonal_naive") > 0
     history, actual = series.split_last(H)
@@ -88,7 +89,7 @@ def test_seasonal_naive_wins_where_it_is_exact_and_predict_returns_it(seasonal):
 def test_the_lstm_wins_on_oscillations_no_baseline_follows(oscillating):
     series, run = oscillating
     scores = run.selection.validation
-    assert run.selection.winner == "lstm"
+    assert run.selection.winner == "lstm" and run.selection.weights == {"lstm": 1.0}
     assert scores["lstm"]["mase"] < 0.5 * min(scores[n]["mase"] for n in ("naive", "theta", "ets"))
     assert "seasonal_naive" not in scores and any("period 1" in note for note in run.selection.notes)
     expected = fc.predict(run.model, run.config, series.values).mean
@@ -133,6 +134,46 @@ def test_settings_left_out_are_derived_and_given_ones_kept(oscillating):
         assert (explicit.data.input_size, explicit.train.steps, explicit.model.ensemble) == (24, 1000, 1)
         assert fc.resolve_config(explicit, [np.zeros(90)]) == explicit
         assert load_config(fc.ForecastConfig, None, [f"model.kind={kind}"]) == explicit
+
+
+def test_close_candidates_forecast_as_their_inverse_mase_combination(tmp_path):
+    """Random walks: naive and Theta are close, an LSTM trained for two steps is far behind. The candidates
+    within 1.5 times the best validation MASE are combined with weights 1 / MASE; the combination's validation
+    row and `predict_series` are the weighted forecasts computed by hand; ``select = "best"`` takes the best
+    alone."""
+    rng = np.random.default_rng(1)
+    values = [100 + np.cumsum(rng.normal(0, 1, 40)) for _ in range(8)]
+    series = fc.SeriesSet.from_arrays(values)
+    settings = [f"data.horizon={H}", "model.hidden_size=4", "model.ensemble=1", "train.steps=2",
+                "model.candidates=['lstm', 'naive', 'theta']", *QUIET]  # fmt: skip
+    run = fc.fit_auto(load_config(fc.ForecastConfig, None, settings), series, tmp_path / "mix", progress=False)
+    rows, weights = run.selection.validation, run.selection.weights
+    best = min(rows[n]["mase"] for n in ("lstm", "naive", "theta"))
+    members = {n: 1 / rows[n]["mase"] for n in ("lstm", "naive", "theta") if rows[n]["mase"] <= 1.5 * best}
+    assert run.selection.winner == "combination" and len(weights) >= 2
+    assert weights == pytest.approx({n: w / sum(members.values()) for n, w in members.items()}, rel=1e-12)
+
+    def by_hand(histories, lstm_run):
+        parts = {"lstm": fc.predict(lstm_run.model, lstm_run.config, histories).mean,
+                 **{n: fc.forecast_baseline(n, histories, H) for n in ("naive", "theta")}}  # fmt: skip
+        return sum(weights[n] * parts[n] for n in weights)
+
+    history, actual = series.split_last(H)
+    mixed = by_hand(history.values, fc.load_forecast(run.run_dir / "validation"))
+    scale = np.array([np.abs(np.diff(h)).mean() for h in history.values])
+    expected = np.mean(np.abs(np.stack(actual) - mixed).mean(axis=1) / scale)
+    assert rows["combination"]["mase"] == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(fc.predict_series(run, series).mean, by_hand(series.values, run), rtol=1e-12)
+    assert run.selection.describe().startswith("a combination of ") and "(weights: inverse validation MASE)" in \
+        run.selection.summary()  # fmt: skip
+    with pytest.raises(ValueError, match=r"forecasts with a combination of .* --set model\.kind=direct"):
+        export_run(run.run_dir, tmp_path / "refused")
+    alone = fc.fit_auto(load_config(fc.ForecastConfig, None, [*settings, "model.select=best"]), series,
+                        tmp_path / "best", progress=False)  # fmt: skip
+    assert alone.selection.winner == max(members, key=members.get)  # the lowest MASE
+    assert "combination" not in alone.selection.validation and alone.selection.weights == {alone.selection.winner: 1}
+    exact = {"theta": {"mase": 0.0}, "naive": {"mase": 0.0}, "lstm": {"mase": 1.0}}
+    assert fc.combination_weights(exact) == {"naive": 0.5, "theta": 0.5}  # the exact ones, simpler first
 
 
 def test_forecasts_beyond_the_plausible_range_become_seasonal_naive(tmp_path):

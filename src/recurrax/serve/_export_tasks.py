@@ -114,11 +114,12 @@ def forecast(checkpoint: Path, levels: tuple[float, ...] | None = None) -> dict[
     ``quantiles`` ``[B, H, K]`` at ``meta["data"]["levels"]`` (a `ForecastEnsemble`: the median over its
     members of their point forecasts and of their quantiles, as `predict`). The covariate scaler (identity when the run
     stored none) is in the weights as ``covariates.loc`` and ``covariates.scale`` ``[K]``. An auto run exports its
-    LSTM when the LSTM won on validation (without the plausibility catch), and is refused when a baseline won."""
+    LSTM when the LSTM alone was chosen on validation (without the plausibility catch), and is refused
+    when a baseline or a combination was."""
     run = load_forecast(checkpoint)
     if run.selection is not None and run.selection.winner != "lstm":
-        raise ValueError(f"{checkpoint}: this auto run forecasts with {run.selection.winner}, which won on "
-                         "validation and is not a model to export; refit with --set model.kind=direct to export "
+        raise ValueError(f"{checkpoint}: this auto run forecasts with {run.selection.describe()}, chosen on "
+                         "validation, which is not a model to export; refit with --set model.kind=direct to export "
                          "the LSTM")  # fmt: skip
     model, cfg = run.model, run.config
     members = isinstance(model, ForecastEnsemble)

@@ -95,4 +95,5 @@ from ._run import load_forecast as load_forecast
 from ._sampling import sample_paths as sample_paths
 from ._select import Selection as Selection
 from ._select import catch_implausible as catch_implausible
+from ._select import combination_weights as combination_weights
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster

@@ -26,8 +26,10 @@ class ModelConfig:
 
     ``kind = "auto"`` (the default): `fit_auto` fits the direct LSTM and the baselines named in
     ``candidates`` (``lstm``, ``naive``, ``seasonal_naive``, ``theta``, ``ets``), scores each on the last
-    ``horizon`` values of the training history and forecasts with the best (`recurrax.tasks.forecast._auto`);
-    `fit_forecast` alone trains auto's LSTM, the direct forecaster."""
+    ``horizon`` values of the training history and forecasts (``select``) with the inverse-MASE weighted
+    combination of those within 1.5 times the best validation MASE (``combination``: the best alone when it
+    is that far ahead) or with the best alone (``best``) (`recurrax.tasks.forecast._auto`); `fit_forecast`
+    alone trains auto's LSTM, the direct forecaster."""
 
     kind: Literal["auto", "direct", "recursive", "seq2seq"] = "auto"
     attention: bool = False
@@ -40,6 +42,7 @@ class ModelConfig:
     point_loss: Literal["mae", "mse", "smape"] = "mae"
     ensemble: int | None = None
     candidates: tuple[str, ...] = CANDIDATES
+    select: Literal["combination", "best"] = "combination"
 
     def __post_init__(self):
         require(self.hidden_size >= 1, "hidden_size", f"must be >= 1, got {self.hidden_size}")

@@ -103,7 +103,8 @@ def fit_holdout(
     run = fit_run(cfg, history, run_dir, resume=resume, progress=progress)
     candidates = None
     if auto:  # every candidate's holdout forecast (the winner's is the run's: `selected_forecast`)
-        forecasts, caught, _, _ = candidate_forecasts(list(run.selection.validation), run, history, future)
+        forecasts, caught, _, _ = candidate_forecasts(list(run.selection.validation), run, history, future,
+                                                      run.selection.weights)  # fmt: skip
         candidates = {name: {**selection_scores(actual, f, history.values, cfg.data.period),
                              "caught": int(caught[name].sum())} for name, f in forecasts.items()}  # fmt: skip
     if auto and run.selection.winner != "lstm":

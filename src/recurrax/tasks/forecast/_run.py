@@ -171,9 +171,9 @@ def fit_forecast(
     """Train one global forecaster on all ``series`` as ``cfg`` says; write the run directory ``run_dir``.
 
     ``data.input_size`` and ``train.steps`` left None (kind ``auto``, whose LSTM is the direct forecaster)
-    are derived from the training histories first (`resolve_config`); the run's config (``config.toml``, the checkpoints, `ForecastRun.config`) is the
-    resolved one. `fit_auto` chooses between this LSTM and the baselines; it passes its ``selection``,
-    which the checkpoints' ``meta.json`` keeps.
+    are derived from the training histories first (`resolve_config`); the run's config (``config.toml``, the
+    checkpoints, `ForecastRun.config`) is the resolved one. `fit_auto` chooses between this LSTM and the
+    baselines; it passes its ``selection``, which the checkpoints' ``meta.json`` keeps.
 
     Training windows are `make_windows` of every series (batches of ``data.batch_size`` windows drawn with
     replacement, deterministic in the step). With ``data.validate`` the last ``horizon`` values of each

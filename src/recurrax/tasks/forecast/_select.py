@@ -30,8 +30,9 @@ from ...metrics import smape
 from ._baselines import forecast_baseline
 
 K_RANGE = 10.0
+TRIM = 1.5  # the combination takes the candidates within TRIM times the best validation MASE
 NEEDS_STATSMODELS = ("theta", "ets")
-TIE_ORDER = ("naive", "seasonal_naive", "theta", "ets", "lstm")  # equal scores: the simpler forecaster wins
+TIE_ORDER = ("naive", "seasonal_naive", "theta", "ets", "lstm", "combination")  # equal scores: the simpler first
 
 
 def has_statsmodels() -> bool:
@@ -114,9 +115,37 @@ def scores(actual: np.ndarray, forecast: np.ndarray, histories: Sequence[np.ndar
     return {"mase": float(np.mean(mase)), "smape": smape(actual, forecast)}
 
 
+def combination_weights(validation: dict[str, dict[str, float]], trim: float = TRIM) -> dict[str, float]:
+    """Weights (summing to 1, best first) of the candidates whose validation MASE is within ``trim`` times the
+    best one's, proportional to the inverse of their MASE; a best MASE of 0 gives the candidates at 0 equal
+    weights. A candidate far ahead of the rest thus forecasts alone.
+
+    Example:
+        >>> weights = combination_weights({"lstm": {"mase": 1.0}, "theta": {"mase": 1.25}, "naive": {"mase": 2.0}})
+        >>> {name: round(w, 4) for name, w in weights.items()}  # 1 / 1 and 1 / 1.25, normalised; naive is too far
+        {'lstm': 0.5556, 'theta': 0.4444}
+    """
+    best = min(row["mase"] for row in validation.values())
+    if best > 0:
+        members = {name: 1 / row["mase"] for name, row in validation.items() if row["mase"] <= trim * best}
+    else:
+        members = {name: 1.0 for name, row in validation.items() if row["mase"] <= 0}
+    total = sum(members.values())
+    order = sorted(members, key=lambda name: (validation[name]["mase"], TIE_ORDER.index(name)))
+    return {name: members[name] / total for name in order}
+
+
+def combine(forecasts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """``sum_c weights[c] forecasts[c]`` (a single candidate of weight 1: its forecast itself)."""
+    if len(weights) == 1:
+        return forecasts[next(iter(weights))]
+    return sum(weight * forecasts[name] for name, weight in weights.items())
+
+
 @dataclass
 class Selection:
-    """The choice of an auto run: ``winner`` (``lstm`` or a baseline name), each candidate's ``validation``
+    """The choice of an auto run: ``winner`` (``lstm``, a baseline name, or ``combination``: the forecasts of
+    the candidates in ``weights`` weighted by those, `combination_weights`), each candidate's ``validation``
     scores (``{name: {"mase", "smape", "caught"}}``: the mean MASE and sMAPE over series of its forecasts
     of the last ``horizon`` values of the training history, and how many of those forecasts the
     plausibility catch replaced), the ``metric`` chosen by, ``notes`` (candidates skipped, fallbacks), and the
@@ -131,29 +160,47 @@ class Selection:
     validation_fingerprint: str | None = None
     validation_windows: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def choose(cls, validation: dict[str, dict[str, float]], **kwargs: Any) -> Selection:
-        """The candidate with the lowest ``mase`` (ties: the simpler one, `TIE_ORDER`)."""
+        """The candidate with the lowest ``mase`` (ties: the simpler one, `TIE_ORDER`), alone."""
         ranked = sorted(validation, key=lambda name: (validation[name]["mase"], TIE_ORDER.index(name)))
-        return cls(ranked[0], validation, **kwargs)
+        return cls(ranked[0], validation, weights={ranked[0]: 1.0}, **kwargs)
+
+    def describe(self) -> str:
+        """What forecasts: the winner's name, or ``a combination of lstm 0.40, theta 0.35, ets 0.25``."""
+        if self.winner != "combination":
+            return self.winner
+        return "a combination of " + ", ".join(f"{name} {weight:.2f}" for name, weight in self.weights.items())
 
     def ranked(self) -> list[str]:
         """The candidates from best to worst on validation."""
         return sorted(self.validation, key=lambda name: (self.validation[name][self.metric], TIE_ORDER.index(name)))
 
     def summary(self) -> str:
-        """One line: who won and by how much over the runner-up (and over the LSTM when it lost), e.g.
-        ``theta won on validation: MASE 0.8123 against 0.8533 for the runner-up ets (4.8% lower) and 0.9012
-        for the LSTM (9.9% lower)``."""
-        best, order = self.validation[self.winner][self.metric], self.ranked()
-        line = f"{self.winner} won on validation: MASE {best:.4f}"
-        others = order[1:2] + (["lstm"] if self.winner != "lstm" and "lstm" not in order[:2] else [])
+        """One line: what forecasts and by how much it differs on validation from the runner-up (and from the
+        LSTM when the LSTM is not in it), e.g. ``theta won on validation: MASE 0.8123 against 0.8533 for the
+        runner-up ets (4.8% lower) and 0.9012 for the LSTM (9.9% lower)``; for a combination its validation
+        MASE (in-sample for its weights) against the best single candidate's."""
+        best = self.validation[self.winner][self.metric]
+        singles = [name for name in self.ranked() if name not in (self.winner, "combination")]
+        if self.winner == "combination":
+            line = f"{self.describe()} (weights: inverse validation MASE): validation MASE {best:.4f}"
+            others = singles[:1] + (["lstm"] if "lstm" not in self.weights and singles[:1] != ["lstm"] else [])
+        else:
+            line = f"{self.winner} won on validation: MASE {best:.4f}"
+            others = singles[:1] + (["lstm"] if self.winner != "lstm" and singles[:1] != ["lstm"] else [])
         parts = []
         for name in others:
             other = self.validation[name][self.metric]
-            label = f"the runner-up {name}" if name == order[1] else "the LSTM"
-            share = f" ({100 * (other - best) / other:.1f}% lower)" if other > 0 else ""
+            if name == singles[0]:
+                label = "the best single forecaster" if self.winner == "combination" else "the runner-up"
+                label = f"{label} {name}"
+            else:
+                label = "the LSTM"
+            change = "lower" if best <= other else "higher"
+            share = f" ({100 * abs(other - best) / other:.1f}% {change})" if other > 0 else ""
             parts.append(f"{other:.4f} for {label}{share}")
         return line + (" against " + " and ".join(parts) if parts else "")
 
