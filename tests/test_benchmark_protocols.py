@@ -183,7 +183,8 @@ def test_an_evaluator_without_the_metric_is_an_error(fake, tmp_path, monkeypatch
     monkeypatch.setattr(sys.modules["fake_benchmark_evaluator"], "evaluate", lambda config, **kw: {"other": 1.0})
     with pytest.raises(ValueError, match="no finite 'score'"):
         lifecycle.run_protocol(_protocol(candidates={"only": {}}), "test", tmp_path, log=lambda line: None)
-    assert lifecycle.read_ledger(tmp_path) == []
+    assert [e["score"] for e in lifecycle.read_ledger(tmp_path)] == [None]  # the test split was read all the same
+    assert not (tmp_path / "fake" / "units").exists()  # nothing kept: a rerun scores it again
 
 
 def test_cli_list_run_report(fake, tmp_path, capsys):

@@ -89,14 +89,14 @@ def run_protocol(
         start = time.perf_counter()
         metrics = evaluate(config, split=split, seed=seed, fold=fold, folds=protocol.folds, workdir=workdir,
                            data_dir=data_dir)  # fmt: skip
-        if protocol.metric not in metrics or not math.isfinite(metrics[protocol.metric]):
-            raise ValueError(f"{protocol.evaluator} returned no finite {protocol.metric!r}: {metrics}")
         metrics = {k: float(v) for k, v in metrics.items()}
         seconds = time.perf_counter() - start
-        if split == "test":
+        if split == "test":  # logged even when the score is unusable: the test split was read
             append_test_access(results, {"protocol": protocol.name, "config_hash": digest, "candidate": candidate,
                                          "seed": seed, "fold": fold, "metric": protocol.metric,
-                                         "score": metrics[protocol.metric]})  # fmt: skip
+                                         "score": metrics.get(protocol.metric)})  # fmt: skip
+        if protocol.metric not in metrics or not math.isfinite(metrics[protocol.metric]):
+            raise ValueError(f"{protocol.evaluator} returned no finite {protocol.metric!r}: {metrics}")
         _write_json(kept, {"candidate": candidate, "config_hash": digest, "seed": seed, "fold": fold,
                            "seconds": seconds, "metrics": metrics})  # fmt: skip
         log(f"{protocol.name} {split} {candidate} fold {fold} seed {seed}: {protocol.metric} "
