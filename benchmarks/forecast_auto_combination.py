@@ -28,14 +28,15 @@ def combine(frequency: str, runs: Path) -> dict:
     history = fc.SeriesSet.from_arrays([s.x for s in series], [s.sn for s in series])
     actual, period = np.stack([s.xx for s in series]), series[0].period
     run = fc.load_forecast(runs / frequency)
-    validation = run.selection.validation
+    validation = {name: row for name, row in run.selection.validation.items() if name != "combination"}
     forecasts = candidate_forecasts(list(validation), run, history)[0]
     weights = {name: 1 / validation[name]["mase"] for name in validation}
     total = sum(weights.values())
     forecasts["inverse_mase"] = sum(weights[n] * forecasts[n] for n in validation) / total
-    best = run.selection.ranked()[:2]
+    best = sorted(validation, key=lambda name: validation[name]["mase"])[:2]
     forecasts["best_two"] = (forecasts[best[0]] + forecasts[best[1]]) / 2
-    forecasts[f"auto ({run.selection.winner})"] = forecasts[run.selection.winner]
+    if run.selection.winner in forecasts:
+        forecasts[f"auto ({run.selection.winner})"] = forecasts[run.selection.winner]
     return {name: scores(actual, f, history.values, period) for name, f in forecasts.items()}
 
 
