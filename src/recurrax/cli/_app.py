@@ -19,6 +19,7 @@ from . import (
     _lm,
     _registry,
     _retrain,
+    _rl,
     _seq2seq,
     _serve,
     _tune,
@@ -36,6 +37,7 @@ app = typer.Typer(
 app.add_typer(_lm.app, name="lm")
 app.add_typer(_classify.app, name="classify")
 app.add_typer(_seq2seq.app, name="seq2seq")
+app.add_typer(_rl.app, name="rl")
 app.add_typer(_forecast.app, name="forecast")
 app.add_typer(_anomaly.app, name="anomaly")
 app.add_typer(_data.app, name="data")
