@@ -12,6 +12,7 @@ from . import (
     _bench,
     _benchmark,
     _classify,
+    _ctc,
     _data,
     _export,
     _forecast,
@@ -38,6 +39,7 @@ app.add_typer(_lm.app, name="lm")
 app.add_typer(_classify.app, name="classify")
 app.add_typer(_seq2seq.app, name="seq2seq")
 app.add_typer(_rl.app, name="rl")
+app.add_typer(_ctc.app, name="ctc")
 app.add_typer(_forecast.app, name="forecast")
 app.add_typer(_anomaly.app, name="anomaly")
 app.add_typer(_data.app, name="data")

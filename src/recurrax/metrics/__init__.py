@@ -27,6 +27,7 @@ from ._drift import KSResult as KSResult
 from ._drift import ReferenceProfile as ReferenceProfile
 from ._drift import ks_test as ks_test
 from ._drift import psi as psi
+from ._edit_distance import cer as cer, edit_distance as edit_distance, wer as wer
 from ._forecast import coverage as coverage
 from ._forecast import crps_gaussian as crps_gaussian
 from ._forecast import crps_samples as crps_samples
