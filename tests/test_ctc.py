@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -94,15 +95,20 @@ def test_ctc_nll_matches_the_alpha_recursion_with_padding(seed):
 
 
 def test_ctc_loss_normalises_by_label_length_and_has_finite_gradients(key):
-    model = ctc.CTCRecognizer(3, 4, hidden_size=5, key=key)
+    model = ctc.CTCRecognizer(3, 4, hidden_size=5, bidirectional=False, key=key)
     xs = jax.random.normal(jax.random.fold_in(key, 1), (2, 6, 3))
     batch = {"xs": xs, "lengths": jnp.array([6, 4]), "labels": jnp.array([[1, 2, 3], [2, 0, 0]]),
              "label_lengths": jnp.array([3, 1])}  # fmt: skip
-    loss, (_, aux) = ctc.ctc_loss(model, batch, None, None)
-    nll = ctc.ctc_nll(model(xs, batch["lengths"]), batch["lengths"], batch["labels"], batch["label_lengths"])
+
+    @eqx.filter_jit
+    def everything(m):
+        (loss, (_, aux)), grads = eqx.filter_value_and_grad(ctc.ctc_loss, has_aux=True)(m, batch, None, None)
+        nll = ctc.ctc_nll(m(xs, batch["lengths"]), batch["lengths"], batch["labels"], batch["label_lengths"])
+        return loss, aux, grads, nll
+
+    loss, aux, grads, nll = everything(model)
     assert float(loss) == pytest.approx(float(nll[0] / 3 + nll[1]) / 2, rel=1e-6)
     assert float(aux["nll_per_line"]) == pytest.approx(float(jnp.mean(nll)), rel=1e-6)
-    grads = jax.grad(lambda m: ctc.ctc_loss(m, batch, None, None)[0])(model)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
 
 
@@ -227,6 +233,18 @@ def test_rendering_is_seeded_and_valid_test_words_are_unseen():
         ctc.encode("Hello")
 
 
+def test_image_columns_scales_and_inverts_like_the_renderer():
+    image = np.full((64, 100), 255, np.uint8)
+    image[:, 40:60] = 0  # a dark bar on white
+    columns = ctc.image_columns(image, 32, 0.5)
+    assert columns.shape == (25, 32) and columns.dtype == np.uint8
+    assert np.array_equal(columns, ctc.image_columns(255 - image, 32, 0.5))  # light-on-dark kept as is
+    assert columns[11:14].min() == 255 and columns[:9].max() == 0 and columns[16:].max() == 0
+    assert np.array_equal(ctc.image_columns(image.astype(np.float64) / 255, 32, 0.5), columns)
+    with pytest.raises(ValueError, match="grey-scale image"):
+        ctc.image_columns(np.zeros((2, 3, 3)), 32)
+
+
 def test_seeded_secrets_draws_in_range():
     stand_in = SeededSecrets(np.random.default_rng(0))
     assert all(0 <= stand_in.randbelow(5) < 5 for _ in range(50))
@@ -257,7 +275,7 @@ def toy_run(tmp_path_factory):
 
     cfg = from_dict(ctc.CTCConfig, {
         "model": {"hidden_size": 32, "num_layers": 1},
-        "data": {"height": 4, "batch_size": 16, "eval_batch_size": 64, "pad_to": 8},
+        "data": {"height": 4, "width_scale": 1.0, "batch_size": 16, "eval_batch_size": 64, "pad_to": 8},
         "optim": {"lr": 0.01},
         "train": {"steps": 300, "eval_every": 150, "checkpoint_every": 0, "log_every": 10, "seed": 0},
     })  # fmt: skip
@@ -285,6 +303,8 @@ def test_a_reloaded_run_predicts_as_the_trained_model(toy_run):
     scores, predicted = ctc.evaluate_lines(run.model, lines, loaded.config)
     assert scores == pytest.approx(run.metrics["test"])
     assert ctc.predict_ctc(run.run_dir, lines.images, columns=True) == predicted
+    pictures = [255 - image.T for image in lines.images]  # dark ink on white, rows x width, as a scan would be
+    assert ctc.predict_ctc(run.run_dir, pictures) == predicted
     beam = ctc.predict_ctc(run.run_dir, lines.images, columns=True, decode_cfg=ctc.DecodeConfig("beam", 4))
     assert cer(lines.texts, beam) < 0.05
     with pytest.raises(ValueError, match=r"expected column sequences \[W, 4\]"):
