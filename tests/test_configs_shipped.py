@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from recurrax.config import load_config, to_toml
-from recurrax.tasks import anomaly, ctc, forecast, lm
+from recurrax.tasks import anomaly, ctc, forecast, lm, rl
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TASKS = {"lm": lm.LMConfig, "forecast": forecast.ForecastConfig, "anomaly": anomaly.AnomalyConfig, "ctc": ctc.CTCConfig}
+TASKS = {"lm": lm.LMConfig, "forecast": forecast.ForecastConfig, "anomaly": anomaly.AnomalyConfig, "ctc": ctc.CTCConfig,
+         "rl": rl.RLConfig}
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
