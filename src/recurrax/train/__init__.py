@@ -2,7 +2,8 @@
 
 ``fit(model, loss_fn, get_batch, optim=OptimConfig(...), train=TrainConfig(...), run_dir=...)`` trains with
 truncated BPTT (the carry passed from batch to batch), logs ``metrics.jsonl``, evaluates, keeps the best and
-the last checkpoints (safetensors + JSON, written atomically) and resumes bit for bit after a kill.
+the last checkpoints (safetensors + JSON, written atomically) and resumes bit for bit after a kill; with
+``train.devices`` it trains data parallel (or an ensemble member-parallel) over several devices or hosts.
 """
 
 from ._checkpoint import find_checkpoint as find_checkpoint
@@ -24,3 +25,7 @@ from ._optim import last_learning_rate as last_learning_rate
 from ._optim import make_optimizer as make_optimizer
 from ._optim import make_schedule as make_schedule
 from ._optim import scale_learning_rate as scale_learning_rate
+from ._sharding import Placement as Placement
+from ._sharding import initialize_distributed as initialize_distributed
+from ._sharding import make_placement as make_placement
+from ._sharding import shard_batch as shard_batch

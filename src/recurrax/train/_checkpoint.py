@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -164,15 +165,28 @@ def _read_meta(path: str | Path) -> tuple[dict, dict[str, str]]:
 
 def start_run_dir(run_dir: str | Path, config_text: str, resume: bool) -> Path:
     """Create ``run_dir`` and write its ``config.toml``; refuse a directory that holds a trained run (a
-    resume, or any step checkpoint) with a different config. Returns ``run_dir`` as a `Path`."""
+    resume, or any step checkpoint) with a different config (``train.devices`` and ``train.parallel`` may
+    change: a run resumes on another device count). Returns ``run_dir`` as a `Path`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.toml"
     trained = resume or any((run_dir / CHECKPOINTS_DIR).glob("step_*"))
-    if trained and config_path.is_file() and config_path.read_text() != config_text:
+    if trained and config_path.is_file() and _run_config(config_path.read_text()) != _run_config(config_text):
         raise ValueError(f"{run_dir} holds a run with another config ({config_path}); use a new run directory")
     config_path.write_text(config_text)
     return run_dir
+
+
+def _run_config(text: str) -> Any:
+    """A config's text as the run it defines: without its ``train`` section's ``devices`` and ``parallel``."""
+    try:
+        config = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return text
+    train = config.get("train")
+    for key in ("devices", "parallel") if isinstance(train, dict) else ():
+        train.pop(key, None)
+    return config
 
 
 def find_checkpoint(path: str | Path) -> Path:

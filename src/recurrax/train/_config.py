@@ -71,6 +71,11 @@ class TrainConfig:
     - ``max_minutes``: a wall-clock budget; once this much training time has passed, the step in hand is the
       last (evaluated and checkpointed like the final step). None = no budget. With a budget the length of the
       run depends on the machine's speed, so two runs may stop at different steps.
+    - ``devices``: train on this many devices (1; a count ``N``; ``"all"``, every device of every process).
+      Batch arrays are split on their leading axis, which ``N`` must divide; checkpoints resume on any count.
+    - ``parallel``: with several devices, ``"batch"`` (data parallel: parameters replicated, the batch
+      split, gradients all-reduced) or ``"members"`` (an ensemble's member axis split across devices). See
+      `recurrax.train.make_placement` and docs/distributed.md.
     """
 
     steps: int = 1000
@@ -83,8 +88,16 @@ class TrainConfig:
     seed: int = 0
     tensorboard: bool = False
     max_minutes: float | None = None
+    devices: int | str = 1
+    parallel: Literal["batch", "members"] = "batch"
 
     def __post_init__(self):
+        if isinstance(self.devices, str) and self.devices.isdigit():
+            self.devices = int(self.devices)  # --set train.devices=4 arrives as text
+        require(
+            self.devices == "all" or (type(self.devices) is int and self.devices >= 1),
+            "devices", f"must be 'all' or a positive count, got {self.devices!r}",
+        )  # fmt: skip
         require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
         require(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
         require(self.eval_every >= 0, "eval_every", f"must be >= 0 (0 = only at the end), got {self.eval_every}")

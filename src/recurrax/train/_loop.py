@@ -29,6 +29,7 @@ from ._config import OptimConfig, TrainConfig
 from ._metrics import MetricsLog
 from ._optim import Plateau, scale_learning_rate
 from ._progress import ProgressBar
+from ._sharding import make_placement
 from ._step import shared_train_step
 
 RESERVED_META = ("format_version", "step", "metrics", "fit")
@@ -137,6 +138,10 @@ def fit(
     A NaN or inf loss or gradient is never applied. It writes a row with ``"nonfinite": true``; then
     ``train.nonfinite = "stop"`` raises `NonFiniteError` (no checkpoint at or after that step is written),
     ``"skip"`` goes on with the parameters, optimiser state and carry of before the step.
+
+    With ``train.devices`` above 1 the steps run on several devices (``train.parallel``,
+    `recurrax.train.make_placement`); ``evaluate`` gets the model as it lies there (replicated, or split on
+    the member axis) and may split its own batches with `recurrax.train.shard_batch`.
     """
     run_dir = Path(run_dir)
     root = run_dir / CHECKPOINTS_DIR
@@ -147,7 +152,7 @@ def fit(
     if evaluate is None and (optim.schedule == "plateau" or train.early_stopping_patience):
         raise ValueError("optim.schedule = 'plateau' and train.early_stopping_patience need an evaluate function")
     on_eval = _EVAL_HOOK.get() if on_eval is None else on_eval
-    step_fn = shared_train_step(loss_fn, optim, train.steps)
+    step_fn = shared_train_step(loss_fn, optim, train.steps, make_placement(train.devices, train.parallel))
     opt_state = step_fn.optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     carry = None if init_carry is None else init_carry()
     state, best_model, start, last_checkpoint, last_rows = _LoopState(), None, 0, None, {}

@@ -20,6 +20,7 @@ from jaxtyping import Array
 
 from ._config import OptimConfig
 from ._optim import last_learning_rate, make_optimizer
+from ._sharding import Placement
 
 RECURRENT_WEIGHT = "weight_hh"
 STAT_NAMES = ("loss", "lr", "grad_norm", "update_norm", "finite")
@@ -70,14 +71,20 @@ class TrainStep:
 
     ``traces`` counts how often the step was traced, i.e. compiled; it stays 1 when every call has the same
     shapes and dtypes.
+
+    With a `Placement` (several devices) each call first puts the inputs where it says (a no-op for arrays
+    already there) and the step keeps its outputs in that layout (`recurrax.train._sharding`).
     """
 
-    def __init__(self, loss_fn: Callable, optimizer: optax.GradientTransformation):
-        self.loss_fn, self.optimizer = loss_fn, optimizer
+    def __init__(self, loss_fn: Callable, optimizer: optax.GradientTransformation, placement: Placement | None = None):
+        self.loss_fn, self.optimizer, self.placement = loss_fn, optimizer, placement
         self.traces = 0
         self._jitted = eqx.filter_jit(self._train_step)
 
     def __call__(self, model: Any, opt_state: Any, carry: Any, batch: Any, key: Array):
+        if self.placement is not None:
+            model, opt_state, carry = self.placement.put_state((model, opt_state, carry))
+            batch = self.placement.put_batch(batch)
         return self._jitted(model, opt_state, carry, batch, key)
 
     def _train_step(self, model: Any, opt_state: Any, carry: Any, batch: Any, key: Array):
@@ -116,19 +123,24 @@ class TrainStep:
             **aux,
             "finite": finite,
         }
-        model = eqx.combine(keep_if_finite(new_params, params), static)
-        new_carry = keep_if_finite(jax.lax.stop_gradient(new_carry), carry)
-        return model, keep_if_finite(new_opt_state, opt_state), new_carry, stats
+        state = (keep_if_finite(new_params, params), keep_if_finite(new_opt_state, opt_state),
+                 keep_if_finite(jax.lax.stop_gradient(new_carry), carry))  # fmt: skip
+        if self.placement is not None:
+            state = self.placement.constrain_state(state)
+        new_params, new_opt_state, new_carry = state
+        return eqx.combine(new_params, static), new_opt_state, new_carry, stats
 
 
-def shared_train_step(loss_fn: Callable, optim: OptimConfig, total_steps: int) -> TrainStep:
-    """The `TrainStep` for ``loss_fn`` and ``optim``, shared by every `fit` in this process that uses the same
-    loss function and optimiser, so a repeated fit does not compile again. ``total_steps`` matters only to
-    the cosine schedule."""
+def shared_train_step(
+    loss_fn: Callable, optim: OptimConfig, total_steps: int, placement: Placement | None = None
+) -> TrainStep:
+    """The `TrainStep` for ``loss_fn``, ``optim`` and ``placement``, shared by every `fit` in this process that
+    uses the same loss function, optimiser and devices, so a repeated fit does not compile again.
+    ``total_steps`` matters only to the cosine schedule."""
     horizon = total_steps if optim.schedule == "warmup_cosine" else 0
-    return _cached_train_step(loss_fn, dataclasses.astuple(optim), horizon)
+    return _cached_train_step(loss_fn, dataclasses.astuple(optim), horizon, placement)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_train_step(loss_fn: Callable, optim_fields: tuple, horizon: int) -> TrainStep:
-    return TrainStep(loss_fn, make_optimizer(OptimConfig(*optim_fields), horizon))
+def _cached_train_step(loss_fn: Callable, optim_fields: tuple, horizon: int, placement: Placement | None) -> TrainStep:
+    return TrainStep(loss_fn, make_optimizer(OptimConfig(*optim_fields), horizon), placement)
