@@ -29,7 +29,7 @@ from ._config import OptimConfig, TrainConfig
 from ._metrics import MetricsLog
 from ._optim import Plateau, scale_learning_rate
 from ._progress import ProgressBar
-from ._sharding import make_placement
+from ._sharding import make_placement, process_run_dir
 from ._step import shared_train_step
 
 RESERVED_META = ("format_version", "step", "metrics", "fit")
@@ -141,9 +141,10 @@ def fit(
 
     With ``train.devices`` above 1 the steps run on several devices (``train.parallel``,
     `recurrax.train.make_placement`); ``evaluate`` gets the model as it lies there (replicated, or split on
-    the member axis) and may split its own batches with `recurrax.train.shard_batch`.
+    the member axis) and may split its own batches with `recurrax.train.shard_batch`. In a multi-host run
+    process ``i > 0`` writes under ``run_dir/process_<i>``.
     """
-    run_dir = Path(run_dir)
+    run_dir = process_run_dir(Path(run_dir))
     root = run_dir / CHECKPOINTS_DIR
     meta = dict(meta or {})
     reserved = sorted(set(meta) & set(RESERVED_META))

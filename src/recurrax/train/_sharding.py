@@ -19,12 +19,14 @@ stateful training (``[L, B, H]``) stays replicated (an all-gather of ``L B H`` n
 Checkpoints hold whole arrays (the replicas agree, shards are gathered), so a run saved on ``N`` devices
 resumes on any other count. Several processes (hosts) join one mesh with `initialize_distributed`, called
 before any other JAX work; every process then runs the same ``fit``, feeds the same global batch and keeps
-the rows of the devices it owns (``jax.make_array_from_callback``).
+the rows of the devices it owns (``jax.make_array_from_callback``); process ``i > 0`` writes its copy of the
+run under ``run_dir/process_<i>`` (`process_run_dir`). Member-sharded ensembles stay on one process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import jax
@@ -109,6 +111,8 @@ def make_placement(devices: int | str = 1, parallel: Parallel = "batch") -> Plac
         )
     if parallel not in ("batch", "members"):
         raise ValueError(f"train.parallel must be 'batch' or 'members', got {parallel!r}")
+    if parallel == "members" and jax.process_count() > 1:
+        raise ValueError("train.parallel = 'members' runs on the devices of one process; use 'batch' across hosts")
     if count == 1:
         return None
     mesh = Mesh(np.array(available[:count]), (AXIS,), axis_types=(AxisType.Auto,))
@@ -132,6 +136,14 @@ def shard_batch(batch: Any, like: Any) -> Any:
     if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
         return batch
     return Placement(sharding.mesh).put_batch(batch)
+
+
+def process_run_dir(run_dir: Path) -> Path:
+    """Where this process writes a run: ``run_dir`` itself in process 0 (and in a one-process run),
+    ``run_dir/process_<i>`` in process ``i > 0`` of a multi-host run, so that processes sharing a file system
+    never write the same file. Every process keeps a whole copy (the replicas agree) and resumes from it."""
+    index = jax.process_index()
+    return run_dir if index == 0 else run_dir / f"process_{index}"
 
 
 def initialize_distributed(
