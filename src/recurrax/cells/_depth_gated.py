@@ -139,9 +139,16 @@ class DepthGatedLSTMCell(AbstractCell):
 
     def step(self, carry, xp: Array, recurrent_mask: Array | None = None):
         """``(h, c), xp_t -> (h, c), y_t`` with ``y_t = concat(h_t, c_t)`` when emitting memory, else ``h_t``."""
+        return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
+
+    fusable = True
+    """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""
+
+    def pointwise(self, carry, xp: Array, hw: Array):
+        """The step after its recurrent matmul ``hw = h_{t-1} W_hh^T`` ``[B, 4H]``."""
         h, c = carry
         H = self.hidden_size
-        z = xp[..., : 4 * H] + masked(h, recurrent_mask) @ self.weight_hh.T
+        z = xp[..., : 4 * H] + hw
         i, f, g, o = jnp.split(z, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         if self.lower_memory:

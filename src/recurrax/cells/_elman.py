@@ -89,5 +89,12 @@ class RNNCell(AbstractCell):
 
     def step(self, carry: Array, xp: Array, recurrent_mask: Array | None = None) -> tuple[Array, Array]:
         """``h, xp_t -> h, h``: ``act(xp_t + W_hh h_{t-1})``."""
-        h_new = NONLINEARITIES[self.nonlinearity](xp + masked(carry, recurrent_mask) @ self.weight_hh.T)
+        return self.pointwise(carry, xp, masked(carry, recurrent_mask) @ self.weight_hh.T)
+
+    fusable = True
+    """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""
+
+    def pointwise(self, carry: Array, xp: Array, hw: Array) -> tuple[Array, Array]:
+        """``act(xp_t + hw)`` with ``hw = h_{t-1} W_hh^T``."""
+        h_new = NONLINEARITIES[self.nonlinearity](xp + hw)
         return h_new, h_new

@@ -102,21 +102,34 @@ class GRUCell(AbstractCell):
         dtype = self.weight_hh.dtype if dtype is None else dtype
         return jnp.zeros((batch_size, self.hidden_size), dtype)
 
+    @property
+    def fusable(self) -> bool:
+        """The PyTorch form runs on `recurrax.scan._fused_scan` (its step is one matmul, then `pointwise`);
+        the Cho form's second matmul reads ``r_t ⊙ h_{t-1}`` and does not."""
+        return not self.cho
+
     def step(self, carry: Array, xp: Array, recurrent_mask: Array | None = None) -> tuple[Array, Array]:
         """``h, xp_t -> h, h`` by the equations in the class docstring."""
         h = carry
         h_in = masked(h, recurrent_mask)
+        if not self.cho:
+            return self.pointwise(h, xp, h_in @ self.weight_hh.T)
         x_r, x_z, x_n = jnp.split(xp, 3, axis=-1)
         hidden = self.hidden_size
-        if self.cho:
-            h_r, h_z = jnp.split(h_in @ self.weight_hh[: 2 * hidden].T, 2, axis=-1)
-            r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
-            n = jnp.tanh(x_n + (r * h_in) @ self.weight_hh[2 * hidden :].T)
-        else:
-            h_r, h_z, h_n = jnp.split(h_in @ self.weight_hh.T, 3, axis=-1)
-            if self.bias_hh is not None:
-                h_n = h_n + broadcast_to_rank(self.bias_hh[2 * hidden :], h_n)
-            r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
-            n = jnp.tanh(x_n + r * h_n)
+        h_r, h_z = jnp.split(h_in @ self.weight_hh[: 2 * hidden].T, 2, axis=-1)
+        r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
+        n = jnp.tanh(x_n + (r * h_in) @ self.weight_hh[2 * hidden :].T)
+        h_new = (1.0 - z) * n + z * h
+        return h_new, h_new
+
+    def pointwise(self, carry: Array, xp: Array, hw: Array) -> tuple[Array, Array]:
+        """The PyTorch form's step after its recurrent matmul ``hw = h_{t-1} W_hh^T`` ``[B, 3H]``."""
+        h = carry
+        x_r, x_z, x_n = jnp.split(xp, 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(hw, 3, axis=-1)
+        if self.bias_hh is not None:
+            h_n = h_n + broadcast_to_rank(self.bias_hh[2 * self.hidden_size :], h_n)
+        r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
+        n = jnp.tanh(x_n + r * h_n)
         h_new = (1.0 - z) * n + z * h
         return h_new, h_new

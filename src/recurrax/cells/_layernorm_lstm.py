@@ -116,8 +116,15 @@ class LayerNormLSTMCell(AbstractCell):
 
     def step(self, carry, xp: Array, recurrent_mask: Array | None = None):
         """``(h, c), xp_t -> (h, c), h`` by the equations in the class docstring."""
+        return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
+
+    fusable = True
+    """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""
+
+    def pointwise(self, carry, xp: Array, hw: Array):
+        """The step after its recurrent matmul ``hw = h_{t-1} W_hh^T`` ``[B, 4H]``."""
         h, c = carry
-        recurrent = layer_norm(masked(h, recurrent_mask) @ self.weight_hh.T, self.ln_h_gain, self.ln_h_bias, self.eps)
+        recurrent = layer_norm(hw, self.ln_h_gain, self.ln_h_bias, self.eps)
         i, f, g, o = jnp.split(xp + recurrent, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(layer_norm(c_new, self.ln_c_gain, self.ln_c_bias, self.eps))

@@ -168,10 +168,20 @@ class LSTMCell(AbstractCell):
     def _peephole(self, gate: str) -> Array | None:
         return self.weight_peephole[self.peepholes.index(gate)] if gate in self.peepholes else None
 
+    @property
+    def fusable(self) -> bool:
+        """Whether `recurrax.scan._fused_scan` runs this variant: every one whose step is the recurrent matmul
+        and then `pointwise` (not the recurrent projection, not FGR's second recurrent matmul)."""
+        return self.proj_size == 0 and not self.full_gate_recurrence
+
     def step(self, carry, xp: Array, recurrent_mask: Array | None = None):
         """``(h, c), xp_t -> (h, c), h`` by the equations in the class docstring."""
-        h, c = carry[0], carry[1]
-        z = xp + masked(h, recurrent_mask) @ self.weight_hh.T
+        return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
+
+    def pointwise(self, carry, xp: Array, hw: Array):
+        """The step after its recurrent matmul ``hw = h_{t-1} W_hh^T`` ``[B, G]``."""
+        c = carry[1]
+        z = xp + hw
         pre = dict(zip(self.gate_layout, jnp.split(z, len(self.gate_layout), axis=-1)))
         if self.full_gate_recurrence:
             extra = carry[2] @ self.weight_gate_recurrence.T

@@ -11,6 +11,7 @@ from jaxtyping import Array
 
 from ..cells._base import AbstractCell
 from ._fused_lstm import fused_lstm, is_plain_lstm
+from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
@@ -45,8 +46,12 @@ class RNN(eqx.Module):
     the same numbers, with a hand-written backward pass that keeps only the gate gradients inside the loop
     and forms the weight and input gradients as large matmuls after it (cuDNN's scheme; faster fwd+bwd). On
     CPU that kernel computes the input projection inside each step, which measured 5-30% faster there than
-    hoisting it (docs/benchmarks.md); on GPU it hoists. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation (`jax.jvp`), which a
-    `jax.custom_vjp` does not support.
+    hoisting it (docs/benchmarks.md); on GPU it hoists. Every other cell that says it is ``fusable`` (a step
+    that is one recurrent matmul and pointwise work: the other LSTM variants but FGR and the projection, the
+    PyTorch-form GRU, the Elman RNN, the layer-norm and depth-gated LSTMs) runs on the generic
+    `recurrax.scan._fused_scan.fused_scan` under the same conditions: the hoisted projection, then the same
+    fused backward scheme. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation
+    (`jax.jvp`), which a `jax.custom_vjp` does not support.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -128,11 +133,12 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _runs_fused(self, key: Array | None) -> bool:
-        """The fused kernel applies: a plain LSTM and no active regularisation of the recurrence (zoneout
-        without a key is not the identity but its expectation, so only ``zoneout == 0`` qualifies)."""
+        """A fused kernel applies: a plain LSTM or a fusable cell, and no active regularisation of the
+        recurrence (zoneout without a key is not the identity but its expectation, so only ``zoneout == 0``
+        qualifies)."""
         return (
             self.fused
-            and is_plain_lstm(self.cell)
+            and (is_plain_lstm(self.cell) or is_fusable(self.cell))
             and self.zoneout == 0.0
             and (self.recurrent_dropout == 0.0 or key is None)
         )
@@ -143,9 +149,12 @@ class RNN(eqx.Module):
         if reverse:
             xs = reverse_padded(xs, lengths)
         valid = None if lengths is None else time_mask(lengths, xs.shape[0])
-        bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-        h0, c0 = carry
-        ys, carry = fused_lstm(cell.weight_ih, cell.weight_hh, bias, xs, h0, c0, valid, unroll=self.unroll)
+        if is_plain_lstm(cell):
+            bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+            h0, c0 = carry
+            ys, carry = fused_lstm(cell.weight_ih, cell.weight_hh, bias, xs, h0, c0, valid, unroll=self.unroll)
+        else:
+            ys, carry = fused_scan(cell, cell.project_input(xs), carry, valid, unroll=self.unroll)
         if reverse:
             ys = reverse_padded(ys, lengths)
         return jnp.swapaxes(ys, 0, 1), carry
