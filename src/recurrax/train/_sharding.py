@@ -25,6 +25,7 @@ run under ``run_dir/process_<i>`` (`process_run_dir`). Member-sharded ensembles 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -156,10 +157,15 @@ def initialize_distributed(
     process_count)``. Call it first, before any other JAX work, in every process, then train with
     ``train.devices = "all"``.
 
-    ``coordinator_address`` is ``host:port`` of process 0 (every process passes the same). Left None, the
-    arguments come from the environment (``JAX_COORDINATOR_ADDRESS``, ``JAX_LOCAL_DEVICE_IDS``) or are
-    detected under Slurm, Open MPI and on Cloud TPU. See docs/distributed.md for the command per host.
+    ``coordinator_address`` is ``host:port`` of process 0 (every process passes the same). Arguments left
+    None come from ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID`` and
+    ``JAX_LOCAL_DEVICE_IDS``, or are detected under Slurm, Open MPI and on Cloud TPU. See docs/distributed.md
+    for the command per host.
     """
+    if num_processes is None and os.environ.get("JAX_NUM_PROCESSES"):
+        num_processes = int(os.environ["JAX_NUM_PROCESSES"])
+    if process_id is None and os.environ.get("JAX_PROCESS_ID"):
+        process_id = int(os.environ["JAX_PROCESS_ID"])
     jax.distributed.initialize(
         coordinator_address=coordinator_address,
         num_processes=num_processes,
