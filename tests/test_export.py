@@ -422,7 +422,7 @@ def test_export_replaces_an_artifact_atomically_and_refuses_other_folders(runs, 
     (tmp_path / "other" / "notes.txt").write_text("keep")
     with pytest.raises(ValueError, match="exists and is not an exported model"):
         export_run(run, tmp_path / "other")
-    with pytest.raises(ValueError, match="levels apply to forecast runs only"):
+    with pytest.raises(ValueError, match="levels do not apply to a lm run"):
         export_run(run, tmp_path / "x", levels=(0.5,))
     with pytest.raises(ValueError, match="a point head gives no quantiles"):
         export_run(runs["forecast_point"][0], tmp_path / "x", levels=(0.5,))

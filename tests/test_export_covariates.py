@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from recurrax.config import to_dict
 from recurrax.serve import create_app, load_artifact
-from recurrax.serve._export import export_run
+from recurrax.serve import export_run
 from recurrax.tasks import forecast as F
 from recurrax.train import save_checkpoint
 

@@ -14,7 +14,7 @@ import pytest
 
 from recurrax.config import load_config
 from recurrax.serve import load_artifact
-from recurrax.serve._export import export_run
+from recurrax.serve import export_run
 from recurrax.tasks import forecast as fc
 from recurrax.tasks.forecast import _auto
 from recurrax.tasks.forecast._run import fingerprint

@@ -14,7 +14,7 @@ import pytest
 import recurrax as rx
 from recurrax.config import to_dict
 from recurrax.serve import load_artifact
-from recurrax.serve._export import export_run
+from recurrax.serve import export_run
 from recurrax.serve._onnx import export_onnx
 from recurrax.tasks import lm
 from recurrax.train import save_checkpoint

@@ -194,7 +194,7 @@ def test_classifier_retrain(tmp_path):
 def test_classifier_holdout_loss_is_the_tasks_class_weighted_loss(tmp_path):
     """With ``data.class_weights = "balanced"`` the retrain holdout loss is the task's weighted cross-entropy
     (weights from the holdout labels), not a plain mean: checked against NumPy on an unbalanced holdout."""
-    from recurrax.lifecycle._retrain import _classify_scores
+    from recurrax.tasks.classify import holdout_scores
     from recurrax.tasks import classify
 
     settings = ["model.hidden_size=8", "model.bidirectional=false", "data.batch_size=16", "train.steps=2",
@@ -205,7 +205,7 @@ def test_classifier_holdout_loss_is_the_tasks_class_weighted_loss(tmp_path):
     keep = [i for i, label in enumerate(labels) if label == labels[0]][:12] + [
         i for i, label in enumerate(labels) if label != labels[0]][:3]  # fmt: skip
     cases = ([series[i] for i in keep], [labels[i] for i in keep])
-    scores = _classify_scores(tmp_path / "run", cases)
+    scores = holdout_scores(tmp_path / "run", cases)
     classes = classify.load_classifier(tmp_path / "run").classes
     truth = np.asarray([classes.index(label) for label in cases[1]])
     from recurrax.data import pad_series

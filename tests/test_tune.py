@@ -15,7 +15,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from recurrax.cli import main
 from recurrax.config import ConfigError, load_config, to_toml
-from recurrax.lifecycle import TuneTask, apply_params, check_space, load_tune_config, parse_space, tune
+from recurrax.lifecycle import apply_params, check_space, load_tune_config, parse_space, tune
+from recurrax.tasks import TaskSpec
 from recurrax.tasks.lm import LMConfig
 from recurrax.train import NonFiniteError, OptimConfig, TrainConfig, fit, read_metrics
 from recurrax.train._loop import _EVAL_HOOK, evaluation_hook
@@ -169,7 +170,7 @@ def test_pruning_and_failures_on_known_curves(tmp_path):
     """Median rule after 1 completed trial (lr 0.1: 1.0 at step 1): lr 0.2 (2.0 > 1.0) is pruned at step 1
     though it would end best; lr 0.3 (0.9, then 0.6 > 0.5 at the last step) completes with 0.6; a diverging
     trial fails and the study goes on; lr 0.5 completes. Objective = the best value of each curve."""
-    task = TuneTask("curves", LMConfig, _curve_run)
+    task = TaskSpec("curves", LMConfig, fit=_curve_run)
     base = load_config(LMConfig, None, ["train.steps=2"])
     space = ["optim.lr=cat:0.1,0.2,0.3,0.4,0.5"]
     pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)

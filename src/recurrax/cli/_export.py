@@ -35,7 +35,7 @@ def export(
 
       recurrax export runs/airpassengers --out exported/air --levels 0.05,0.5,0.95
     """
-    from ..serve._export import export_run
+    from ..serve import export_run
 
     parsed = None
     if levels is not None:

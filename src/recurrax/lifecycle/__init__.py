@@ -17,7 +17,6 @@ from ._registry import STAGES as STAGES
 from ._retrain import RetrainDecision as RetrainDecision
 from ._retrain import decide as decide
 from ._retrain import retrain as retrain
-from ._retrain import warm_fit_forecast as warm_fit_forecast
 from ._search_space import Param as Param
 from ._search_space import apply_params as apply_params
 from ._search_space import check_space as check_space
@@ -25,7 +24,6 @@ from ._search_space import parse_param as parse_param
 from ._search_space import parse_space as parse_space
 from ._tracking import track_to_mlflow as track_to_mlflow
 from ._tune import TuneResult as TuneResult
-from ._tune import TuneTask as TuneTask
 from ._tune import load_tune_config as load_tune_config
 from ._tune import trials_table as trials_table
 from ._tune import tune as tune

@@ -11,9 +11,9 @@ promoted, it becomes ``production`` and the champion is archived; refused, it is
 Every decision is also appended as one JSON line to the model's ``retrain.jsonl`` in the registry and logged
 (logger ``recurrax.lifecycle._retrain``).
 
-Tasks: ``forecast`` (`warm_fit_forecast`; scores of `recurrax.tasks.forecast.holdout_forecast`) and
-``classify`` (`warm_fit_classifier`; holdout ``loss``: the task's class-weighted cross-entropy, ``accuracy``,
-``macro_f1``).
+Tasks: those whose `recurrax.tasks.TaskSpec` declares a `recurrax.tasks.Holdout` (its metrics and its
+``challenge``, which trains the warm-started challenger and scores both models on the same holdout), e.g. the
+forecasting and classification tasks.
 """
 
 from __future__ import annotations
@@ -28,20 +28,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..config import load_config, to_toml
-from ..train import find_checkpoint, read_meta, start_run_dir
+from ..tasks import get_task
 from ._registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
-
-METRICS = {  # task: (scores that may decide, the default)
-    "forecast": (("mae", "rmse", "smape", "mase", "quantile_loss"), "smape"),
-    "classify": (("loss", "accuracy", "macro_f1"), "loss"),
-}
-HIGHER_IS_BETTER = ("accuracy", "macro_f1")
-
 
 @dataclasses.dataclass(frozen=True)
 class RetrainDecision:
@@ -110,40 +100,32 @@ def retrain(
 ) -> RetrainDecision:
     """Re-train the production version of ``name`` on ``new_data`` and promote the result only if better.
 
-    - ``new_data``: forecast: a `SeriesSet` or a long-frame file (read with the champion's ``data.freq`` and
-      ``data.missing``); classify: a file of labelled cases (``.ts``, ``.npz``, ``.csv``: `read_cases`).
-    - ``holdout``: the same kind of data, scored by both models. Forecast: each series' last
-      ``data.horizon`` values, forecast from the values before them; classify: every case. None: taken from
-      ``new_data`` (forecast: its last ``horizon`` values; classify: a stratified ``data.valid_fraction`` of
-      its cases), and the challenger trains on the rest.
-    - ``metric``: the holdout score that decides (forecast: ``mae``, ``rmse``, ``smape`` (default), ``mase``,
-      ``quantile_loss``; classify: ``loss`` (default), ``accuracy``, ``macro_f1``); ``min_improvement``: the
-      relative margin (see `decide`).
+    - ``new_data``, ``holdout``: data of the kind the task's ``challenge`` reads (its docstring says which,
+      e.g. `recurrax.tasks.forecast.challenge_forecast`); the holdout is scored by both models. None: the
+      challenge cuts a holdout from ``new_data`` and the challenger trains on the rest.
+    - ``metric``: the holdout score that decides, one of the task's `recurrax.tasks.Holdout` ``metrics``
+      (default its ``default``); ``min_improvement``: the relative margin (see `decide`).
     - ``steps``, ``overrides`` (``"section.key=value"``, as ``--set``): changes to the champion's config for
       the challenger (default: the champion's own config, all its ``train.steps``).
     - ``run_dir``: the challenger's run directory (default ``runs/retrain-<name>-<time>``).
-    - ``trainer``: replaces the task's warm-start function (`warm_fit_forecast`, `warm_fit_classifier`:
+    - ``trainer``: replaces the task's warm-start function (e.g. `recurrax.tasks.classify.warm_fit_classifier`;
       same arguments without ``progress``; returns the run directory), e.g. in tests.
     """
     champion = registry.get(name, stage="production")
     if champion.kind != "checkpoint":
         raise ValueError(f"{name} version {champion.version} is an exported artifact; re-training needs a checkpoint")
-    if champion.task not in METRICS:
-        raise ValueError(f"re-training supports {', '.join(METRICS)} models; {name} is a {champion.task!r} model")
-    choices, default = METRICS[champion.task]
-    metric = default if metric is None else metric
-    if metric not in choices:
-        raise ValueError(f"unknown metric {metric!r} for {champion.task}; choose one of {', '.join(choices)}")
-    if metric == "quantile_loss" and ((champion.config or {}).get("model") or {}).get("head") == "point":
-        raise ValueError("a point forecaster has no quantile_loss; choose mae, rmse, smape or mase")
-    higher = metric in HIGHER_IS_BETTER
+    holdout_spec = get_task(champion.task, having="holdout", purpose="re-train").holdout
+    metric = holdout_spec.default if metric is None else metric
+    if metric not in holdout_spec.metrics:
+        raise ValueError(f"unknown metric {metric!r} for {champion.task}; choose one of {', '.join(holdout_spec.metrics)}")
+    holdout_spec.check_metric(metric, champion.config or {})
+    higher = metric in holdout_spec.higher_is_better
     decide(0.0, 0.0, min_improvement)  # checks min_improvement before any training
     run_dir = Path(run_dir or Path("runs") / time.strftime(f"retrain-{name}-%Y%m%d-%H%M%S"))
     if (run_dir / "checkpoints").exists():
         raise ValueError(f"{run_dir} already holds a run; give a new run directory")
-    challenge = _challenge_forecast if champion.task == "forecast" else _challenge_classify
     settings = [*([] if steps is None else [f"train.steps={steps}"]), *overrides]
-    champion_scores, challenger_scores = challenge(
+    champion_scores, challenger_scores = holdout_spec.challenge(
         champion.path, new_data, holdout, settings, run_dir, trainer, progress
     )
 
@@ -173,127 +155,3 @@ def retrain(
         log.write(json.dumps(result.to_dict()) + "\n")
     logger.info("retrain %s: %s version %d (%s)", name, "promoted" if promoted else "refused", version, reason)
     return result
-
-
-def warm_fit_forecast(model: Any, cfg: Any, series: Any, run_dir: str | Path, *, progress: bool = False) -> Path:
-    """Train the `Forecaster` ``model`` further on ``series`` (a `SeriesSet`) as ``cfg`` says, into the run
-    directory ``run_dir`` (returned): `fit_forecast` started from ``model`` (a series scaler is refit on
-    ``series``; the optimiser starts afresh). Ensembles are not supported."""
-    from ..tasks.forecast import fit_forecast
-
-    return fit_forecast(cfg, series, run_dir, init=model, progress=progress).run_dir
-
-
-def warm_fit_classifier(
-    model: Any, cfg: Any, cases: tuple[list[np.ndarray], list[str]], run_dir: str | Path, classes: Sequence[str],
-    *, progress: bool = False,
-) -> Path:  # fmt: skip
-    """Train the `SequenceClassifier` ``model`` further on raw labelled ``cases`` (``(series, labels)``, as
-    `read_cases` returns them) as ``cfg`` says, with the champion's ``classes`` order, into ``run_dir``
-    (returned): `fit_classifier`'s training started from ``model`` (the scaler is refit on the new cases;
-    the optimiser starts afresh)."""
-    from ..tasks.classify import prepare, train_classifier
-
-    run_dir = start_run_dir(run_dir, to_toml(cfg), False)
-    data = prepare({"train": cases}, cfg.data, cfg.train.seed, classes=tuple(classes))
-    return train_classifier(cfg, data, run_dir, init=model, progress=progress).run_dir
-
-
-def _challenge_forecast(champion_path, new_data, holdout, settings, run_dir, trainer, progress):
-    """Train the forecast challenger; ``(champion scores, challenger scores)`` on the same holdout."""
-    from ..tasks import forecast
-
-    champion = forecast.load_forecast(champion_path)
-    fixed = ["data.validate=false", "train.early_stopping_patience=0"]  # no validation split to stop on
-    cfg = _challenger_config(champion.config, run_dir, [*fixed, *settings])
-    series = _series(new_data, cfg.data, "new_data")
-    history, actual = _split(series if holdout is None else _series(holdout, cfg.data, "holdout"), cfg.data.horizon)
-    train = history if holdout is None else series
-    if trainer is None:
-        warm_fit_forecast(champion.model, cfg, train, run_dir, progress=progress)
-    else:
-        trainer(champion.model, cfg, train, run_dir)
-    challenger = forecast.load_forecast(run_dir)
-    return tuple(forecast.holdout_forecast(run, history, actual)[0] for run in (champion, challenger))
-
-
-def _challenge_classify(champion_path, new_data, holdout, settings, run_dir, trainer, progress):
-    """Train the classify challenger; ``(champion scores, challenger scores)`` on the same holdout cases."""
-    from ..tasks.classify import load_classifier
-    from ..tasks.classify._data import stratified_split
-
-    champion = load_classifier(champion_path)
-    cfg = _challenger_config(champion.config, run_dir, settings)
-    cases = _cases(new_data, "new_data", champion)
-    if holdout is None:
-        labels = np.asarray(cases[1])
-        keep, held = stratified_split(labels, cfg.data.valid_fraction, cfg.train.seed)
-        test = ([cases[0][i] for i in held], labels[held].tolist())
-        cases = ([cases[0][i] for i in keep], labels[keep].tolist())
-    else:
-        test = _cases(holdout, "holdout", champion)
-    if trainer is None:
-        warm_fit_classifier(champion.model, cfg, cases, run_dir, champion.classes, progress=progress)
-    else:
-        trainer(champion.model, cfg, cases, run_dir, champion.classes)
-    return _classify_scores(champion_path, test), _classify_scores(run_dir, test)
-
-
-def _cases(data: Any, what: str, champion: Any) -> tuple[list[np.ndarray], list[str]]:
-    from ..tasks.classify import read_cases
-
-    try:
-        series, labels = read_cases(Path(data))
-    except TypeError:
-        raise ValueError(f"{what} must be a path to labelled cases (.ts, .npz or .csv), got {data!r}") from None
-    unknown = sorted(set(labels) - set(champion.classes))
-    if unknown:
-        raise ValueError(f"{what} has classes the production model does not know: {unknown[:5]}")
-    if any(s.shape[1] != champion.mean.size for s in series):
-        raise ValueError(f"{what} must have {champion.mean.size} features per step, like the production model")
-    return series, labels
-
-
-def _classify_scores(path: Path, cases: tuple[list[np.ndarray], list[str]]) -> dict[str, float]:
-    """Holdout ``loss``, ``accuracy`` and ``macro_f1`` of the classifier at ``path``. The loss is the task's
-    (`weighted_cross_entropy`), with the class weights of the run's ``data.class_weights`` computed from the
-    holdout labels, so champion and challenger are weighed alike (plain mean cross-entropy for ``"none"``)."""
-    import jax.numpy as jnp
-
-    from ..data import pad_series
-    from ..tasks.classify import accuracy, class_weights, macro_f1, predict_classifier, weighted_cross_entropy
-
-    meta = read_meta(find_checkpoint(path))
-    classes = meta["classes"]
-    xs, lengths = pad_series(cases[0])
-    _, probabilities = predict_classifier(path, xs, lengths)
-    truth = np.asarray([classes.index(label) for label in cases[1]])
-    predicted = probabilities.argmax(axis=-1)
-    weights = class_weights(truth, len(classes), meta["config"]["data"]["class_weights"])
-    log_probabilities = jnp.log(jnp.maximum(jnp.asarray(probabilities), 1e-12))
-    loss = weighted_cross_entropy(log_probabilities, jnp.asarray(truth), jnp.asarray(weights))
-    scores = {"loss": float(loss), "accuracy": accuracy(truth, predicted)}
-    return {**scores, "macro_f1": macro_f1(truth, predicted, len(classes))}
-
-
-def _challenger_config(cfg: Any, run_dir: Path, settings: Sequence[str]) -> Any:
-    """The champion's config with ``settings`` (``section.key=value``) applied, through a TOML file."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    base = run_dir / "champion_config.toml"
-    base.write_text(to_toml(cfg))
-    return load_config(type(cfg), base, settings)
-
-
-def _series(data: Any, cfg: Any, what: str) -> Any:
-    from ..tasks import forecast
-
-    if isinstance(data, forecast.SeriesSet):
-        return data
-    if isinstance(data, (str, Path)):
-        return forecast.load_series(cfg, data)
-    raise ValueError(f"{what} must be a SeriesSet or a path to a long frame, got {type(data).__name__}")
-
-
-def _split(series: Any, horizon: int) -> tuple[Any, np.ndarray]:
-    history, actual = series.split_last(horizon)
-    return history, np.stack(actual)

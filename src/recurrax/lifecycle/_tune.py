@@ -1,4 +1,4 @@
-"""`tune`: hyperparameter search with Optuna over any config key of a task (lm, classify, forecast).
+"""`tune`: hyperparameter search with Optuna over any config key of a task that declares ``fit``.
 
 Each trial is an ordinary training run: the base config with the trial's values (`apply_params`) trained by
 the task's own fit function into ``<study_dir>/trial_<number>/`` (``config.toml``, ``metrics.jsonl``,
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import ConfigError, _parse_override, _set_path, from_dict, to_toml
 from .._extras import require
+from ..tasks import TaskSpec, get_task
 from ..train import NonFiniteError, evaluation_hook
 from ._search_space import Param, apply_params, check_space, parse_space
 
@@ -42,18 +43,6 @@ if TYPE_CHECKING:  # optuna and pandas load when a study runs, not with the pack
 
 MAXIMIZED = ("accuracy", "macro_f1")
 TUNE_KEYS = ("params", "metric", "direction")
-
-
-@dataclass(frozen=True)
-class TuneTask:
-    """A task that can be tuned: its config class, ``run(cfg, run_dir, data_dir, progress) -> rows`` (the
-    training run, returning its ``metrics.jsonl`` rows) and ``check(base)``, which raises `ConfigError` for a
-    base config that cannot be tuned."""
-
-    name: str
-    config_type: type
-    run: Callable[[Any, Path, Path | None, bool], list[dict[str, Any]]]
-    check: Callable[[Any], None] = lambda cfg: None
 
 
 @dataclass
@@ -69,34 +58,9 @@ class TuneResult:
     notes: list[str] = field(default_factory=list)
 
 
-def tune_task(name: str) -> TuneTask:
-    """The `TuneTask` called ``name`` (``lm``, ``classify`` or ``forecast``)."""
-    from ..tasks import classify, forecast, lm
-
-    def run_lm(cfg, run_dir, data_dir, progress):
-        return lm.fit_lm(cfg, run_dir, data_dir=data_dir, progress=progress).fit.history
-
-    def run_classify(cfg, run_dir, data_dir, progress):
-        return classify.fit_classifier(cfg, run_dir, data_dir=data_dir, progress=progress).fit.history
-
-    def run_forecast(cfg, run_dir, data_dir, progress):
-        return forecast.fit_holdout(cfg, run_dir, progress=progress)[0].fit.history
-
-    def check_forecast(cfg):
-        if not cfg.data.validate:
-            raise ConfigError("forecast tuning needs a validation split: set data.validate = true")
-        if cfg.model.kind == "auto":
-            raise ConfigError("forecast tuning tunes one LSTM: set model.kind = direct, recursive or seq2seq "
-                              "(auto chooses between the LSTM and the baselines itself)")  # fmt: skip
-
-    tasks = {
-        "lm": TuneTask("lm", lm.LMConfig, run_lm),
-        "classify": TuneTask("classify", classify.ClassifyConfig, run_classify),
-        "forecast": TuneTask("forecast", forecast.ForecastConfig, run_forecast, check_forecast),
-    }
-    if name not in tasks:
-        raise ValueError(f"unknown task {name!r} to tune (known: {', '.join(tasks)})")
-    return tasks[name]
+def tune_task(name: str) -> TaskSpec:
+    """The `recurrax.tasks.TaskSpec` of task ``name``, which must declare how to ``fit`` a trial."""
+    return get_task(name, having="fit", purpose="tune")
 
 
 def load_tune_config(
@@ -138,7 +102,7 @@ def resolve_direction(metric: str, direction: str | None) -> Literal["minimize",
 
 
 def tune(
-    task: str | TuneTask,
+    task: str | TaskSpec,
     base: Any,
     space: Iterable[str | Param],
     *,
@@ -173,7 +137,7 @@ def tune(
     if not params:
         raise ValueError("the search space is empty: give at least one --param section.key=spec")
     check_space(params, base)
-    task.check(base)
+    task.check_tune(base)
     direction = resolve_direction(metric, direction)
     study_dir = Path(study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +158,7 @@ def tune(
             return bool(pruned_at)
 
         with evaluation_hook(on_eval):
-            rows = task.run(cfg, run_dir, None if data_dir is None else Path(data_dir), progress)
+            rows = task.fit(cfg, run_dir, None if data_dir is None else Path(data_dir), progress)
         if pruned_at:
             raise optuna.TrialPruned(f"pruned at step {pruned_at[0]}")
         values = [_metric(row, metric) for row in rows if row.get("split") == "valid"]

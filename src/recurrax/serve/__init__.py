@@ -1,7 +1,7 @@
 """Deployment: portable exported models (StableHLO + safetensors + JSON), the HTTP service, monitoring.
 
-Exporting needs only the base install; the HTTP service (`create_app`, imported on first use) needs the
-``serve`` extra (fastapi, uvicorn, prometheus-client).
+Exporting needs only the base install; the HTTP service (`create_app`) needs the ``serve`` extra (fastapi,
+uvicorn, prometheus-client). Both are imported on first use: loading and running an artifact imports no task.
 """
 
 from ..metrics import KSResult as KSResult
@@ -13,13 +13,17 @@ from ._artifact import load_artifact as load_artifact
 from ._batching import DynamicBatcher as DynamicBatcher
 from ._drift import DriftMonitor as DriftMonitor
 from ._drift import ErrorDriftMonitor as ErrorDriftMonitor
-from ._export import export_run as export_run
 from ._onnx import export_onnx as export_onnx
 from ._sessions import SessionStore as SessionStore
 
 
 def __getattr__(name: str):
-    """`create_app` on first use, so that exporting works without the ``serve`` extra."""
+    """`export_run` and `create_app` on first use: they read the task registry (`recurrax.tasks`), which an
+    artifact's user does not need, and `create_app` needs the ``serve`` extra."""
+    if name == "export_run":
+        from ._export import export_run
+
+        return export_run
     if name == "create_app":
         from .._extras import require
 

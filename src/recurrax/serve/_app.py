@@ -4,14 +4,13 @@ Endpoints (OpenAPI page at ``/docs``):
 
 - ``GET /health``: ``{"status": "ok", "task", "functions", "sessions"}``; ``GET /metrics``: Prometheus text
   (`recurrax.serve._telemetry`); ``GET /v1/model``: the task, data description and function schemas.
-- ``POST /v1/predict``, by task: ``classify`` ``{"inputs": [B][T][D], "lengths"?}`` -> probabilities and
-  labels; ``forecast`` ``{"history": [B][T], "series"?, "past"?: [B][T][K], "future"?: [B][H][K]}`` -> mean,
-  quantiles and central intervals;
-  ``anomaly`` ``{"values": [B][T][D]}`` -> scores; ``lm`` ``{"prompt", "max_tokens", "temperature", "top_k"?,
-  "seed"}`` -> text. Ragged sequences are padded here (`recurrax.serve._service`).
+- ``POST /v1/predict``: the body and answer of the artifact's task, as its serving module declares them
+  (`recurrax.tasks.TaskSpec.serving`; e.g. ``classify`` ``{"inputs": [B][T][D], "lengths"?}`` -> probabilities
+  and labels; ``forecast`` ``{"history": [B][T], "series"?, "past"?, "future"?}`` -> mean, quantiles and
+  intervals; ``anomaly`` ``{"values": [B][T][D]}`` -> scores; ``lm`` ``{"prompt", "max_tokens", ...}`` -> text).
 - ``POST /v1/sessions`` -> ``{"id"}``; ``POST /v1/sessions/{id}/step`` continues from the session's
-  recurrent state: a language model feeds ``text`` and generates tokens, an anomaly scorer scores the next
-  ``points``; ``DELETE /v1/sessions/{id}``.
+  recurrent state (a task whose serving declares a streaming step: a language model feeds ``text`` and
+  generates tokens, an anomaly scorer scores the next ``points``); ``DELETE /v1/sessions/{id}``.
 
 Answers: 401 without a bearer token and 403 with a wrong one (when ``token`` is set, every endpoint but
 ``/health``, which load balancers probe, asks for it: ``/docs``, ``/redoc`` and ``/openapi.json`` too), 422
@@ -48,24 +47,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ._artifact import Artifact, load_artifact
 from ._drift import DriftMonitor
-from ._schemas import (
-    AnomalyRequest,
-    AnomalyResponse,
-    ClassifyRequest,
-    ClassifyResponse,
-    ForecastRequest,
-    ForecastResponse,
-    GenerateRequest,
-    GenerateResponse,
-    PointsRequest,
-    PointsResponse,
-    SessionRequest,
-    SessionResponse,
-    StepRequest,
-    StepResponse,
-    message,
-)
-from ._service import STREAM, Service, http_error
+from ._schemas import SessionRequest, SessionResponse, message
+from ._service import Service, http_error
 from ._sessions import Session, SessionLimitError, SessionStore
 from ._telemetry import CONTENT_TYPE, Telemetry
 
@@ -220,25 +203,19 @@ def create_app(
     async def model() -> dict[str, Any]:
         return {key: artifact.meta.get(key) for key in ("task", "data", "functions", "recurrax_version")}
 
-    handlers = {
-        "classify": (ClassifyRequest, ClassifyResponse, service.classify),
-        "forecast": (ForecastRequest, ForecastResponse, service.forecast),
-        "anomaly": (AnomalyRequest, AnomalyResponse, service.anomaly),
-        "lm": (GenerateRequest, GenerateResponse, service.generate),
-    }
-    request_type, response_type, handler = handlers[artifact.task]
+    endpoint = service.serving.predict
 
     async def predict(body: Any) -> Any:
-        return await service.timed(handler(body))
+        return await service.timed(endpoint.handle(service, body))
 
-    predict.__annotations__ = {"body": request_type, "return": response_type}
+    predict.__annotations__ = {"body": endpoint.request, "return": endpoint.response}
 
-    app.post("/v1/predict", response_model=response_type, dependencies=[Depends(authorized)],
+    app.post("/v1/predict", response_model=endpoint.response, dependencies=[Depends(authorized)],
              summary=f"Batch prediction of the {artifact.task} model")(predict)  # fmt: skip
 
     async def streaming() -> None:
-        if artifact.task not in STREAM:
-            raise http_error(400, f"this {artifact.task} model has no streaming sessions (lm and anomaly models do)")
+        if service.serving.step is None:
+            raise http_error(400, f"this {artifact.task} model has no streaming sessions")
 
     @app.post("/v1/sessions", response_model=SessionResponse, dependencies=[Depends(authorized), Depends(streaming)])
     async def open_session(body: SessionRequest | None = None) -> SessionResponse:
@@ -256,15 +233,15 @@ def create_app(
         except KeyError as error:
             raise http_error(404, error.args[0]) from None
 
-    step_types = {"anomaly": (PointsRequest, PointsResponse, service.anomaly_step)}
-    step_request, step_response, step_handler = step_types.get(artifact.task, (StepRequest, StepResponse, service.step))
+    stepping = service.serving.step
+    if stepping is not None:
 
-    async def step(session_id: str, body: Any) -> Any:
-        return await service.timed(step_handler(open_one(session_id), body))
+        async def step(session_id: str, body: Any) -> Any:
+            return await service.timed(stepping.handle(service, open_one(session_id), body))
 
-    step.__annotations__ = {"session_id": str, "body": step_request, "return": step_response}
-    app.post("/v1/sessions/{session_id}/step", response_model=step_response, summary="One step of a session",
-             dependencies=[Depends(authorized), Depends(streaming)])(step)  # fmt: skip
+        step.__annotations__ = {"session_id": str, "body": stepping.request, "return": stepping.response}
+        app.post("/v1/sessions/{session_id}/step", response_model=stepping.response, summary="One step of a session",
+                 dependencies=[Depends(authorized)])(step)  # fmt: skip
 
     @app.delete("/v1/sessions/{session_id}", dependencies=[Depends(authorized)])
     async def close_session(session_id: str) -> dict[str, Any]:

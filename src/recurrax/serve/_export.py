@@ -1,5 +1,8 @@
 """`export_run`: a trained run -> an artifact directory that `load_artifact` reads (see `recurrax.serve._artifact`).
 
+What is exported is the task's own inference (`recurrax.tasks.TaskSpec.inference`: the functions its library
+predict runs), found in the task registry by the checkpoint's task name; nothing here knows a task.
+
 Design: every exported function takes the weights as its first argument (a dict of arrays named as in the
 run's checkpoint) rather than closing over them. ``weights.safetensors`` then holds the only copy of the
 numbers, readable by any safetensors reader (`recurrax.interop.to_torch`-style converters, inspection, weight
@@ -15,12 +18,9 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import jax
 import numpy as np
 import safetensors.numpy
@@ -29,6 +29,7 @@ from .. import __version__
 from ..metrics._drift import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ..train import find_checkpoint, read_meta
 from .._files import move_into_place, write_synced
+from ..tasks import Function, get_task, task_names
 from ..train._checkpoint import CHECKPOINTS_DIR
 from ._artifact import (
     FORMAT,
@@ -43,52 +44,6 @@ from ._artifact import (
 
 PLATFORMS = ("cpu", "cuda")
 DRIFT_PROFILE_FILE = "drift_profile.json"
-
-
-@dataclass(frozen=True)
-class Input:
-    """One input of an exported function: ``shape`` of ints and symbols (``"B"``, ``"T"``), a NumPy
-    ``dtype`` name, optional inclusive ``bounds`` (ints or symbols) and ``allow_nan`` (NaN means missing)."""
-
-    name: str
-    shape: tuple[int | str, ...]
-    dtype: str
-    bounds: tuple[int | str, int | str] | None = None
-    allow_nan: bool = False
-
-    def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
-        if self.bounds is not None:
-            out["bounds"] = list(self.bounds)
-        if self.allow_nan:
-            out["allow_nan"] = True
-        return out
-
-
-@dataclass(frozen=True)
-class Function:
-    """A function to export: ``fn(weights, inputs) -> outputs`` (dicts of arrays), its `Input` list and, for
-    a streaming function, the names of the inputs that are also returned as its new ``state``."""
-
-    fn: Callable[[dict[str, jax.Array], dict[str, jax.Array]], dict[str, jax.Array]]
-    inputs: tuple[Input, ...]
-    state: tuple[str, ...] = ()
-    state_batch_axis: int = 0
-
-
-def model_weights(model: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], Callable[[dict], Any]]:
-    """The array leaves of an equinox ``model`` by pytree key path (as checkpoints name them, e.g.
-    ``.rnn.layers[0].cell.weight_hh``; ``prefix`` is prepended), and a function that rebuilds the model from
-    such a dict (traced arrays allowed)."""
-    params, static = eqx.partition(model, eqx.is_array)
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
-    names = [prefix + jax.tree_util.keystr(path) for path, _ in leaves]
-    weights = {name: np.asarray(leaf) for name, (_, leaf) in zip(names, leaves)}
-
-    def rebuild(given: dict) -> Any:
-        return eqx.combine(jax.tree_util.tree_unflatten(treedef, [given[n] for n in names]), static)
-
-    return weights, rebuild
 
 
 def export_function(function: Function, weights: dict[str, np.ndarray]) -> tuple[bytes, dict[str, Any]]:
@@ -188,45 +143,41 @@ def export_run(
 ) -> Path:
     """Export the best (else latest) checkpoint of a run directory (or a checkpoint directory) to ``out_dir``.
 
-    The task comes from the checkpoint's ``meta.json``; each task's own loader rebuilds the model. Functions:
-
-    - ``lm``: ``step`` — ``tokens`` ``[B]`` int32 and the state -> ``logits`` ``[B, V]`` and the new state.
-    - ``classify``: ``predict_proba`` — raw ``x`` ``[B, T, D]`` (NaN = missing), ``lengths`` ``[B]`` ->
-      ``probs`` ``[B, C]`` (the run's scaling inside).
-    - ``forecast``: ``forecast`` — raw ``history`` ``[B, T]`` (left-aligned), ``lengths`` ``[B]`` (and
-      ``series`` ``[B]`` for series scaling; ``past`` ``[B, T, K]`` and ``future`` ``[B, H, K]`` for a model
-      with covariates, data units) -> ``mean`` ``[B, H]`` (and ``quantiles`` ``[B, H, K]`` at
-      ``levels``, default the config's ``quantiles``, for a probabilistic head), in data units.
-    - anomaly (a ``prediction`` or ``nll`` scorer): ``score`` — raw ``values`` ``[B, T, D]``, ``lengths`` ->
-      ``scores`` ``[B, T]``; ``score_step`` (streaming) — ``x`` ``[B, D]`` and the state -> ``score`` ``[B]``
-      and the new state (`recurrax.serve._export_anomaly`).
+    The checkpoint's task (its ``meta.json``) names the `recurrax.tasks.TaskSpec` whose ``inference`` builds
+    the functions, e.g. ``lm``: ``step``; ``classify``: ``predict_proba``; ``forecast``: ``forecast``;
+    ``anomaly``: ``score`` and ``score_step`` (each documented by its task's inference builder, e.g.
+    `recurrax.tasks.classify.classify_inference`). ``levels`` (quantile levels) is an option of the tasks
+    that list it in ``inference_options`` (forecast).
 
     ``onnx`` adds ``<function>.onnx`` files (jax2onnx; weights inside, ``B`` dynamic, ``T`` fixed at
-    ``onnx_steps``, by default a forecaster's ``input_size``; a language model's step has no ``T``).
+    ``onnx_steps``, by default the task's own, e.g. a forecaster's ``input_size``; a language model's step
+    has no ``T``).
 
     The run's ``reference_profile.json`` (written at fit time by the classify, forecast and anomaly tasks; for
     a checkpoint path, that of the run directory holding it), when there is one, becomes the artifact's
     ``drift_profile.json``: the reference that the service monitors input drift against.
 
-    Returns ``out_dir``. See `recurrax.serve._export_tasks` for each function's exact definition.
+    Returns ``out_dir``.
     """
-    from . import _export_anomaly, _export_tasks  # they import the task modules; the artifact never needs them
-
     checkpoint = find_checkpoint(run_dir)
-    task = read_meta(checkpoint).get("task")
-    task = {"anomaly_scorer": "anomaly"}.get(task, task)  # the anomaly task's name before 2026-12-05
-    exporters = {"lm": _export_tasks.lm, "classify": _export_tasks.classify, "forecast": _export_tasks.forecast,
-                 "anomaly": _export_anomaly.anomaly}  # fmt: skip
-    if task not in exporters:
-        raise ValueError(f"{checkpoint}: cannot export task {task!r}; exportable tasks: {', '.join(exporters)}")
-    options = {"levels": levels} if task == "forecast" else {}
-    if levels is not None and task != "forecast":
-        raise ValueError(f"levels apply to forecast runs only, not to a {task} run")
-    kwargs = exporters[task](checkpoint, **options)
-    if onnx and onnx_steps is None and task == "forecast":
-        onnx_steps = kwargs["data"]["input_size"]
+    spec = get_task(read_meta(checkpoint).get("task"), having="inference", purpose="export")
+    options = {} if levels is None else {"levels": levels}
+    refused = sorted(set(options) - set(spec.inference_options))
+    if refused:
+        raise ValueError(f"{', '.join(refused)} do not apply to a {spec.name} run (its export options: "
+                         f"{', '.join(spec.inference_options) or 'none'})")  # fmt: skip
+    if onnx and not spec.onnx:
+        raise ValueError(f"ONNX export is not offered for a {spec.name} run (only StableHLO); tasks with ONNX: "
+                         f"{', '.join(n for n in task_names('inference') if get_task(n).onnx)}")  # fmt: skip
+    inference = spec.inference(checkpoint, **options)
+    if onnx and onnx_steps is None:
+        onnx_steps = inference.onnx_steps
     profile = _run_profile(Path(run_dir), checkpoint)
-    return write_artifact(out_dir, **kwargs, onnx=onnx, onnx_steps=onnx_steps if onnx else None, drift_profile=profile)
+    return write_artifact(
+        out_dir, task=inference.task, functions=inference.functions, weights=inference.weights,
+        config=inference.config, data=inference.data, source=inference.source, onnx=onnx,
+        onnx_steps=onnx_steps if onnx else None, drift_profile=profile,
+    )  # fmt: skip
 
 
 def _run_profile(path: Path, checkpoint: Path) -> ReferenceProfile | None:

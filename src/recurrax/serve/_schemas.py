@@ -1,4 +1,6 @@
-"""Request and response bodies of the service (pydantic), and their conversion to padded arrays.
+"""What every request body of the service shares (pydantic), the session bodies, and ragged rows to arrays.
+
+Each task's own bodies live in its serving module (`recurrax.tasks.TaskSpec.serving`), built on `Body`.
 
 Every request model forbids unknown fields and non-finite numbers (``NaN``, ``Infinity``), and every input
 value is a `Real`: a number that float32, the models' dtype, holds (``|x| <= 3.4028235e38``; ``1e39`` would
@@ -6,10 +8,12 @@ become infinity in the model). A typo, a NaN or ``1e39`` is a 422 answer naming 
 request joins a batch. Sequences may be ragged; `pad_ragged` turns them into one right-padded array plus
 ``lengths``, as the exported functions take them.
 
-    >>> PointsRequest.model_validate({"points": [[1.0, 3e38]]}).points
+    >>> class Points(Body):
+    ...     points: list[list[Real]]
+    >>> Points.model_validate({"points": [[1.0, 3e38]]}).points
     [[1.0, 3e+38]]
     >>> try:
-    ...     PointsRequest.model_validate({"points": [[1.0, 1e39]]})
+    ...     Points.model_validate({"points": [[1.0, 1e39]]})
     ... except ValueError as error:
     ...     print(message(error.errors()[0]))
     Input should be a number that float32 holds (|x| <= 3.4028235e+38)
@@ -37,91 +41,13 @@ def message(error: dict[str, Any]) -> str:
     return error["msg"]
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
+    """A request body: unknown fields and non-finite numbers are refused (a 422 naming the field)."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class ClassifyRequest(_Body):
-    """``inputs``: ``B`` sequences of ``T_i`` steps of ``D`` features (ragged ``T_i`` allowed; ``null`` marks a
-    missing value where the model accepts them); ``lengths``: optional ``[B]`` valid steps (default ``T_i``)."""
-
-    inputs: list[list[list[Real | None]]] = Field(min_length=1, examples=[[[[0.1, 0.2], [0.3, 0.4]]]])
-    lengths: list[int] | None = None
-
-
-class ClassifyResponse(BaseModel):
-    """``probabilities`` ``[B, C]`` over ``classes``; ``labels`` the most likely class per sequence."""
-
-    probabilities: list[list[float]]
-    labels: list[str]
-    label_ids: list[int]
-    classes: list[str]
-
-
-class ForecastRequest(_Body):
-    """``history``: ``B`` series of observed values, oldest first (ragged lengths allowed; ``null`` marks a
-    missing value where the model accepts them); ``series``: each row's series index in the training set (the
-    order of the artifact's ``data.scaler.loc``), needed by a model that scales per series. A model with ``K``
-    covariates (the artifact's ``data.covariates``) needs ``past`` ``[B][n_i][K]`` (one ``K``-vector per
-    history value) and ``future`` ``[B][H][K]`` (those of the ``H`` forecast steps), in data units."""
-
-    history: list[list[Real | None]] = Field(min_length=1, examples=[[[1.0, 2.0, 3.0, 4.0]]])
-    series: list[int] | None = None
-    past: list[list[list[Real]]] | None = None
-    future: list[list[list[Real]]] | None = None
-
-
-class Interval(BaseModel):
-    """A central prediction interval of nominal ``coverage`` (e.g. 0.8 from the 0.1 and 0.9 quantiles)."""
-
-    coverage: float
-    lower: list[list[float]]
-    upper: list[list[float]]
-
-
-class ForecastResponse(BaseModel):
-    """``mean`` ``[B, H]``; ``quantiles`` ``[B, H, K]`` at ``levels`` ``[K]`` and the central ``intervals``
-    they form (empty for a point forecaster)."""
-
-    mean: list[list[float]]
-    levels: list[float]
-    quantiles: list[list[list[float]]] | None = None
-    intervals: list[Interval] = []
-
-
-class AnomalyRequest(_Body):
-    """``values``: ``B`` series of ``T_i`` points of ``D`` features (ragged ``T_i`` allowed), oldest first."""
-
-    values: list[list[list[Real]]] = Field(min_length=1, examples=[[[[0.1, 0.2], [0.3, 0.4]]]])
-
-
-class AnomalyResponse(BaseModel):
-    """``scores`` ``[B][T_i]``: each point's raw anomaly score, ``null`` while the model warms up (the first
-    ``window`` points of a series)."""
-
-    scores: list[list[float | None]]
-
-
-class GenerateRequest(_Body):
-    """Continue ``prompt`` by ``max_tokens`` tokens; ``temperature`` 0 is greedy (argmax), else softmax
-    sampling at that temperature (from the ``top_k`` most likely tokens when given) with ``seed``."""
-
-    prompt: str = Field(min_length=1, examples=["ROMEO:"])
-    max_tokens: int = Field(default=32, ge=1)
-    temperature: float = Field(default=1.0, ge=0.0)
-    top_k: int | None = Field(default=None, ge=1)
-    seed: int = Field(default=0, ge=0)
-
-
-class GenerateResponse(BaseModel):
-    """The generated ``text`` (without the prompt), its ``tokens`` and the prompt's token count."""
-
-    text: str
-    tokens: list[int]
-    prompt_tokens: int
-
-
-class SessionRequest(_Body):
+class SessionRequest(Body):
     """Open a streaming session; ``seed`` seeds its sampling (default 0)."""
 
     seed: int = Field(default=0, ge=0)
@@ -133,44 +59,6 @@ class SessionResponse(BaseModel):
     id: str
     ttl_s: float
     task: str
-
-
-class StepRequest(_Body):
-    """One step of a language-model session: feed ``text`` (or token ids ``tokens``), then generate
-    ``max_tokens`` tokens (0: only feed), each fed back into the state. ``return_probabilities`` adds the
-    next-token distribution after the step. ``temperature`` and ``top_k`` as in `GenerateRequest`; the
-    session's random stream continues unless ``seed`` restarts it."""
-
-    text: str | None = None
-    tokens: list[int] | None = None
-    max_tokens: int = Field(default=1, ge=0)
-    temperature: float = Field(default=1.0, ge=0.0)
-    top_k: int | None = Field(default=None, ge=1)
-    seed: int | None = Field(default=None, ge=0)
-    return_probabilities: bool = False
-
-
-class StepResponse(BaseModel):
-    """The generated ``tokens`` and ``text``, the session's total ``steps`` (tokens fed) and, when asked,
-    ``probabilities`` ``[V]`` of the next token."""
-
-    tokens: list[int]
-    text: str
-    steps: int
-    probabilities: list[float] | None = None
-
-
-class PointsRequest(_Body):
-    """One step of an anomaly session: the next ``points`` ``[N][D]`` of the client's series, in order."""
-
-    points: list[list[Real]] = Field(min_length=1, examples=[[[0.1, 0.2]]])
-
-
-class PointsResponse(BaseModel):
-    """Each new point's anomaly score (``null`` during the warm-up) and the session's total ``steps``."""
-
-    scores: list[float | None]
-    steps: int
 
 
 def pad_ragged(rows: list[Any], name: str, *, features: int | None = None) -> tuple[np.ndarray, np.ndarray]:

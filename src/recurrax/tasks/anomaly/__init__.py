@@ -57,3 +57,5 @@ from ._stream_detect import StreamPoint as StreamPoint
 from ._streaming import StreamingScorer as StreamingScorer
 from ._streaming import nab_lstm_scores as nab_lstm_scores
 from ._streaming import online_scores as online_scores
+from ._inference import forecaster_scores as forecaster_scores
+from ._task import anomaly_inference as anomaly_inference

@@ -55,6 +55,7 @@ from ...train import (
     read_meta,
     save_checkpoint,
 )
+from ._inference import forecaster_scores
 from ._models import Autoencoder, NextStep, scorer_loss
 
 TASK = "anomaly"  # the task's one name: checkpoints, exports, serving
@@ -212,13 +213,6 @@ def load_scorer(path: str | Path) -> Scorer:
 
 
 @eqx.filter_jit
-def _forecast_errors(model: NextStep, z: jax.Array) -> jax.Array:
-    """``errors[t]`` ``[T - 1]``: the error of the forecast of ``z[t + 1]`` made after ``z[0..t]``."""
-    out, _ = model(z[None, :-1])
-    return model.errors(out[0], z[1:])
-
-
-@eqx.filter_jit
 def _window_errors(model: Autoencoder, windows: jax.Array) -> jax.Array:
     return model.errors(windows)
 
@@ -243,16 +237,17 @@ def reconstruction_errors(model: Autoencoder, z: np.ndarray, window: int, chunk:
 
 def score_series(scorer: Scorer, values: Any) -> np.ndarray:
     """Raw scores ``[T]`` float64 of ``values`` ``[T, D]``, index-aligned (NaN where not scorable; see the
-    module docstring for each kind)."""
+    module docstring for each kind). The forecasting kinds run `forecaster_scores`, as the exported model."""
     cfg = scorer.config
+    if cfg.kind != "reconstruction":
+        raw = as_series(values, scorer.num_features).astype(np.float32)
+        loc, scale = (np.asarray(a, np.float32) for a in (scorer.loc, scorer.scale))
+        lengths = np.array([len(raw)], np.int32)
+        out = forecaster_scores(scorer.model, loc, scale, _padded(raw)[None], lengths, cfg.window)
+        return np.asarray(out[0, : len(raw)], np.float64)
     z = scorer.transform(values)
     length, window = len(z), cfg.window
     scores = np.full(length, np.nan)
-    if cfg.kind != "reconstruction":
-        if length > window:
-            errors = np.asarray(_forecast_errors(scorer.model, jnp.asarray(_padded(z))), np.float64)
-            scores[window:] = errors[window - 1 : length - 1]
-        return scores
     if length < window:
         return scores
     errors = reconstruction_errors(scorer.model, z, window)

@@ -37,6 +37,9 @@ from ._fit import fit_classifier as fit_classifier
 from ._fit import fit_on_raw as fit_on_raw
 from ._fit import resolve as resolve
 from ._fit import select_setting as select_setting
+from ._inference import class_probabilities as class_probabilities
+from ._inference import classify_inference as classify_inference
+from ._inference import predict_classifier as predict_classifier
 from ._metrics import accuracy as accuracy
 from ._metrics import classify_loss as classify_loss
 from ._metrics import confusion_matrix as confusion_matrix
@@ -51,6 +54,8 @@ from ._run import LoadedClassifier as LoadedClassifier
 from ._run import build_model as build_model
 from ._run import evaluate_classifier as evaluate_classifier
 from ._run import load_classifier as load_classifier
-from ._run import predict_classifier as predict_classifier
 from ._run import predict_logits as predict_logits
 from ._run import train_classifier as train_classifier
+from ._retrain import challenge_classify as challenge_classify
+from ._retrain import holdout_scores as holdout_scores
+from ._retrain import warm_fit_classifier as warm_fit_classifier

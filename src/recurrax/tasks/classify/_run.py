@@ -272,28 +272,6 @@ def evaluate_classifier(
     return scores
 
 
-def predict_classifier(
-    path: str | Path, xs: np.ndarray, lengths: np.ndarray | None = None
-) -> tuple[list[str], np.ndarray]:
-    """Class names and probabilities ``[N, C]`` for raw (unscaled) sequences ``xs`` ``[N, T, D]`` (NaN =
-    missing) with ``lengths`` ``[N]`` (None: all ``T`` steps), scaled with the run's training statistics."""
-    loaded = load_classifier(path)
-    xs = np.asarray(xs, np.float32)
-    if xs.ndim != 3 or xs.shape[2] != len(loaded.mean):
-        raise ValueError(f"expected xs [N, T, {len(loaded.mean)}], got shape {xs.shape}")
-    lengths = np.full(len(xs), xs.shape[1], np.int32) if lengths is None else np.asarray(lengths, np.int32)
-    if lengths.shape != (len(xs),) or lengths.min() < 1 or lengths.max() > xs.shape[1]:
-        raise ValueError(f"lengths must be [N] in [1, T={xs.shape[1]}], got {lengths}")
-    stride = loaded.config.data.stride
-    if stride > 1:
-        xs, lengths = xs[:, ::stride], (lengths + stride - 1) // stride
-    scaled = np.nan_to_num((xs - loaded.mean) / loaded.std, nan=0.0)
-    scaled = scaled * (np.arange(xs.shape[1])[None, :, None] < lengths[:, None, None])
-    logits = predict_logits(loaded.model, scaled.astype(np.float32), lengths, loaded.config.data.eval_batch_size)
-    probabilities = np.asarray(jax.nn.softmax(jnp.asarray(logits), axis=-1))
-    return [loaded.classes[i] for i in probabilities.argmax(axis=-1)], probabilities
-
-
 def _write_report(path: Path, cfg: ClassifyConfig, metrics: dict, data: ClassificationData, steps: int) -> None:
     m = cfg.model
     lines = [

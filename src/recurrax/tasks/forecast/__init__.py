@@ -97,3 +97,7 @@ from ._select import Selection as Selection
 from ._select import catch_implausible as catch_implausible
 from ._select import combination_weights as combination_weights
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster
+from ._inference import forecast_outputs as forecast_outputs
+from ._retrain import challenge_forecast as challenge_forecast
+from ._retrain import warm_fit_forecast as warm_fit_forecast
+from ._task import forecast_inference as forecast_inference

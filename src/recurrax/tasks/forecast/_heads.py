@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 from jaxtyping import Array
+from scipy import stats
 
 from ...cells._base import broadcast_to_rank
 
@@ -83,8 +84,6 @@ def head_quantiles(head: str, raw: np.ndarray, levels: np.ndarray, quantiles: tu
     ``quantile`` heads interpolate linearly between their own levels (clamped at the outermost);
     ``point`` heads have no interval and raise.
     """
-    from scipy import stats
-
     levels = np.asarray(levels, np.float64)
     mu = raw[..., :1].astype(np.float64)
     if head == "point":
@@ -99,3 +98,50 @@ def head_quantiles(head: str, raw: np.ndarray, levels: np.ndarray, quantiles: tu
         return mu + sigma * stats.norm.ppf(levels)
     nu = 2.0 + np.logaddexp(0.0, raw[..., 2:3].astype(np.float64))
     return mu + sigma * stats.t.ppf(levels, nu)
+
+
+def raw_quantiles(head: str, raw: jax.Array, levels: tuple[float, ...], quantiles: tuple[float, ...]) -> jax.Array:
+    """Quantiles ``[B, H, K]`` at ``levels`` of raw head outputs ``[B, H, P]`` in scaled units (as
+    `head_quantiles`): a gaussian head ``mu + sigma * Phi^{-1}(level)``, a
+    quantile head its sorted outputs interpolated linearly at ``levels`` (clamped at the outermost), a
+    student_t head ``mu + sigma * t_nu^{-1}(level)`` (`t_quantile`)."""
+    if head == "gaussian":
+        sigma = jax.nn.softplus(raw[..., 1:2]) + MIN_SCALE
+        return raw[..., :1] + sigma * jnp.asarray(stats.norm.ppf(levels), raw.dtype).reshape(
+            (1,) * (raw.ndim - 1) + (-1,)
+        )
+    if head == "student_t":
+        sigma = jax.nn.softplus(raw[..., 1]) + MIN_SCALE
+        nu = 2.0 + jax.nn.softplus(raw[..., 2])
+        return jnp.stack([raw[..., 0] + sigma * t_quantile(level, nu) for level in levels], axis=-1)
+    own = jnp.sort(raw, axis=-1)
+    return own @ jnp.asarray(interpolation_matrix(levels, quantiles), raw.dtype)
+
+
+def interpolation_matrix(levels: tuple[float, ...], quantiles: tuple[float, ...]) -> np.ndarray:
+    """``M`` ``[P, K]`` with ``values @ M == np.interp(levels, quantiles, values)`` for any ``values`` ``[P]``
+    (`np.interp` is linear in its ``fp``, so column ``k`` holds the weights of level ``k``)."""
+    basis = np.eye(len(quantiles))
+    return np.stack([np.interp(levels, quantiles, row) for row in basis]).astype(np.float32)
+
+
+def t_quantile(level: float, nu: jax.Array, iterations: int = 40) -> jax.Array:
+    """The ``level`` quantile of Student's t with ``nu >= 2`` degrees of freedom (any shape), by bisection on
+    ``P(T > x) = I_{nu / (nu + x^2)}(nu / 2, 1 / 2) / 2`` (the regularised incomplete beta function).
+
+    The bracket is ``[0, t_2]``, ``t_2`` the quantile at ``nu = 2`` (closed form ``(2q - 1) / sqrt(2q(1 - q))``),
+    which bounds it for every ``nu >= 2``; 40 halvings leave the float32 ``betainc`` as the error (about 2e-5
+    relative against `scipy.stats.t.ppf`). JAX has no t quantile function, hence this.
+    """
+    upper = max(level, 1.0 - level)
+    bound = (2 * upper - 1) / np.sqrt(2 * upper * (1 - upper)) * 1.01 + 1e-3
+
+    def halve(_: int, bracket: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+        lo, hi, dof = bracket  # dof rides in the carry: jax2onnx's Loop takes no traced closure
+        mid = 0.5 * (lo + hi)
+        tail = 0.5 * jax.scipy.special.betainc(dof / 2, jnp.full_like(dof, 0.5), dof / (dof + mid * mid))
+        above = tail > 1.0 - upper  # the quantile lies above mid
+        return jnp.where(above, mid, lo), jnp.where(above, hi, mid), dof
+
+    lo, hi, _ = jax.lax.fori_loop(0, iterations, halve, (jnp.zeros_like(nu), jnp.full_like(nu, bound), nu))
+    return 0.5 * (lo + hi) if level >= 0.5 else -0.5 * (lo + hi)

@@ -1,5 +1,6 @@
-"""`predict` and `Forecast`: forecasts of a trained model (single, ensemble, sampled paths) in data units,
-and `scaled_windows`, the model inputs of windows that training and forecasting share."""
+"""`predict` and `Forecast`: forecasts of a trained model (single, ensemble, sampled paths) in data units (by
+`forecast_outputs`, the function that the exported model runs too), and `scaled_windows`, the model inputs of
+training and validation windows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +16,7 @@ from ._config import ForecastConfig
 from ._covariate_scaling import CovariateScaler
 from ._data import Scaler, Windows, check_covariates, last_inputs, left_aligned
 from ._ensemble import ForecastEnsemble
-from ._heads import head_quantiles, point_forecast
+from ._inference import Options, check_levels, forecast_outputs, forecast_tables
 from ._model import Forecaster
 from ._sampling import check_sampling, sample_in_chunks
 from ._scaling import scale_rows, window_stats
@@ -51,7 +51,8 @@ def scaled_windows(
     """Model inputs of ``windows``: ``inputs``, ``lengths``, ``targets`` scaled, the ``loc``/``scale`` used and,
     with covariates, ``past`` and ``future`` (mapped by ``covariate_scaler`` when given; padding stays 0)."""
     if scaler is None:
-        loc, scale = window_stats(windows.inputs, windows.lengths, cfg.data.scaler)
+        stats = window_stats(jnp.asarray(windows.inputs, jnp.float32), jnp.asarray(windows.lengths), cfg.data.scaler)
+        loc, scale = (np.asarray(a, np.float64) for a in stats)
     else:
         loc, scale = scaler.loc[windows.series], scaler.scale[windows.series]
     inputs = scale_rows(windows.inputs, windows.lengths, loc, scale)
@@ -71,20 +72,6 @@ def device_batch(data: dict[str, np.ndarray]) -> dict[str, jax.Array]:
     return {k: jnp.asarray(data[k], jnp.int32 if k == "lengths" else jnp.float32) for k in names}
 
 
-@eqx.filter_jit
-def _forward(model: Any, batch: dict[str, jax.Array]) -> jax.Array:
-    return model(batch["inputs"], batch["lengths"], past=batch.get("past"), future=batch.get("future"))
-
-
-def _raw_forecast(model: Any, data: dict[str, np.ndarray], chunk: int = 1024) -> np.ndarray:
-    """Raw head outputs ``[N, H, P]`` (an ensemble: ``[M, N, H, P]``), in chunks of ``chunk`` rows."""
-    parts = []
-    for start in range(0, len(data["inputs"]), chunk):
-        rows = device_batch({k: v[start : start + chunk] for k, v in data.items() if k not in ("loc", "scale")})
-        parts.append(np.asarray(_forward(model, rows), np.float64))
-    return np.concatenate(parts, axis=-3)
-
-
 def predict(
     model: Forecaster | Seq2SeqForecaster | ForecastEnsemble,
     cfg: ForecastConfig,
@@ -97,6 +84,7 @@ def predict(
     covariate_scaler: CovariateScaler | None = None,
     samples: int | None = None,
     key: jax.Array | None = None,
+    chunk: int = 1024,
 ) -> Forecast:
     """Forecasts of the next ``horizon`` steps after each history ``values[i]`` (data units).
 
@@ -112,7 +100,7 @@ def predict(
     ``S`` paths (`sample_paths`, DeepAR's ancestral sampling) instead of feeding the point forecast back;
     ``mean`` is then the mean of the paths, ``quantiles`` their empirical quantiles at ``levels`` (multi-step
     intervals with the accumulated error) and ``Forecast.samples`` the paths ``[S, N, H]`` (an ensemble of
-    ``M``: ``S`` per member, pooled, ``[M S, N, H]``).
+    ``M``: ``S`` per member, pooled, ``[M S, N, H]``). Histories are forecast ``chunk`` at a time.
     """
     if samples is not None:
         check_sampling(model)
@@ -125,25 +113,35 @@ def predict(
     if extra and covariate_scaler is None and scales_covariates(cfg):
         raise ValueError("the model was trained on standardised exogenous and static covariates: pass "
                          "covariate_scaler=run.covariate_scaler")  # fmt: skip
-    windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)), **extra)
-    data = scaled_windows(windows, cfg, scaler, covariate_scaler)
-    loc, scale = data["loc"][:, None], data["scale"][:, None]
     if samples is not None:
+        windows = Windows(inputs, lengths, np.zeros((len(values), model.horizon)), np.arange(len(values)), **extra)
+        data = scaled_windows(windows, cfg, scaler, covariate_scaler)
+        loc, scale = data["loc"][:, None], data["scale"][:, None]
         paths = sample_in_chunks(model, data["inputs"], data["lengths"], samples, key=key) * scale + loc
         if levels is None:
             return Forecast(paths.mean(axis=0), samples=paths)
         levels = np.asarray(levels, np.float64)
         return Forecast(paths.mean(axis=0), np.moveaxis(np.quantile(paths, levels, axis=0), 0, -1), levels, paths)
-    raw = _raw_forecast(model, data)
-    ensemble = isinstance(model, ForecastEnsemble)
-    point = np.asarray(point_forecast(model.head, jnp.asarray(raw), model.quantiles), np.float64)
-    mean = (np.median(point, axis=0) if ensemble else point) * scale + loc
-    if levels is None:
+    wanted = () if levels is None else check_levels(model, levels)
+    options = Options(cfg.data.input_size, cfg.data.scaler, wanted)
+    tables = forecast_tables(scaler, covariate_scaler, extra["past"].shape[-1] if extra else 0)
+    rows = {"history": inputs, "lengths": lengths, **extra}
+    if scaler is not None:
+        rows["series"] = np.arange(len(values))
+    parts = [
+        forecast_outputs(model, tables, _device_rows({k: v[start : start + chunk] for k, v in rows.items()}), options)
+        for start in range(0, len(values), chunk)
+    ]
+    mean = np.concatenate([np.asarray(p["mean"], np.float64) for p in parts])
+    if not wanted:
         return Forecast(mean)
-    levels = np.asarray(levels, np.float64)
-    q = head_quantiles(model.head, raw, levels, model.quantiles)
-    q = np.median(q, axis=0) if ensemble else q
-    return Forecast(mean, q * scale[..., None] + loc[..., None], levels)
+    quantiles = np.concatenate([np.asarray(p["quantiles"], np.float64) for p in parts])
+    return Forecast(mean, quantiles, np.asarray(wanted, np.float64))
+
+
+def _device_rows(rows: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+    """`forecast_outputs`' inputs on the device: int32 ``lengths`` and ``series``, float32 the rest."""
+    return {k: jnp.asarray(v, jnp.int32 if k in ("lengths", "series") else jnp.float32) for k, v in rows.items()}
 
 
 def _predict_covariates(model: Any, cfg: ForecastConfig, values: Sequence[np.ndarray],

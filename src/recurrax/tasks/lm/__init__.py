@@ -43,3 +43,4 @@ from ._tokenizers import CharTokenizer as CharTokenizer
 from ._tokenizers import Tokenizer as Tokenizer
 from ._tokenizers import WordTokenizer as WordTokenizer
 from ._tokenizers import tokenizer_from_json as tokenizer_from_json
+from ._inference import lm_inference as lm_inference

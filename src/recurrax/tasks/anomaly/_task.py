@@ -1,11 +1,9 @@
-"""The exported functions of an anomaly run (`recurrax.tasks.anomaly`): raw anomaly scores, batch and streaming.
-
-For the forecasting scorers (``kind`` ``prediction`` or ``nll``): with ``z = (x - loc) / scale`` (the
-training scaler), the score of point ``t`` is the error (`NextStep.errors`) of the forecast made after
-``z_0 .. z_{t-1}`` — NaN during the warm-up ``t < window`` — exactly as `score_series` and `StreamingScorer`.
+"""The anomaly task's `TaskSpec` (`recurrax.tasks.get_task("anomaly")`) and `anomaly_inference`, the exported
+functions of a forecasting scorer (``kind`` ``prediction`` or ``nll``) around `forecaster_scores` and
+`forecaster_step`:
 
 - ``score``: ``values`` ``[B, T, D]`` float32 raw, ``lengths`` ``[B]`` in ``[1, T]`` -> ``scores`` ``[B, T]``
-  (NaN in the warm-up and past each length).
+  (NaN in the warm-up and past each length), as `score_series`.
 - ``score_step`` (streaming): ``x`` ``[B, D]`` (one point per stream) and the state -> ``score`` ``[B]`` and the
   new state: ``state_<i>`` ``[B, L, H]`` (the stack's carry, batch first), ``pending`` ``[B, P * D]`` (the
   forecast of the next point) and ``seen`` ``[B]`` int32 (points seen). Batch axis 0.
@@ -16,21 +14,24 @@ training scaler), the score of point ``t`` is the error (`NextStep.errors`) of t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..tasks.anomaly import load_scorer
-from ..tasks.anomaly._models import initial_state
-from ..tasks.anomaly._run import REFERENCE_FILE
-from ..train import read_meta
-from ._export import Function, Input, model_weights
+from ...train import find_checkpoint, read_meta
+from .._contract import Function, Inference, Input, TaskSpec, checkpoint_source, model_weights
+from ._config import AnomalyConfig
+from ._inference import forecaster_scores, forecaster_step
+from ._models import initial_state
+from ._run import REFERENCE_FILE
+from ._scorers import LEGACY_TASKS, TASK as NAME, load_scorer
 
 
-def anomaly(checkpoint: Path) -> dict[str, Any]:
-    """`write_artifact`'s keyword arguments for an anomaly scorer checkpoint (see the module docstring)."""
+def anomaly_inference(checkpoint: str | Path) -> Inference:
+    """``score`` and ``score_step`` of a scorer checkpoint (see the module docstring); ``data``: the number of
+    features, kind, window, scaler and the training run's reference scores (when it kept them)."""
+    checkpoint = find_checkpoint(checkpoint)
     scorer = load_scorer(checkpoint)
     cfg, model = scorer.config, scorer.model
     if cfg.kind == "reconstruction":
@@ -39,34 +40,22 @@ def anomaly(checkpoint: Path) -> dict[str, Any]:
     weights["scaler.loc"] = scorer.loc.astype(np.float32)
     weights["scaler.scale"] = scorer.scale.astype(np.float32)
     features, outputs, window = scorer.num_features, model.out_weight.shape[0], cfg.window
-    zero = initial_state(model.rnn, 1)
-    leaves, state_def = jax.tree.flatten(zero)
+    leaves, state_def = jax.tree.flatten(initial_state(model.rnn, 1))
     names = tuple(f"state_{i}" for i in range(len(leaves)))
 
-    def advance(net: Any, w: dict, carry: tuple, x: jax.Array) -> tuple[tuple, jax.Array]:
-        """One point per stream: ``carry = (state [L, B, ...], pending [B, P*D], seen [B])`` -> new, score."""
-        state, pending, seen = carry
-        z = (x - w["scaler.loc"].reshape(1, -1)) / w["scaler.scale"].reshape(1, -1)
-        error = net.errors(pending, z)
-        out, state = net.step(z, state)
-        seen = seen + 1
-        return (state, out, seen), jnp.where(seen <= window, jnp.nan, error)
-
-    def score_step(w: dict, inputs: dict) -> dict:
+    def score_step(w: dict, inputs: dict) -> dict[str, jax.Array]:
         state = jax.tree.unflatten(state_def, [jnp.swapaxes(inputs[n], 0, 1) for n in names])
         carry = (state, inputs["pending"], inputs["seen"])
-        (state, pending, seen), score = advance(rebuild(w), w, carry, inputs["x"])
+        (state, pending, seen), score = forecaster_step(
+            rebuild(w), w["scaler.loc"], w["scaler.scale"], carry, inputs["x"], window
+        )
         flat = {n: jnp.swapaxes(leaf, 0, 1) for n, leaf in zip(names, jax.tree.leaves(state))}
         return {"score": score, **flat, "pending": pending, "seen": seen}
 
-    def score(w: dict, inputs: dict) -> dict:
-        net, values, lengths = rebuild(w), inputs["values"], inputs["lengths"]
-        batch = values.shape[0]
-        state = initial_state(net.rnn, batch)
-        carry = (state, jnp.zeros((batch, outputs), values.dtype), jnp.zeros((batch,), jnp.int32))
-        _, scores = jax.lax.scan(lambda c, x: advance(net, w, c, x), carry, jnp.swapaxes(values, 0, 1))
-        valid = jnp.arange(values.shape[1]).reshape(1, -1) < lengths.reshape(-1, 1)
-        return {"scores": jnp.where(valid, jnp.swapaxes(scores, 0, 1), jnp.nan)}
+    def score(w: dict, inputs: dict) -> dict[str, jax.Array]:
+        net = rebuild(w)
+        scores = forecaster_scores(net, w["scaler.loc"], w["scaler.scale"], inputs["values"], inputs["lengths"], window)
+        return {"scores": scores}
 
     state_inputs = [Input(n, ("B", leaf.shape[0], *leaf.shape[2:]), str(leaf.dtype)) for n, leaf in zip(names, leaves)]
     streaming = (
@@ -90,7 +79,14 @@ def anomaly(checkpoint: Path) -> dict[str, Any]:
         "scaler": {"loc": scorer.loc.tolist(), "scale": scorer.scale.tolist()},
         "reference_scores": None if reference is None else [None if np.isnan(v) else float(v) for v in reference],
     }
-    source = {"checkpoint": str(checkpoint.resolve()), "data_fingerprint": meta.get("data_fingerprint")}
     config = meta.get("config", {"scorer": meta["scorer"]})
-    return {"task": "anomaly", "functions": functions, "weights": weights, "config": config, "data": data,
-            "source": source}  # fmt: skip
+    return Inference(NAME, functions, weights, data, config, checkpoint_source(checkpoint, meta))
+
+
+TASK = TaskSpec(
+    name=NAME,
+    config_type=AnomalyConfig,
+    inference=anomaly_inference,
+    serving="recurrax.tasks.anomaly._serving",
+    aliases=LEGACY_TASKS,
+)
