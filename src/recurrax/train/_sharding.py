@@ -36,6 +36,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 AXIS = "devices"
 Parallel = Literal["batch", "members"]
+_SIZE_NAMES = {"batch": "batch size", "member": "number of members"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class Placement:
 
     def put_batch(self, batch: Any) -> Any:
         """``batch`` on the mesh, split on the leading axis of every leaf with one (see the class docstring)."""
-        return _put(batch, lambda path, leaf: self._split(path, leaf, "batch"))
+        what = "member" if self.parallel == "members" else "batch"
+        return _put(batch, lambda path, leaf: self._split(path, leaf, what))
 
     def put_state(self, tree: Any) -> Any:
         """Parameters, optimiser state or carry on the mesh in the layout of ``parallel``."""
@@ -88,7 +90,7 @@ class Placement:
             name = jax.tree_util.keystr(path) or "the batch"
             raise ValueError(
                 f"train.devices: {name} has {shape[0]} rows on its leading ({what}) axis, which {self.size} "
-                f"devices do not divide; use a {what} size that is a multiple of {self.size}"
+                f"devices do not divide; use a {_SIZE_NAMES[what]} that is a multiple of {self.size}"
             )
         return NamedSharding(self.mesh, PartitionSpec(AXIS))
 
