@@ -35,6 +35,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    distributed: bool = typer.Option(
+        False, "--distributed", help="Join a multi-host run first (jax.distributed; coordinator and process from "
+        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID): docs/distributed.md."),
+) -> None:  # fmt: skip
+    if distributed:
+        from ..train import initialize_distributed
+
+        initialize_distributed()
+
+
 app.add_typer(_lm.app, name="lm")
 app.add_typer(_classify.app, name="classify")
 app.add_typer(_seq2seq.app, name="seq2seq")
@@ -72,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recurrax: error: {message} (RECURRAX_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
     return result if isinstance(result, int) else 0
+
 
 def run() -> None:
     """The console-script entry point: `main` with its exit code."""
