@@ -37,6 +37,25 @@ class RNNStack(eqx.Module):
     ``recurrent_dropout``, ``zoneout``, ``unroll`` and ``fused`` go to every `RNN` layer (``fused=False``
     turns off the fused LSTM kernel).
 
+    Weights: ``layers[l]`` is an `RNN` (a `Bidirectional` pair ``forward``/``backward`` when bidirectional)
+    whose ``cell`` holds the layer's parameters; layer 0 reads ``D = input_size`` features, every later layer
+    the previous layer's output (``H`` or ``2H``).
+
+    Args:
+        input_size: features per step ``D`` of ``xs`` ``[B, T, D]``.
+        hidden_size: hidden units per layer and direction ``H``.
+        num_layers: stacked layers ``L``, default 1.
+        bidirectional: a forward and a backward layer per depth, outputs concatenated, default False.
+        dropout: dropout rate on every layer's output but the last, training mode only, default 0.0.
+        key: PRNG key for the initial weights (keyword-only, required).
+        cell: registered cell name or cell factory, default ``"lstm"``.
+        recurrent_dropout: variational dropout rate on ``h_{t-1}`` in the recurrent matmul, one mask per
+            sequence, training mode only, default 0.0.
+        zoneout: zoneout rate on the carry (keep the previous state), training mode only, default 0.0.
+        unroll: steps unrolled per `jax.lax.scan` iteration, default 1.
+        fused: use the fused LSTM / fusable-cell kernel where it applies, default True.
+        **cell_options: keyword options passed to every cell's constructor (e.g. ``peepholes``, ``proj_size``).
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> model = rx.RNNStack(3, 8, num_layers=2, bidirectional=True, cell="cifg", key=jax.random.key(0))
@@ -142,6 +161,22 @@ class LSTM(RNNStack):
     ``state`` is ``(h_n, c_n)``, each ``[L * num_directions, B, H]`` (``h_n`` ``[..., proj_size]`` with a
     projection). Weights convert with `recurrax.interop.from_torch` / `to_torch`.
 
+    Weights per layer and direction, as torch's ``weight_ih_l{k}`` etc.: ``layers[l].cell.weight_ih``
+    ``[4H, D_l]``, ``weight_hh`` ``[4H, H]`` (``[4H, proj_size]`` with a projection), ``bias_ih`` and
+    ``bias_hh`` ``[4H]``, row blocks in the gate order **i, f, g, o**; ``weight_hr`` ``[proj_size, H]``.
+    ``D_l`` is ``input_size`` for layer 0, then ``H`` (``proj_size``), doubled when bidirectional.
+
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: LSTM units per layer and direction ``H``.
+        num_layers: stacked layers ``L``, default 1.
+        bidirectional: forward and backward layers, outputs concatenated, default False.
+        dropout: dropout rate between layers, training mode only, default 0.0.
+        key: PRNG key for the initial weights (keyword-only, required).
+        proj_size: size of the recurrent projection of LSTMP, 0 for none, default 0.
+        bias: with ``bias_ih`` and ``bias_hh``, default True.
+        **options: further `RNNStack` and `LSTMCell` options (``peepholes``, ``forget_bias``, ``zoneout``, ...).
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> lstm = rx.LSTM(3, 8, num_layers=2, key=jax.random.key(0))
@@ -173,6 +208,27 @@ class GRU(RNNStack):
     """A multi-layer GRU with PyTorch's ``nn.GRU`` interface (see `RNNStack`, `GRUCell`); ``state`` is ``h_n``.
 
     ``cho=True`` selects the original Cho et al. 2014 form (reset gate before the recurrent matmul).
+
+    Weights per layer and direction, as torch's: ``layers[l].cell.weight_ih`` ``[3H, D_l]``, ``weight_hh``
+    ``[3H, H]``, ``bias_ih`` and ``bias_hh`` ``[3H]``, row blocks in the gate order **r, z, n**; ``D_l`` is
+    ``input_size`` for layer 0, then ``H`` (``2H`` when bidirectional).
+
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: GRU units per layer and direction ``H``.
+        num_layers: stacked layers ``L``, default 1.
+        bidirectional: forward and backward layers, outputs concatenated, default False.
+        dropout: dropout rate between layers, training mode only, default 0.0.
+        key: PRNG key for the initial weights (keyword-only, required).
+        bias: with ``bias_ih`` and ``bias_hh``, default True.
+        **options: further `RNNStack` and `GRUCell` options (``cho``, ``recurrent_dropout``, ``zoneout``, ...).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, recurrax as rx
+        >>> gru = rx.GRU(3, 8, num_layers=2, key=jax.random.key(0))
+        >>> ys, h_n = gru(jnp.ones((4, 10, 3)))
+        >>> ys.shape, h_n.shape, gru.layers[1].cell.weight_ih.shape
+        ((4, 10, 8), (2, 4, 8), (24, 8))
     """
 
     def __init__(
