@@ -51,7 +51,7 @@ def plot(results: list[dict], path: Path) -> None:
     figure.savefig(path)
 
 
-def plot_curves(curves: dict[str, list[dict]], length: int, path: Path) -> None:
+def plot_curves(curves: dict[str, list[dict]], title: str, path: Path) -> None:
     figure = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -62,7 +62,7 @@ def plot_curves(curves: dict[str, list[dict]], length: int, path: Path) -> None:
         axes.plot(steps, np.nanmean(per_seed, axis=1), color=f"C{index}", lw=2, label=cell)
     axes.set_xlabel("environment steps per seed")
     axes.set_ylabel("training return (episodes ending in the rollout)")
-    axes.set_title(f"MemoryChain, memory length {length}: learning curves (thin: seeds)")
+    axes.set_title(title)
     axes.legend()
     figure.tight_layout()
     figure.savefig(path)
@@ -95,7 +95,8 @@ def main() -> None:
                                                   "results": results}, indent=1))  # fmt: skip
     plot(results, ROOT / "docs/rl_memory_chain.png")
     if curves:
-        plot_curves(curves, args.curve_length, ROOT / "docs/rl_learning_curves.png")
+        title = f"MemoryChain, memory length {args.curve_length}: learning curves (thin: seeds)"
+        plot_curves(curves, title, ROOT / "docs/rl_learning_curves.png")
 
 
 if __name__ == "__main__":
