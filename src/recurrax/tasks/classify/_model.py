@@ -48,6 +48,28 @@ class SequenceClassifier(eqx.Module):
     direction starts at each sequence's last valid step; the pooling reads only the valid steps.
     ``cell`` is any registered cell (`RNNStack`); ``key`` turns on dropout (training mode).
 
+    Weights (``H'`` the stack's output size, ``A = attention_size``, ``C_k`` the last conv channel count or 0):
+    ``rnn`` the `RNNStack`; ``attention_weight`` ``W`` ``[A, H']``, ``attention_bias`` ``b`` ``[A]``,
+    ``attention_vector`` ``v`` ``[A]`` (None unless ``pooling="attention"``); ``conv_weights[j]``
+    ``[C_j, C_{j-1}, conv_kernels[j]]`` (``C_0 = D``) and ``conv_biases[j]`` ``[C_j]``; ``head_weight``
+    ``W_out`` ``[num_classes, H' + C_k]``, ``head_bias`` ``b_out`` ``[num_classes]``.
+
+    Args:
+        input_size: features per step ``D``.
+        num_classes: classes ``C`` (at least 2).
+        hidden_size: hidden units per layer and direction ``H`` (keyword-only, required).
+        num_layers: stacked recurrent layers, default 1.
+        bidirectional: forward and backward layers, default False.
+        pooling: ``"last"``, ``"mean"`` or ``"attention"``, default ``"last"``.
+        attention_size: width ``A`` of the attention MLP, default 32.
+        dropout: dropout rate between recurrent layers and on ``z`` before the head, default 0.0.
+        cell: registered cell name, default ``"lstm"``.
+        conv_channels: channels of the LSTM-FCN convolution branch, ``()`` for none, default ``()``.
+        conv_kernels: one kernel width per conv layer, default ``(8, 5, 3)``.
+        input_norm: ``"none"`` or ``"series"`` (per-sequence z-normalisation), default ``"none"``.
+        key: PRNG key for the initial weights (required).
+        **options: further `RNNStack` / cell options (``recurrent_dropout``, ``zoneout``, ``peepholes``, ...).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> model = SequenceClassifier(3, 4, hidden_size=8, bidirectional=True, key=jax.random.key(0))

@@ -38,6 +38,24 @@ class Forecaster(eqx.Module):
     """``raw = model(inputs, lengths, key=None)``: ``inputs`` ``[B, L]``, ``lengths`` ``[B]`` int,
     ``raw`` ``[B, H, P]`` head outputs for the next ``H = horizon`` steps.
 
+    Weights (``N`` the stack's output size): ``rnn`` an `RNNStack` reading ``[B, L, 1 + K]``;
+    ``out_weight`` ``W`` ``[H * P, N + H * K]`` for ``direct`` (rows horizon-major, row ``h * P + p``; columns
+    the last state, then ``future`` flattened step-major, ``h * K + k``), ``[P, N]`` for ``recursive``;
+    ``out_bias`` ``b`` ``[H * P]`` or ``[P]``.
+
+    Args:
+        horizon: forecast steps ``H`` (at least 1).
+        hidden_size: hidden units per layer ``N``.
+        num_layers: stacked recurrent layers, default 1.
+        kind: ``"direct"`` (all steps from the last state) or ``"recursive"`` (autoregressive), default
+            ``"direct"``.
+        head: ``"point"``, ``"gaussian"``, ``"student_t"`` or ``"quantile"`` (sets ``P``), default ``"point"``.
+        quantiles: levels of the ``"quantile"`` head, default ``(0.1, 0.5, 0.9)``.
+        cell: registered cell name, default ``"lstm"``.
+        dropout: dropout rate between recurrent layers, training mode only, default 0.0.
+        covariates: covariates per step ``K`` (``direct`` only), default 0.
+        key: PRNG key for the initial weights (keyword-only, required).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> model = Forecaster(horizon=3, hidden_size=8, head="gaussian", key=jax.random.key(0))

@@ -32,6 +32,23 @@ class Seq2SeqForecaster(eqx.Module):
     ``lengths`` ``[B]``, covariates ``past`` ``[B, L, K]`` and ``future`` ``[B, H, K]`` (with ``K =
     covariates > 0``), ``raw`` ``[B, H, P]``.
 
+    Weights (``N = hidden_size``): ``encoder`` an `RNNStack` reading ``[B, L, 1 + K]``; ``decoder`` an
+    `RNNStack` reading ``[B, H, H + K]`` (one-hot step code, then ``future``); ``attn_weight`` ``W_a``
+    ``[N, N]`` (None without attention); ``out_weight`` ``W_o`` ``[P, 2N]`` with attention (columns ``d_k``
+    then ``c_k``), ``[P, N]`` without; ``out_bias`` ``b_o`` ``[P]``.
+
+    Args:
+        horizon: forecast steps ``H`` (at least 1).
+        hidden_size: hidden units per layer ``N`` of the encoder and the decoder.
+        num_layers: stacked layers of each, default 1.
+        attention: Luong "general" attention of the decoder over the encoder outputs, default False.
+        head: ``"point"``, ``"gaussian"``, ``"student_t"`` or ``"quantile"`` (sets ``P``), default ``"point"``.
+        quantiles: levels of the ``"quantile"`` head, default ``(0.1, 0.5, 0.9)``.
+        cell: registered cell name, default ``"lstm"``.
+        dropout: dropout rate between recurrent layers, training mode only, default 0.0.
+        covariates: covariates per step ``K``, default 0.
+        key: PRNG key for the initial weights (keyword-only, required).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> model = Seq2SeqForecaster(horizon=3, hidden_size=8, attention=True, key=jax.random.key(0))
