@@ -43,6 +43,18 @@ class NextStep(eqx.Module):
     """``out, state = model(xs, state=None, key=None)``: ``xs`` ``[B, T, D]``, ``out`` ``[B, T, P * D]`` where
     ``out[:, t]`` models ``x_{t+1}`` (``P`` = 1: the point forecast; 2: Gaussian mean then log-variance).
 
+    Weights (``N`` the stack's output size): ``rnn`` the `RNNStack` over ``[B, T, D]``; ``out_weight``
+    ``[P * D, N]`` (rows: the ``D`` means, then the ``D`` log-variances when Gaussian); ``out_bias`` ``[P * D]``.
+
+    Args:
+        num_features: features per step ``D``.
+        hidden_size: hidden units per layer.
+        num_layers: stacked recurrent layers, default 1.
+        gaussian: model a Gaussian (mean and log-variance, ``P = 2``) instead of a point forecast, default False.
+        cell: registered cell name, default ``"lstm"``.
+        dropout: dropout rate between recurrent layers, training mode only, default 0.0.
+        key: PRNG key for the initial weights (keyword-only, required).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> model = NextStep(2, 8, gaussian=True, key=jax.random.key(0))
@@ -108,6 +120,18 @@ class NextStep(eqx.Module):
 
 class Autoencoder(eqx.Module):
     """``recon = model(windows, key=None)``: ``windows`` ``[B, W, D]``, ``recon`` ``[B, W, D]`` aligned with them.
+
+    Weights (``N`` the stacks' output size): ``encoder`` an `RNNStack` over ``[B, W, D]``; ``decoder`` an
+    `RNNStack` over zeros ``[B, W, 1]``, started from the encoder's final state; ``out_weight`` ``[D, N]``,
+    ``out_bias`` ``[D]``.
+
+    Args:
+        num_features: features per step ``D``.
+        hidden_size: hidden units per layer of the encoder and the decoder.
+        num_layers: stacked layers of each, default 1.
+        cell: registered cell name, default ``"lstm"``.
+        dropout: dropout rate between recurrent layers, training mode only, default 0.0.
+        key: PRNG key for the initial weights (keyword-only, required).
 
     Example:
         >>> import jax, jax.numpy as jnp

@@ -34,6 +34,21 @@ class LanguageModel(eqx.Module):
     (``recurrent_dropout``, ``zoneout``, ``unroll``, ``fused``) and to its cells (e.g. ``proj_size``).
     Embedding and read-out start ``U(-0.1, 0.1)``, the read-out bias at zero.
 
+    Weights: ``embedding`` ``E`` ``[V, embed_size]``; ``rnn`` the `RNNStack`; ``head_weight`` ``W`` ``[V, H]``
+    (``H`` the stack's output size; None when ``tie_weights``, which reads out with ``E``); ``head_bias``
+    ``b`` ``[V]``.
+
+    Args:
+        vocab_size: vocabulary size ``V`` (at least 1).
+        embed_size: embedding width (keyword-only, required).
+        hidden_size: hidden units per layer (keyword-only, required).
+        num_layers: stacked recurrent layers ``L``, default 1.
+        cell: registered cell name, default ``"lstm"``.
+        dropout: dropout rate on the embeddings, between layers and before the read-out, default 0.0.
+        tie_weights: read out with the embedding matrix (needs ``embed_size`` = output size), default False.
+        key: PRNG key for the initial weights (required).
+        **options: further `RNNStack` / cell options (``recurrent_dropout``, ``zoneout``, ``proj_size``, ...).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> model = LanguageModel(50, embed_size=16, hidden_size=32, num_layers=2, key=jax.random.key(0))

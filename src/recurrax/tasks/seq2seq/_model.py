@@ -59,6 +59,24 @@ class Seq2Seq(eqx.Module):
     ``weights`` ``[B, T, S]``. The decoder runs in one `lax.scan`; decoding is in
     `recurrax.tasks.seq2seq.greedy_decode` / `beam_search`.
 
+    Weights (``E = embed_size``, ``H = hidden_size``): ``source_embedding`` ``[V_src, E]``,
+    ``target_embedding`` ``[V_tgt, E]``; ``encoder`` a bidirectional LSTM `RNNStack` (``2H`` outputs);
+    ``bridge_weight`` ``W_b`` ``[H, 2H]``, ``bridge_bias`` ``b_b`` ``[H]``; ``decoder`` an `LSTMCell` whose
+    ``weight_ih`` is ``[4H, E + 2H]`` (additive: ``[e_t; ctx]``), ``[4H, E + H]`` (general: ``[e_t; o_{t-1}]``)
+    or ``[4H, E]`` (none), gate blocks i, f, g, o; ``key_weight`` ``U`` / ``W_a`` ``[H, 2H]`` (None for
+    ``"none"``); ``query_weight`` ``W_q`` ``[H, H]`` and ``score_vector`` ``v`` ``[H]`` (additive only);
+    ``combine_weight`` ``W_o`` ``[H, 3H]`` (columns ``[h_t; ctx]`` additive, ``[ctx; h_t]`` general; None for
+    ``"none"``); ``out_weight`` ``W_out`` ``[V_tgt, H]``, ``out_bias`` ``b_out`` ``[V_tgt]``.
+
+    Args:
+        source_vocab: source vocabulary size ``V_src`` (at least 2, ``PAD`` = 0).
+        target_vocab: target vocabulary size ``V_tgt`` (at least 4: ``PAD``, ``BOS``, ``EOS``, a word).
+        embed_size: embedding width ``E`` of both vocabularies (keyword-only, required).
+        hidden_size: LSTM units ``H`` per encoder direction and of the decoder (keyword-only, required).
+        encoder_layers: stacked bidirectional encoder layers, default 1.
+        attention: ``"additive"``, ``"general"`` or ``"none"``, default ``"additive"``.
+        key: PRNG key for the initial weights (keyword-only, required).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> model = Seq2Seq(10, 12, embed_size=8, hidden_size=16, key=jax.random.key(0))
