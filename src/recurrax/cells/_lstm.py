@@ -49,6 +49,33 @@ class LSTMCell(AbstractCell):
     Defaults: glorot-uniform ``weight_ih``, one orthogonal block per gate in ``weight_hh``, zero biases except
     the forget gate's ``forget_bias = 1.0`` in ``bias_ih`` (Jozefowicz et al. 2015), zero peepholes and ``R``.
 
+    Weights (``G = len(gate_layout)``: 4 for the full cell, one less per removed gate, 3 with CIFG;
+    ``R_h = proj_size or H``)::
+
+        weight_ih               [G*H, D]      row blocks in gate_layout order, i, f, g, o as torch
+        weight_hh               [G*H, R_h]    same blocks
+        bias_ih, bias_hh        [G*H]         None with bias=False
+        weight_peephole         [len(peepholes), H]   rows p_i, p_f, p_o of the gates in peepholes, in that order
+        weight_hr               [proj_size, H]        W_hr of LSTMP; None when proj_size = 0
+        weight_gate_recurrence  [S*H, S*H]    FGR's R, S = len(sigmoid_gates), blocks in i, f, o order
+
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: cell units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        peepholes: gates with a diagonal peephole, any subset of ``("i", "f", "o")``, default ``()``.
+        proj_size: recurrent projection size of LSTMP, 0 for none, default 0.
+        bias: with ``bias_ih`` and ``bias_hh``, default True.
+        forget_bias: initial forget-gate bias in ``bias_ih``, default 1.0.
+        input_gate: compute ``i`` (False: NIG, i = 1), default True.
+        forget_gate: compute ``f`` (False: NFG, f = 1), default True.
+        output_gate: compute ``o`` (False: NOG, o = 1), default True.
+        coupled: CIFG, ``i = 1 - f``, no input-gate weights, default False.
+        input_activation: ``tanh`` on ``g`` (False: NIAF), default True.
+        output_activation: ``tanh`` on ``c_t`` before ``o`` (False: NOAF), default True.
+        full_gate_recurrence: FGR, previous gate activations feed every gate through ``R``, default False.
+        dtype: parameter dtype, default None (float32).
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> cell = rx.LSTMCell(3, 5, key=jax.random.key(0), peepholes=("i", "f", "o"))
@@ -56,6 +83,9 @@ class LSTMCell(AbstractCell):
         >>> carry, y = cell(carry, jnp.ones((2, 3)))
         >>> y.shape, carry[1].shape
         ((2, 5), (2, 5))
+        >>> cifg = rx.LSTMCell(3, 5, key=jax.random.key(0), coupled=True)
+        >>> cifg.gate_layout, cifg.weight_ih.shape, cifg.weight_hh.shape
+        (('f', 'g', 'o'), (15, 3), (15, 5))
     """
 
     weight_ih: Array
