@@ -49,7 +49,17 @@ class LayerNormLSTMCell(AbstractCell):
     per gate), gains ``ln_x_gain``, ``ln_h_gain`` ``[4H]`` and ``ln_c_gain`` ``[H]`` (init 1), shifts
     ``ln_x_bias``, ``ln_h_bias`` ``[4H]`` and ``ln_c_bias`` ``[H]`` (init 0) and ``bias`` ``[4H]`` (zero
     except the forget gate's ``forget_bias = 1.0``). ``bias=False`` drops every additive parameter (``b``
-    and the three shifts), leaving gain-only normalisation.
+    and the three shifts), leaving gain-only normalisation. Every ``[4H]`` vector and the rows of both
+    weights are in blocks of ``H`` in the gate order i, f, g, o (the forget bias is block 1).
+
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: cell units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        bias: with ``bias`` and the shifts ``ln_*_bias``, default True.
+        forget_bias: initial forget-gate block of ``bias``, default 1.0.
+        eps: added to the variance in every layer normalisation, default 1e-5.
+        dtype: parameter dtype, default None (float32).
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
