@@ -46,6 +46,14 @@ class GRUCell(AbstractCell):
 
     Defaults: glorot-uniform ``weight_ih``, one orthogonal block per gate in ``weight_hh``, zero biases.
 
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: hidden units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        bias: with ``bias_ih`` and ``bias_hh``, default True.
+        cho: the original form of Cho et al. 2014 (reset before the recurrent matmul), default False.
+        dtype: parameter dtype, default None (float32).
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> cell = rx.GRUCell(3, 5, key=jax.random.key(0))
