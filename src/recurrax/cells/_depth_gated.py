@@ -50,7 +50,18 @@ class DepthGatedLSTMCell(AbstractCell):
     ``D_h = input_size - H`` with lower memory), ``weight_hh`` ``[4H, H]`` (one orthogonal block per gate),
     ``bias`` ``[4H (+H)]`` (zero except the forget gate's ``forget_bias = 1.0``), and with lower memory the
     diagonal depth weights ``weight_depth_cell`` (``w_cd``) and ``weight_depth_lower`` (``w_ld``) ``[H]``
-    (init 0, like peepholes).
+    (init 0, like peepholes). Row blocks of ``weight_ih`` and ``bias`` are in the order i, f, g, o, then
+    ``d`` (``W_id``, ``b_d``) with lower memory; of ``weight_hh`` i, f, g, o.
+
+    Args:
+        input_size: features per step ``D`` (``2H``, ``concat(h^{low}, c^{low})``, with lower memory).
+        hidden_size: cell units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        lower_memory: read the layer below's memory and add the depth gate, default False.
+        emit_memory: output ``concat(h_t, c_t)`` ``[B, 2H]`` for the layer above, default False.
+        bias: with ``bias`` (and ``b_d``), default True.
+        forget_bias: initial forget-gate block of ``bias``, default 1.0.
+        dtype: parameter dtype, default None (float32).
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
