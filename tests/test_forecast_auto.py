@@ -237,7 +237,7 @@ def test_tuning_refuses_auto_and_takes_an_explicit_kind():
     from recurrax.config import ConfigError
     from recurrax.lifecycle import tune_task
 
-    check = tune_task("forecast").check
+    check = tune_task("forecast").check_tune
     with pytest.raises(ConfigError, match="set model.kind = direct"):
         check(load_config(fc.ForecastConfig, None, ["data.validate=true"]))
     check(load_config(fc.ForecastConfig, None, ["data.validate=true", "model.kind=direct"]))
