@@ -48,7 +48,17 @@ class ClockworkRNNCell(AbstractCell):
     before ``W_hh`` (the kept value of a sleeping module is not masked).
 
     Parameters: ``weight_ih`` ``[H, D]`` (glorot uniform), ``weight_hh`` ``[H, H]`` (orthogonal, then
-    masked by ``M``), ``bias`` ``[H]`` (zero; None with ``bias=False``).
+    masked by ``M``), ``bias`` ``[H]`` (zero; None with ``bias=False``). Rows and columns are grouped by
+    module in the order of ``periods``: units ``k H/g ... (k+1) H/g - 1`` have period ``T_{k+1}``.
+
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: hidden units ``H``, divisible by ``len(periods)``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        periods: strictly increasing module periods, default ``(1, 2, 4, 8)``.
+        nonlinearity: ``"tanh"`` or ``"relu"``, default ``"tanh"``.
+        bias: with ``bias``, default True.
+        dtype: parameter dtype, default None (float32).
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
