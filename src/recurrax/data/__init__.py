@@ -1,5 +1,7 @@
 """Datasets: a registry of named real datasets (verified downloads, a cache, local data directories) and
-synthetic benchmarks.
+synthetic benchmarks; the data tools that tasks share: long frames on disk (`read_frame`, `write_frame`,
+`future_stamps`), series windows (`make_windows`, `Windows`, `left_aligned`, `last_inputs`, `last_values`),
+scalers (`Scaler`, `window_stats`, `scale_rows`) and tokenizers (`CharTokenizer`, `WordTokenizer`).
 
     >>> import recurrax.data as rd
     >>> [info.name for info in rd.list_datasets() if info.kind == "text"]
@@ -16,6 +18,9 @@ from . import _translation as _translation  # registers the sentence-pair (trans
 from . import _ts as _ts  # registers the .ts classification datasets
 from . import _ucr_anomaly as _ucr_anomaly  # registers UCR anomaly series #135
 from . import _weather as _weather  # registers the Seattle weather series (vega_datasets)
+from ._frames import future_stamps as future_stamps
+from ._frames import read_frame as read_frame
+from ._frames import write_frame as write_frame
 from ._nab import NabSeries as NabSeries
 from ._nab import load_nab as load_nab
 from ._nab import probation_period as probation_period
@@ -31,6 +36,10 @@ from ._registry import list_datasets as list_datasets
 from ._registry import load_documents as load_documents
 from ._registry import load_text as load_text
 from ._registry import register_dataset as register_dataset
+from ._scalers import Scaler as Scaler
+from ._scalers import ScalerName as ScalerName
+from ._scalers import scale_rows as scale_rows
+from ._scalers import window_stats as window_stats
 from ._sources import ChecksumError as ChecksumError
 from ._sources import DatasetError as DatasetError
 from ._sources import UrlSource as UrlSource
@@ -38,6 +47,10 @@ from ._sources import WheelSource as WheelSource
 from ._sources import digest_of as digest_of
 from ._sources import sha256_of as sha256_of
 from ._synthetic import adding_problem as adding_problem
+from ._tokenizers import CharTokenizer as CharTokenizer
+from ._tokenizers import Tokenizer as Tokenizer
+from ._tokenizers import WordTokenizer as WordTokenizer
+from ._tokenizers import tokenizer_from_json as tokenizer_from_json
 from ._translation import load_pairs as load_pairs
 from ._translation import parse_pairs as parse_pairs
 from ._translation import word_tokens as word_tokens
@@ -50,3 +63,9 @@ from ._ucr_anomaly import UCRAnomalySeries as UCRAnomalySeries
 from ._ucr_anomaly import load_ucr_anomaly as load_ucr_anomaly
 from ._ucr_anomaly import parse_ucr_anomaly as parse_ucr_anomaly
 from ._weather import load_seattle_weather as load_seattle_weather
+from ._windows import Windows as Windows
+from ._windows import check_covariates as check_covariates
+from ._windows import last_inputs as last_inputs
+from ._windows import last_values as last_values
+from ._windows import left_aligned as left_aligned
+from ._windows import make_windows as make_windows

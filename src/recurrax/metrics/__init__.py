@@ -23,11 +23,14 @@ from ._bleu import bleu as bleu
 from ._classification import accuracy as accuracy
 from ._classification import confusion_matrix as confusion_matrix
 from ._classification import macro_f1 as macro_f1
+from ._drift import REFERENCE_PROFILE_FILE as REFERENCE_PROFILE_FILE
 from ._drift import KSResult as KSResult
 from ._drift import ReferenceProfile as ReferenceProfile
 from ._drift import ks_test as ks_test
 from ._drift import psi as psi
-from ._edit_distance import cer as cer, edit_distance as edit_distance, wer as wer
+from ._edit_distance import cer as cer
+from ._edit_distance import edit_distance as edit_distance
+from ._edit_distance import wer as wer
 from ._forecast import coverage as coverage
 from ._forecast import crps_gaussian as crps_gaussian
 from ._forecast import crps_samples as crps_samples

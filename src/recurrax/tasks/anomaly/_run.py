@@ -23,9 +23,9 @@ import pandas as pd
 
 from ... import metrics
 from ...config import from_dict, to_dict, to_toml
-from ...metrics._drift import REFERENCE_PROFILE_FILE
+from ...data import read_frame
+from ...metrics import REFERENCE_PROFILE_FILE
 from ...train import find_checkpoint, read_meta
-from ..forecast import read_frame
 from ._config import AnomalyConfig, DataConfig, DetectorConfig
 from ._detectors import Detection, detect, sequences_of
 from ._scorers import Scorer, fit_scorer, load_scorer, score_series

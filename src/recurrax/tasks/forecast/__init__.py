@@ -31,6 +31,12 @@ The M3 benchmark: `load_m3`, `M3Series`, `M3Settings`, `m3_lstm_forecast`, `m3_s
 See docs/forecast.md.
 """
 
+from ...data import Scaler as Scaler
+from ...data import Windows as Windows
+from ...data import future_stamps as future_stamps  # moved to recurrax.data, re-exported
+from ...data import make_windows as make_windows
+from ...data import read_frame as read_frame
+from ...data import write_frame as write_frame
 from ._auto import fit_auto as fit_auto
 from ._backtest import backtest as backtest
 from ._backtest import point_scores as point_scores
@@ -49,20 +55,14 @@ from ._covariates import CALENDAR as CALENDAR
 from ._covariates import calendar_features as calendar_features
 from ._covariates import covariate_names as covariate_names
 from ._covariates import future_covariates as future_covariates
-from ._data import Scaler as Scaler
 from ._data import SeriesSet as SeriesSet
-from ._data import Windows as Windows
 from ._data import fill_missing as fill_missing
-from ._data import make_windows as make_windows
 from ._derive import derive_input_size as derive_input_size
 from ._derive import derive_steps as derive_steps
 from ._derive import resolve_config as resolve_config
 from ._ensemble import ForecastEnsemble as ForecastEnsemble
 from ._frames import forecast_frame as forecast_frame
-from ._frames import future_stamps as future_stamps
-from ._frames import read_frame as read_frame
 from ._frames import read_series as read_series
-from ._frames import write_frame as write_frame
 from ._heads import head_loss as head_loss
 from ._heads import head_quantiles as head_quantiles
 from ._holdout import backtest_run as backtest_run
@@ -72,6 +72,7 @@ from ._holdout import fit_holdout as fit_holdout
 from ._holdout import holdout_forecast as holdout_forecast
 from ._holdout import load_series as load_series
 from ._holdout import predict_series as predict_series
+from ._inference import forecast_outputs as forecast_outputs
 from ._m3 import FREQUENCIES as FREQUENCIES
 from ._m3 import PUBLISHED as M3_PUBLISHED
 from ._m3 import M3Series as M3Series
@@ -87,6 +88,8 @@ from ._predict import Forecast as Forecast
 from ._predict import predict as predict
 from ._refit import backtest_refit as backtest_refit
 from ._report import write_forecast_report as write_forecast_report
+from ._retrain import challenge_forecast as challenge_forecast
+from ._retrain import warm_fit_forecast as warm_fit_forecast
 from ._run import ForecastRun as ForecastRun
 from ._run import build_model as build_model
 from ._run import fit_forecast as fit_forecast
@@ -97,7 +100,4 @@ from ._select import Selection as Selection
 from ._select import catch_implausible as catch_implausible
 from ._select import combination_weights as combination_weights
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster
-from ._inference import forecast_outputs as forecast_outputs
-from ._retrain import challenge_forecast as challenge_forecast
-from ._retrain import warm_fit_forecast as warm_fit_forecast
 from ._task import forecast_inference as forecast_inference

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...data import future_stamps
+
 CALENDAR: dict[str, tuple[str, float]] = {
     "month": ("month", 12.0),
     "quarter": ("quarter", 4.0),
@@ -95,8 +97,6 @@ def future_covariates(
     Calendar features come from `future_stamps`; static ones repeat each series' own; exogenous columns come
     from the long frame ``future`` (``unique_id``, ``ds``, the columns), which must hold every series at
     every forecast stamp (extra rows are ignored)."""
-    from ._frames import future_stamps
-
     names = covariate_names(calendar, exogenous, static)
     if not names:
         return None

@@ -1,4 +1,5 @@
-"""Series data for global forecasting models: a long frame or arrays -> `SeriesSet`; scalers; windows.
+"""Series data for global forecasting models: a long frame or arrays -> `SeriesSet` (scalers and windows:
+`recurrax.data`).
 
 A `SeriesSet` holds ``N`` univariate series of their own lengths (``values[i]`` ``[n_i]`` float64), their
 ids and, from a frame, their time stamps. Missing values are explicit: ``missing="error"`` refuses NaN (and
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
+
+from ._covariates import calendar_features, covariate_names, numeric_columns, static_values
 
 Missing = Literal["error", "ffill", "interpolate"]
-ScalerName = Literal["standard", "robust", "meanabs", "last", "none"]
 
 
 @dataclass
@@ -68,10 +71,6 @@ class SeriesSet:
         Refused with a ValueError: a frame without rows (``no rows``), and an infinite value or one beyond
         the float32 range (``|x| > 3.4e38``, which training cannot represent) in ``y`` or a covariate column,
         naming the series, the column and the ``ds``. NaN is missing (see ``missing``)."""
-        import pandas as pd
-
-        from ._covariates import calendar_features, covariate_names, numeric_columns, static_values
-
         absent = [c for c in ("unique_id", "ds", "y") if c not in frame.columns]
         if absent:
             raise ValueError(f"the frame lacks the columns {absent} (expected unique_id, ds, y)")
@@ -155,138 +154,3 @@ def fill_missing(y: np.ndarray, missing: Missing, *, name: str = "") -> np.ndarr
         filled[:first] = y[first]
         return filled
     raise ValueError(f"missing must be 'error', 'ffill' or 'interpolate', got {missing!r}")
-
-
-@dataclass
-class Scaler:
-    """Per-series affine scaling ``z = (y - loc) / scale`` with ``loc``, ``scale`` ``[N]`` fitted on history.
-
-    - ``standard``: mean and standard deviation; ``robust``: median and interquartile range;
-    - ``meanabs``: ``loc = 0``, ``scale = mean |y|`` (as DeepAR's mean scaling, Salinas et al. 2020);
-    - ``last``: ``loc = 0``, ``scale = |y_n|``, the last value (the level that ES-RNN divides by, Smyl 2020:
-      forecasts become ratios to the last value, and 1 is the naive forecast);
-    - ``none``: ``loc = 0``, ``scale = 1``. A zero scale is replaced by 1.
-    """
-
-    loc: np.ndarray
-    scale: np.ndarray
-    method: str = "standard"
-
-    @classmethod
-    def fit(cls, values: Sequence[np.ndarray], method: ScalerName = "standard") -> Scaler:
-        if method == "standard":
-            loc = np.array([v.mean() for v in values])
-            scale = np.array([v.std() for v in values])
-        elif method == "robust":
-            loc = np.array([np.median(v) for v in values])
-            scale = np.array([np.subtract(*np.percentile(v, [75, 25])) for v in values])
-        elif method == "meanabs":
-            loc = np.zeros(len(values))
-            scale = np.array([np.abs(v).mean() for v in values])
-        elif method == "last":
-            loc = np.zeros(len(values))
-            scale = np.array([abs(v[-1]) for v in values])
-        elif method == "none":
-            loc, scale = np.zeros(len(values)), np.ones(len(values))
-        else:
-            raise ValueError(f"unknown scaler {method!r}; expected standard, robust, meanabs, last or none")
-        return cls(loc, np.where(scale > 0, scale, 1.0), method)
-
-    def transform(self, values: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [(v - m) / s for v, m, s in zip(values, self.loc, self.scale)]
-
-    def inverse(self, scaled: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
-        """Scaled values ``[N, ...]`` (rows ``index`` of the fitted series when given) back to data units."""
-        loc, scale = (self.loc, self.scale) if index is None else (self.loc[index], self.scale[index])
-        shape = (-1,) + (1,) * (np.ndim(scaled) - 1)
-        return np.asarray(scaled) * scale.reshape(shape) + loc.reshape(shape)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Scaler:
-        return cls(np.asarray(data["loc"], np.float64), np.asarray(data["scale"], np.float64), data["method"])
-
-
-@dataclass
-class Windows:
-    """Training windows: ``inputs`` ``[W, L]`` (the last ``lengths[w] <= L`` history values, left-aligned,
-    zero after ``lengths``), ``lengths`` ``[W]``, ``targets`` ``[W, H]`` (the next ``H`` values),
-    ``series`` ``[W]`` (the index of the series each window comes from) and, with covariates, ``past``
-    ``[W, L, K]`` (those of the input steps, aligned as ``inputs``) and ``future`` ``[W, H, K]`` (those of
-    the target steps)."""
-
-    inputs: np.ndarray
-    lengths: np.ndarray
-    targets: np.ndarray
-    series: np.ndarray
-    past: np.ndarray | None = None
-    future: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-
-def left_aligned(history: np.ndarray, input_size: int) -> tuple[np.ndarray, int]:
-    """The last ``input_size`` values of ``history`` ``[n, ...]`` left-aligned in a zero row ``[input_size, ...]``,
-    and their count."""
-    tail = history[-input_size:]
-    row = np.zeros((input_size, *history.shape[1:]))
-    row[: len(tail)] = tail
-    return row, len(tail)
-
-
-def make_windows(
-    values: Sequence[np.ndarray],
-    input_size: int,
-    horizon: int,
-    *,
-    stride: int = 1,
-    min_input: int = 1,
-    max_windows: int | None = None,
-    covariates: Sequence[np.ndarray] | None = None,
-) -> Windows:
-    """Every window of each series whose ``horizon`` targets are observed, at forecast origins ``t`` (the
-    first target index) from ``n - horizon`` backwards every ``stride`` steps while ``t >= min_input``, at
-    most ``max_windows`` of them per series (the latest); the input is ``y[max(0, t - input_size):t]``
-    (shorter near the start: see `Windows`). ``covariates`` (``[n_i, K]`` per series) give the windows'
-    ``past`` and ``future``. The windows of a series are consecutive, latest first."""
-    if input_size < 1 or horizon < 1 or stride < 1 or min_input < 1 or (max_windows is not None and max_windows < 1):
-        raise ValueError("input_size, horizon, stride, min_input and max_windows must be >= 1")
-    if covariates is not None:
-        check_covariates(values, covariates)
-    inputs, lengths, targets, series, past, future = [], [], [], [], [], []
-    for index, y in enumerate(values):
-        for t in list(range(y.size - horizon, min_input - 1, -stride))[:max_windows]:
-            row, count = left_aligned(y[:t], input_size)
-            inputs.append(row)
-            lengths.append(count)
-            targets.append(y[t : t + horizon])
-            series.append(index)
-            if covariates is not None:
-                past.append(left_aligned(covariates[index][:t], input_size)[0])
-                future.append(covariates[index][t : t + horizon])
-    if not inputs:
-        raise ValueError(f"no series is long enough for a window (min_input={min_input}, horizon={horizon})")
-    extra = {} if covariates is None else {"past": np.stack(past), "future": np.stack(future)}
-    return Windows(np.stack(inputs), np.asarray(lengths), np.stack(targets), np.asarray(series), **extra)
-
-
-def check_covariates(values: Sequence[np.ndarray], covariates: Sequence[np.ndarray]) -> None:
-    """A clear error unless ``covariates`` are ``N`` finite arrays ``[n_i, K]`` (one ``K``) for ``values``."""
-    if len(covariates) != len(values):
-        raise ValueError(f"got covariates for {len(covariates)} series and {len(values)} series")
-    widths = {np.shape(c)[-1] if np.ndim(c) == 2 else -1 for c in covariates}
-    for i, (y, c) in enumerate(zip(values, covariates)):
-        if np.ndim(c) != 2 or len(c) != len(y) or len(widths) != 1:
-            raise ValueError(f"series {i}: covariates must be [n_i, K] with one K for all, got shape {np.shape(c)} "
-                             f"for {len(y)} values")  # fmt: skip
-        if not np.isfinite(c).all():
-            raise ValueError(f"series {i}: covariates hold NaN or inf")
-
-
-def last_inputs(values: Sequence[np.ndarray], input_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The inputs ``[N, L]`` and lengths ``[N]`` to forecast after the end of each series."""
-    rows = [left_aligned(y, input_size) for y in values]
-    return np.stack([r for r, _ in rows]), np.asarray([c for _, c in rows])

@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ...data import last_values, window_stats
 from ._covariate_scaling import CovariateScaler
 from ._ensemble import ForecastEnsemble
 from ._heads import point_forecast, raw_quantiles
-from ._scaling import last_values, window_stats
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ...data import Scaler, Windows, check_covariates, last_inputs, left_aligned, scale_rows, window_stats
 from ._config import ForecastConfig
 from ._covariate_scaling import CovariateScaler
-from ._data import Scaler, Windows, check_covariates, last_inputs, left_aligned
 from ._ensemble import ForecastEnsemble
 from ._inference import Options, check_levels, forecast_outputs, forecast_tables
 from ._model import Forecaster
 from ._sampling import check_sampling, sample_in_chunks
-from ._scaling import scale_rows, window_stats
 from ._seq2seq import Seq2SeqForecaster
 
 

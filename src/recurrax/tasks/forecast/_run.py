@@ -22,12 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
+from ...data import Scaler, make_windows
 from ...metrics import ReferenceProfile, smape
 from ...metrics._drift import REFERENCE_PROFILE_FILE
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
 from ._covariate_scaling import CovariateScaler
-from ._data import Scaler, SeriesSet, make_windows
+from ._data import SeriesSet
 from ._derive import resolve_config
 from ._ensemble import ForecastEnsemble, ensemble_loss
 from ._heads import head_loss, point_loss

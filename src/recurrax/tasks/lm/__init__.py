@@ -12,6 +12,10 @@ sampling in one `lax.scan` (`sample`), configs (`LMConfig`, `ModelConfig`, `Data
 (`fit_lm`, `evaluate_lm`, `sample_lm`, `load_lm`); `evaluate_protocol` for benchmark protocols.
 """
 
+from ...data import CharTokenizer as CharTokenizer  # moved to recurrax.data, re-exported
+from ...data import Tokenizer as Tokenizer
+from ...data import WordTokenizer as WordTokenizer
+from ...data import tokenizer_from_json as tokenizer_from_json
 from ._batching import TokenWindows as TokenWindows
 from ._config import DataConfig as DataConfig
 from ._config import LMConfig as LMConfig
@@ -19,6 +23,7 @@ from ._config import ModelConfig as ModelConfig
 from ._corpus import Corpus as Corpus
 from ._corpus import load_corpus as load_corpus
 from ._corpus import make_tokenizer as make_tokenizer
+from ._inference import lm_inference as lm_inference
 from ._metrics import bzip2_bpc as bzip2_bpc
 from ._metrics import evaluate_windows as evaluate_windows
 from ._metrics import lm_loss as lm_loss
@@ -39,8 +44,3 @@ from ._run import sample_lm as sample_lm
 from ._sampling import filter_logits as filter_logits
 from ._sampling import next_token as next_token
 from ._sampling import sample as sample
-from ._tokenizers import CharTokenizer as CharTokenizer
-from ._tokenizers import Tokenizer as Tokenizer
-from ._tokenizers import WordTokenizer as WordTokenizer
-from ._tokenizers import tokenizer_from_json as tokenizer_from_json
-from ._inference import lm_inference as lm_inference

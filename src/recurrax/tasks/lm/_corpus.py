@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import data as rd
+from ...data import CharTokenizer, Tokenizer, WordTokenizer
 from ._config import DataConfig
-from ._tokenizers import CharTokenizer, Tokenizer, WordTokenizer
 
 
 @dataclass(frozen=True)

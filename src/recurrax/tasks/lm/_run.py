@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ...config import from_dict, to_dict, to_toml
+from ...data import Tokenizer, tokenizer_from_json
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, start_run_dir
 from ._batching import TokenWindows
 from ._config import LMConfig, ModelConfig
@@ -24,7 +25,6 @@ from ._metrics import bzip2_bpc, evaluate_windows, lm_loss, lm_metrics
 from ._model import LanguageModel
 from ._report import write_loss_curve, write_report
 from ._sampling import sample
-from ._tokenizers import Tokenizer, tokenizer_from_json
 
 
 @dataclass

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ...data import Tokenizer, tokenizer_from_json
 from ...serve.serving import Body, Endpoint, Service, Serving, Session, http_error, sample_token
-from ._tokenizers import Tokenizer, tokenizer_from_json
 
 
 class GenerateRequest(Body):
