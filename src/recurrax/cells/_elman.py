@@ -35,6 +35,14 @@ class RNNCell(AbstractCell):
 
     Defaults: glorot-uniform ``weight_ih``, orthogonal ``weight_hh``, zero biases.
 
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: hidden units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        nonlinearity: ``"tanh"`` or ``"relu"``, default ``"tanh"``.
+        bias: with ``bias_ih`` and ``bias_hh``, default True.
+        dtype: parameter dtype, default None (float32).
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> cell = rx.RNNCell(3, 5, key=jax.random.key(0), nonlinearity="relu")
