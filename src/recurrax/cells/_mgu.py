@@ -38,6 +38,13 @@ class MGUCell(AbstractCell):
 
     Defaults: glorot-uniform ``weight_ih``, one orthogonal block per gate in ``weight_hh``, zero bias.
 
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: hidden units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        bias: with ``bias``, default True.
+        dtype: parameter dtype, default None (float32).
+
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
         >>> cell = rx.MGUCell(3, 5, key=jax.random.key(0))
