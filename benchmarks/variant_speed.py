@@ -1,0 +1,196 @@
+"""Fwd+bwd time of every cell variant: fused (`recurrax.scan._fused_scan`, or `_fused_lstm` for the plain
+LSTM) against plain autodiff of the generic scan (``RNN(cell, fused=False)``), and each against the plain
+fused LSTM, in one process.
+
+    nice -n 10 python benchmarks/variant_speed.py [--configs c1 c2] [--rounds N] [--out F.json] [--markdown F.md]
+    nice -n 10 python benchmarks/variant_speed.py --step       # one-step inference latency only
+
+One `RNN` layer on batch-major ``[B, T, D]``; loss = sum of the outputs; gradients w.r.t. every cell
+parameter and the inputs (one jitted call). Every (variant, path) runs once per round, interleaved, so load
+from other processes hits them alike; a time is the median over rounds, and a ratio is the median over
+rounds of the per-round ratio (``fused x`` = unfused / fused time; ``vs lstm`` = plain fused LSTM time /
+this variant's fused time, above 1 faster than the plain LSTM). Variants without a fused path (FGR, the
+Cho GRU, MGU) are timed unfused only and their ``vs lstm`` uses that time. ``depth_gated`` is a middle
+layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``).
+
+``--step`` times one step of inference as a served model streams (token by token, point by point): a
+jitted ``(cell, carry, x_t) -> (carry, y_t)`` for `rx.LSTMCell` and `rx.GRUCell` against torch's
+``nn.LSTMCell`` / ``nn.GRUCell`` under ``torch.no_grad()`` (one thread), batch 1 and 32, in microseconds per
+step (median over calls, after warm-up); torch runs last (see ``lstm_speed.py`` on OpenMP threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+import recurrax as rx
+from recurrax._host import cpu_name
+from recurrax.scan._fused_lstm import is_plain_lstm
+from recurrax.scan._fused_scan import is_fusable
+
+CONFIGS = {"c1": (32, 100, 64, 128), "c2": (64, 200, 128, 256)}  # B, T, D, H (those of lstm_speed.py)
+ROUNDS = {"c1": 15, "c2": 7}
+VARIANTS = (
+    "lstm", "peephole", "nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr",
+    "gru", "gru_cho", "rnn_tanh", "mgu", "layernorm_lstm", "depth_gated",
+)  # fmt: skip
+
+
+def _cell(name: str, inputs: int, hidden: int, key):
+    if name == "depth_gated":
+        return rx.cells.make_cell(name, 2 * hidden, hidden, key=key, layer=1, num_layers=3)
+    return rx.cells.make_cell(name, inputs, hidden, key=key)
+
+
+def _grad_fn(fused: bool):
+    def loss(cell, xs):
+        return jnp.sum(rx.RNN(cell, fused=fused)(xs)[0])
+
+    return jax.jit(jax.grad(loss, argnums=(0, 1)))
+
+
+def run_config(name: str, rounds: int) -> dict:
+    batch, steps, inputs, hidden = CONFIGS[name]
+    key = jax.random.key(0)
+    runs = {}
+    for variant in VARIANTS:
+        cell = _cell(variant, inputs, hidden, key)
+        xs = jax.random.normal(jax.random.fold_in(key, 1), (batch, steps, cell.input_size), jnp.float32)
+        fusable = is_plain_lstm(cell) or is_fusable(cell)
+        for fused in (True, False) if fusable else (False,):
+            fn = _grad_fn(fused)
+            jax.block_until_ready(fn(cell, xs))  # compile
+            jax.block_until_ready(fn(cell, xs))  # warm up
+            runs[(variant, fused)] = (fn, cell, xs)
+    times: dict = {k: [] for k in runs}
+    for _ in range(rounds):
+        for k, (fn, cell, xs) in runs.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(cell, xs))
+            times[k].append(time.perf_counter() - start)
+    lstm = times[("lstm", True)]
+    rows = []
+    for variant in VARIANTS:
+        fused, unfused = times.get((variant, True)), times[(variant, False)]
+        best = fused or unfused
+        rows.append(
+            dict(
+                variant=variant,
+                fused_ms=None if fused is None else 1e3 * statistics.median(fused),
+                unfused_ms=1e3 * statistics.median(unfused),
+                fused_x=None if fused is None else statistics.median(u / f for u, f in zip(unfused, fused)),
+                vs_lstm=statistics.median(r / b for r, b in zip(lstm, best)),
+            )
+        )
+    return dict(config=name, size=dict(zip("BTDH", CONFIGS[name])), rounds=rounds, rows=rows)
+
+
+def markdown(results: list[dict]) -> str:
+    cols = [f"{r['config']} B{r['size']['B']} T{r['size']['T']} D{r['size']['D']} H{r['size']['H']}" for r in results]
+    lines = ["| variant | " + " | ".join(f"{c}: fused ms / unfused ms / fused x / vs lstm" for c in cols) + " |"]
+    lines.append("|---" * (len(cols) + 1) + "|")
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    for i, variant in enumerate(VARIANTS):
+        cells = []
+        for r in results:
+            row = r["rows"][i]
+            cells.append(
+                f"{fmt(row['fused_ms'], '.1f')} / {row['unfused_ms']:.1f} / {fmt(row['fused_x'], '.2f')}x / "
+                f"{row['vs_lstm']:.2f}x"
+            )
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+STEP_SIZES = ((1, 64, 128), (1, 128, 256), (32, 64, 128))  # B, D, H
+STEP_CALLS = 2000
+
+
+def _median_us(fn, calls: int) -> float:
+    for _ in range(50):
+        fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e6 * statistics.median(times)
+
+
+def step_latency(calls: int = STEP_CALLS) -> list[dict]:
+    """Microseconds per inference step, recurrax (jitted cell call) then torch, for each size and cell."""
+    rows = []
+    key = jax.random.key(0)
+    step = jax.jit(lambda cell, carry, x: cell(carry, x))
+    for batch, inputs, hidden in STEP_SIZES:
+        for kind, cls in (("lstm", rx.LSTMCell), ("gru", rx.GRUCell)):
+            cell = cls(inputs, hidden, key=key)
+            carry, x = cell.init_carry(batch), jnp.ones((batch, inputs), jnp.float32)
+            us = _median_us(lambda: jax.block_until_ready(step(cell, carry, x)), calls)
+            rows.append(dict(cell=kind, B=batch, D=inputs, H=hidden, recurrax_us=us))
+    import torch  # after every JAX measurement
+
+    torch.set_num_threads(1)
+    for row in rows:
+        module = (torch.nn.LSTMCell if row["cell"] == "lstm" else torch.nn.GRUCell)(row["D"], row["H"]).eval()
+        x = torch.ones(row["B"], row["D"])
+        zeros = torch.zeros(row["B"], row["H"])
+        state = (zeros, zeros) if row["cell"] == "lstm" else zeros
+        with torch.no_grad():
+            row["torch_us"] = _median_us(lambda: module(x, state), calls)
+    return rows
+
+
+def step_markdown(rows: list[dict]) -> str:
+    lines = ["| cell | B | D | H | recurrax µs | torch µs (1 thread) | x (torch / recurrax) |", "|---" * 7 + "|"]
+    for r in rows:
+        lines.append(
+            f"| {r['cell']} | {r['B']} | {r['D']} | {r['H']} | {r['recurrax_us']:.1f} | {r['torch_us']:.1f} | "
+            f"{r['torch_us'] / r['recurrax_us']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--rounds", type=int, default=0, help="timed rounds per config (default 15 c1, 7 c2)")
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--markdown", help="write the markdown table here")
+    parser.add_argument("--step", action="store_true", help="time one-step inference against torch instead")
+    args = parser.parse_args(argv)
+    header = f"CPU: {cpu_name()}, jax {jax.__version__}, {jax.device_count()} device(s)\n\n"
+    if args.step:
+        rows = step_latency()
+        table = header + step_markdown(rows)
+        print(table)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(dict(cpu=cpu_name(), jax=jax.__version__, step=rows), f, indent=1)
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(table)
+        return
+    results = []
+    for name in args.configs:
+        results.append(run_config(name, args.rounds or ROUNDS[name]))
+        print(f"{name} done", file=sys.stderr, flush=True)
+    table = header + markdown(results)
+    print(table)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(dict(cpu=cpu_name(), jax=jax.__version__, results=results), f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table)
+
+
+if __name__ == "__main__":
+    main()
