@@ -49,6 +49,13 @@ class AbstractMUTCell(AbstractCell):
     ``H``-wide embedding of a token. With ``input_size != hidden_size`` that term reads ``e_t = W_e x_t``
     instead, ``weight_embed`` ``[H, D]`` (glorot-uniform; None when ``D == H``, the paper's cell exactly), so
     a cell, or the first layer of a stack, takes any input size.
+
+    Args:
+        input_size: features per step ``D``.
+        hidden_size: hidden units ``H``.
+        key: PRNG key for the initial weights (keyword-only, required).
+        bias: with ``bias``, default True.
+        dtype: parameter dtype, default None (float32).
     """
 
     weight_ih: Array
@@ -129,7 +136,7 @@ class MUT1Cell(AbstractMUTCell):
         h_t = tanh(W_hh (r_t ⊙ h_{t-1}) + tanh(x_t) + b_h) ⊙ z_t + h_{t-1} ⊙ (1 - z_t)
 
     ``tanh(x_t)`` is added to a hidden-sized vector (``tanh(W_e x_t)`` when ``input_size != hidden_size``).
-    Kernels: ``weight_ih = [W_xz; W_xr]``, ``weight_hh_gates = W_hr``.
+    Kernels: ``weight_ih = [W_xz; W_xr]`` ``[2H, D]``, ``weight_hh_gates = W_hr`` ``[H, H]``.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -158,7 +165,7 @@ class MUT2Cell(AbstractMUTCell):
         h_t = tanh(W_hh (r_t ⊙ h_{t-1}) + W_xh x_t + b_h) ⊙ z_t + h_{t-1} ⊙ (1 - z_t)
 
     ``x_t`` is added to a hidden-sized vector (``W_e x_t`` when ``input_size != hidden_size``). Kernels:
-    ``weight_ih = [W_xz; W_xh]``, ``weight_hh_gates = [W_hz; W_hr]``.
+    ``weight_ih = [W_xz; W_xh]`` ``[2H, D]``, ``weight_hh_gates = [W_hz; W_hr]`` ``[2H, H]``.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -187,7 +194,8 @@ class MUT3Cell(AbstractMUTCell):
         r_t = σ(W_xr x_t + W_hr h_{t-1} + b_r)
         h_t = tanh(W_hh (r_t ⊙ h_{t-1}) + W_xh x_t + b_h) ⊙ z_t + h_{t-1} ⊙ (1 - z_t)
 
-    Any ``input_size``. Kernels: ``weight_ih = [W_xz; W_xr; W_xh]``, ``weight_hh_gates = [W_hz; W_hr]``.
+    Any ``input_size``. Kernels: ``weight_ih = [W_xz; W_xr; W_xh]`` ``[3H, D]``, ``weight_hh_gates =
+    [W_hz; W_hr]`` ``[2H, H]``.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
