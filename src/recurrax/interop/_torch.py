@@ -31,12 +31,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..cells._base import AbstractCell
-from ..cells._gru import GRUCell
-from ..cells._lstm import LSTMCell
-from ..models._stack import GRU, LSTM, RNNStack
-from ..scan._bidirectional import Bidirectional
-from ..scan._rnn import RNN
+from ..cells import AbstractCell, GRUCell, LSTMCell
+from ..models import GRU, LSTM, RNNStack
+from ..scan import RNN, Bidirectional
 
 _LSTM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 _GRU_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

@@ -12,7 +12,8 @@ scores), `point_adjusted_prf` (inflated, reported beside the others); the NAB sc
 (`NAB_PROFILES`, `nab_file_score`, `nab_corpus_score`, `nab_threshold_sweep`).
 
 Input drift (reference sample against current sample): `psi`, `ks_test` (`KSResult`) and the training-time
-`ReferenceProfile` that `recurrax.serve.DriftMonitor` compares served inputs with.
+`ReferenceProfile` (saved as `REFERENCE_PROFILE_FILE`) that `recurrax.serve.DriftMonitor` compares served inputs
+with, through `finite_rows`, `finite_vector`, `bin_fractions` and `psi_from_fractions`.
 """
 
 from ._anomaly import anomaly_runs as anomaly_runs
@@ -26,8 +27,12 @@ from ._classification import macro_f1 as macro_f1
 from ._drift import REFERENCE_PROFILE_FILE as REFERENCE_PROFILE_FILE
 from ._drift import KSResult as KSResult
 from ._drift import ReferenceProfile as ReferenceProfile
+from ._drift import bin_fractions as bin_fractions
+from ._drift import finite_rows as finite_rows
+from ._drift import finite_vector as finite_vector
 from ._drift import ks_test as ks_test
 from ._drift import psi as psi
+from ._drift import psi_from_fractions as psi_from_fractions
 from ._edit_distance import cer as cer
 from ._edit_distance import edit_distance as edit_distance
 from ._edit_distance import wer as wer

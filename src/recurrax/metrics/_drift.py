@@ -40,7 +40,9 @@ class KSResult(NamedTuple):
     pvalue: float
 
 
-def _vector(values: ArrayLike, name: str, allow_empty: bool = False) -> np.ndarray:
+def finite_vector(values: ArrayLike, name: str, allow_empty: bool = False) -> np.ndarray:
+    """``values`` as finite float64 ``[N]``; a ValueError naming ``name`` if empty (unless ``allow_empty``) or
+    not finite."""
     array = np.asarray(values, np.float64).reshape(-1)
     if array.size == 0 and not allow_empty:
         raise ValueError(f"{name} is empty")
@@ -49,7 +51,7 @@ def _vector(values: ArrayLike, name: str, allow_empty: bool = False) -> np.ndarr
     return array
 
 
-def _rows(values: ArrayLike, name: str, features: int | None = None, allow_empty: bool = False) -> np.ndarray:
+def finite_rows(values: ArrayLike, name: str, features: int | None = None, allow_empty: bool = False) -> np.ndarray:
     """``[..., D]`` (or ``[N]`` for one feature) as finite float64 ``[N, D]``."""
     array = np.asarray(values, np.float64)
     array = array.reshape(-1, 1) if array.ndim <= 1 else array.reshape(-1, array.shape[-1])
@@ -68,13 +70,14 @@ def _quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
     return np.unique(np.quantile(reference, np.arange(1, bins) / bins))
 
 
-def _fractions(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def bin_fractions(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Fractions of ``values`` in the bins ``(-inf, e_1], (e_1, e_2], ..., (e_last, inf)``."""
     counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=edges.size + 1)
     return counts / values.size
 
 
-def _psi(reference_fractions: np.ndarray, current_fractions: np.ndarray, eps: float) -> float:
+def psi_from_fractions(reference_fractions: np.ndarray, current_fractions: np.ndarray, eps: float) -> float:
+    """``sum (c - r) log(c / r)`` over the bins, both fractions floored at ``eps`` (see `psi`)."""
     r, c = np.maximum(reference_fractions, eps), np.maximum(current_fractions, eps)
     return float(np.sum((c - r) * np.log(c / r)))
 
@@ -88,14 +91,14 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10, *, eps: float 
         >>> round(psi([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 2, 3, 9], bins=2), 6)  # 0.25 ln 1.5 + 0.25 ln 2
         0.274653
     """
-    ref, cur = _vector(reference, "reference"), _vector(current, "current")
+    ref, cur = finite_vector(reference, "reference"), finite_vector(current, "current")
     edges = _quantile_edges(ref, bins)
-    return _psi(_fractions(ref, edges), _fractions(cur, edges), eps)
+    return psi_from_fractions(bin_fractions(ref, edges), bin_fractions(cur, edges), eps)
 
 
 def ks_test(reference: ArrayLike, current: ArrayLike) -> KSResult:
     """Two-sample Kolmogorov-Smirnov test (two-sided, `scipy.stats.ks_2samp`) of two 1-d samples."""
-    result = stats.ks_2samp(_vector(reference, "reference"), _vector(current, "current"))
+    result = stats.ks_2samp(finite_vector(reference, "reference"), finite_vector(current, "current"))
     return KSResult(float(result.statistic), float(result.pvalue))
 
 
@@ -133,13 +136,13 @@ class ReferenceProfile:
 
         ``sample_size`` rows, drawn without replacement with ``seed`` (all rows when fewer), are kept for KS.
         """
-        rows = _rows(values, "values")
+        rows = finite_rows(values, "values")
         count, features = rows.shape
         names = [f"x{i}" for i in range(features)] if names is None else list(names)
         if len(names) != features:
             raise ValueError(f"got {len(names)} feature names for {features} features")
         edges = tuple(_quantile_edges(rows[:, j], bins) for j in range(features))
-        fractions = tuple(_fractions(rows[:, j], e) for j, e in enumerate(edges))
+        fractions = tuple(bin_fractions(rows[:, j], e) for j, e in enumerate(edges))
         if count > sample_size:
             rows = rows[np.sort(np.random.default_rng(seed).choice(count, sample_size, replace=False))]
         return cls(edges, fractions, rows, tuple(names), count)

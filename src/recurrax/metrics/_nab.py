@@ -36,7 +36,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..data._nab import probation_period
+from ..data import probation_period
 from ._anomaly import anomaly_runs
 
 NO_DETECTION_THRESHOLD = 1.1

@@ -10,10 +10,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ..cells._registry import make_cell
-from ..scan._bidirectional import Bidirectional
+from ..cells import make_cell
+from ..scan import RNN, Bidirectional
 from ..scan._regularisation import check_rate, dropout
-from ..scan._rnn import RNN
 
 
 class RNNStack(eqx.Module):
@@ -161,10 +160,11 @@ class LSTM(RNNStack):
     ``state`` is ``(h_n, c_n)``, each ``[L * num_directions, B, H]`` (``h_n`` ``[..., proj_size]`` with a
     projection). Weights convert with `recurrax.interop.from_torch` / `to_torch`.
 
-    Weights per layer and direction, as torch's ``weight_ih_l{k}`` etc.: ``layers[l].cell.weight_ih``
-    ``[4H, D_l]``, ``weight_hh`` ``[4H, H]`` (``[4H, proj_size]`` with a projection), ``bias_ih`` and
-    ``bias_hh`` ``[4H]``, row blocks in the gate order **i, f, g, o**; ``weight_hr`` ``[proj_size, H]``.
-    ``D_l`` is ``input_size`` for layer 0, then ``H`` (``proj_size``), doubled when bidirectional.
+    Weights per layer and direction, as torch's ``weight_ih_l{k}`` etc. (in ``layers[l].cell``, or
+    ``layers[l].forward.cell`` / ``.backward.cell`` when bidirectional): ``weight_ih`` ``[4H, D_l]``,
+    ``weight_hh`` ``[4H, H]`` (``[4H, proj_size]`` with a projection), ``bias_ih`` and ``bias_hh`` ``[4H]``,
+    row blocks in the gate order **i, f, g, o**; ``weight_hr`` ``[proj_size, H]``. ``D_l`` is
+    ``input_size`` for layer 0, then ``H`` (``proj_size``), doubled when bidirectional.
 
     Args:
         input_size: features per step ``D``.
@@ -209,9 +209,10 @@ class GRU(RNNStack):
 
     ``cho=True`` selects the original Cho et al. 2014 form (reset gate before the recurrent matmul).
 
-    Weights per layer and direction, as torch's: ``layers[l].cell.weight_ih`` ``[3H, D_l]``, ``weight_hh``
-    ``[3H, H]``, ``bias_ih`` and ``bias_hh`` ``[3H]``, row blocks in the gate order **r, z, n**; ``D_l`` is
-    ``input_size`` for layer 0, then ``H`` (``2H`` when bidirectional).
+    Weights per layer and direction, as torch's (in ``layers[l].cell``, or ``layers[l].forward.cell`` /
+    ``.backward.cell`` when bidirectional): ``weight_ih`` ``[3H, D_l]``, ``weight_hh`` ``[3H, H]``,
+    ``bias_ih`` and ``bias_hh`` ``[3H]``, row blocks in the gate order **r, z, n**; ``D_l`` is ``input_size``
+    for layer 0, then ``H`` (``2H`` when bidirectional).
 
     Args:
         input_size: features per step ``D``.

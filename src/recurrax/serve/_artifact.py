@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import safetensors.numpy
 
-from ..metrics._drift import ReferenceProfile
+from ..metrics import ReferenceProfile
 
 FORMAT = "recurrax-artifact"
 FORMAT_VERSION = 1

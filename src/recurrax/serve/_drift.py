@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..metrics._drift import ReferenceProfile, _fractions, _psi, _rows, _vector, ks_test
+from ..metrics import ReferenceProfile, bin_fractions, finite_rows, finite_vector, ks_test, psi_from_fractions
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class DriftMonitor:
 
     def observe(self, values: ArrayLike) -> None:
         """Add served inputs ``[..., D]`` to the window and update (and log) the alerts; no rows: no change."""
-        rows = _rows(values, "values", self.profile.features, allow_empty=True)
+        rows = finite_rows(values, "values", self.profile.features, allow_empty=True)
         if rows.shape[0] == 0:
             return
         with self._lock:
@@ -115,8 +115,8 @@ class DriftMonitor:
         for j, name in enumerate(profile.names):
             entry: dict[str, Any] = {"name": name, "psi": None, "ks_statistic": None, "ks_pvalue": None}
             if self._window.count:
-                fractions = _fractions(current[:, j], profile.edges[j])
-                entry["psi"] = _psi(profile.fractions[j], fractions, self.eps)
+                fractions = bin_fractions(current[:, j], profile.edges[j])
+                entry["psi"] = psi_from_fractions(profile.fractions[j], fractions, self.eps)
                 entry["ks_statistic"], entry["ks_pvalue"] = ks_test(profile.sample[:, j], current[:, j])
             entry["psi_alert"] = ready and entry["psi"] > self.psi_threshold
             entry["ks_alert"] = ready and self.ks_alpha is not None and entry["ks_pvalue"] < self.ks_alpha
@@ -153,7 +153,7 @@ class ErrorDriftMonitor:
         ratio_threshold: float = 1.5,
         min_count: int = 100,
     ):
-        self.reference = _vector(reference_errors, "reference_errors")
+        self.reference = finite_vector(reference_errors, "reference_errors")
         self.reference_mean = float(np.mean(np.abs(self.reference)))
         if self.reference_mean == 0:
             raise ValueError("reference_errors are all zero: the mean-shift ratio is undefined")
@@ -166,7 +166,7 @@ class ErrorDriftMonitor:
 
     def observe(self, errors: ArrayLike) -> None:
         """Add served prediction errors (any shape, flattened) and update (and log) the alerts."""
-        values = _vector(errors, "errors", allow_empty=True).reshape(-1, 1)
+        values = finite_vector(errors, "errors", allow_empty=True).reshape(-1, 1)
         if values.size == 0:
             return
         with self._lock:

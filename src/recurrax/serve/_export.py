@@ -26,10 +26,10 @@ import numpy as np
 import safetensors.numpy
 
 from .. import __version__
-from ..metrics._drift import REFERENCE_PROFILE_FILE, ReferenceProfile
-from ..train import find_checkpoint, read_meta
 from .._files import move_into_place, write_synced
+from ..metrics import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ..tasks import Function, get_task, task_names
+from ..train import find_checkpoint, read_meta
 from ..train._checkpoint import CHECKPOINTS_DIR
 from ._artifact import (
     FORMAT,

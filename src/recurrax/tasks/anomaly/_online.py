@@ -51,8 +51,7 @@ import numpy as np
 import optax
 
 from ...config import require
-from ...train import OptimConfig
-from ...train._optim import make_optimizer, scale_learning_rate
+from ...train import OptimConfig, make_optimizer, scale_learning_rate
 from ._models import NextStep, initial_state
 
 PAD = 2048

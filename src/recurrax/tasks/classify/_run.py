@@ -20,8 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict
-from ...metrics import ReferenceProfile
-from ...metrics._drift import REFERENCE_PROFILE_FILE
+from ...metrics import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ...train import (
     FitResult,
     OptimConfig,

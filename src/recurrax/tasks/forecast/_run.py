@@ -23,8 +23,7 @@ import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
 from ...data import Scaler, make_windows
-from ...metrics import ReferenceProfile, smape
-from ...metrics._drift import REFERENCE_PROFILE_FILE
+from ...metrics import REFERENCE_PROFILE_FILE, ReferenceProfile, smape
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
 from ._covariate_scaling import CovariateScaler
