@@ -41,6 +41,7 @@ from ._artifact import (
     WEIGHTS_FILE,
     artifact_hashes,
 )
+from ._onnx import function_to_onnx
 
 PLATFORMS = ("cpu", "cuda")
 DRIFT_PROFILE_FILE = "drift_profile.json"
@@ -118,8 +119,6 @@ def write_artifact(
         for name, blob in modules.items():
             write_synced(tmp / (name + MODULE_SUFFIX), blob)
         if onnx:
-            from ._onnx import function_to_onnx
-
             for name, function in functions.items():
                 function_to_onnx(function, weights, tmp / (name + ".onnx"), steps=onnx_steps)
         if drift_profile is not None:
