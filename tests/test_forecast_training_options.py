@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from recurrax import metrics
+from recurrax.models import point_loss
 from recurrax.tasks import forecast as fc
-from recurrax.tasks.forecast._heads import point_loss
 from recurrax.tasks.forecast._run import _window_sampler
 from recurrax.train import OptimConfig, TrainConfig
 

@@ -34,7 +34,6 @@ PENDING = {
     ("recurrax.tasks.anomaly._streaming", "recurrax.train._step"),
     ("recurrax.tasks.classify._model", "recurrax.cells._base"),
     ("recurrax.tasks.classify._model", "recurrax.scan._regularisation"),
-    ("recurrax.tasks.forecast._heads", "recurrax.cells._base"),
     ("recurrax.tasks.forecast._model", "recurrax.cells._base"),
     ("recurrax.tasks.forecast._seq2seq", "recurrax.cells._base"),
     ("recurrax.tasks.lm._model", "recurrax.scan._regularisation"),

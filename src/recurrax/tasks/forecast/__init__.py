@@ -37,6 +37,8 @@ from ...data import future_stamps as future_stamps  # moved to recurrax.data, re
 from ...data import make_windows as make_windows
 from ...data import read_frame as read_frame
 from ...data import write_frame as write_frame
+from ...models import head_loss as head_loss  # moved to recurrax.models, re-exported
+from ...models import head_quantiles as head_quantiles
 from ._auto import fit_auto as fit_auto
 from ._backtest import backtest as backtest
 from ._backtest import point_scores as point_scores
@@ -63,8 +65,6 @@ from ._derive import resolve_config as resolve_config
 from ._ensemble import ForecastEnsemble as ForecastEnsemble
 from ._frames import forecast_frame as forecast_frame
 from ._frames import read_series as read_series
-from ._heads import head_loss as head_loss
-from ._heads import head_quantiles as head_quantiles
 from ._holdout import backtest_run as backtest_run
 from ._holdout import backtest_table as backtest_table
 from ._holdout import evaluate_forecast as evaluate_forecast

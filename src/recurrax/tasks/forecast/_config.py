@@ -6,10 +6,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from ...config import require
+from ...models import POINT_LOSSES
 from ...train import OptimConfig, TrainConfig
 from ._covariates import CALENDAR, covariate_names
-from ._heads import POINT_LOSSES
-
 
 CANDIDATES = ("lstm", "naive", "seasonal_naive", "theta", "ets")  # what model.kind = "auto" chooses among
 FIXED = {"input_size": 24, "steps": 1000}  # the explicit kinds' defaults (auto derives them from the data)

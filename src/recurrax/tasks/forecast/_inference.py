@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...data import last_values, window_stats
+from ...models import point_forecast, raw_quantiles
 from ._covariate_scaling import CovariateScaler
 from ._ensemble import ForecastEnsemble
-from ._heads import point_forecast, raw_quantiles
 
 
 @dataclass(frozen=True)

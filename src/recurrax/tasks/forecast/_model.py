@@ -28,8 +28,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ...cells._base import broadcast_to_rank
-from ...models import RNNStack
-from ._heads import num_params, point_forecast
+from ...models import RNNStack, num_params, point_forecast
 
 Kind = Literal["direct", "recursive"]
 

@@ -24,13 +24,13 @@ import numpy as np
 from ...config import from_dict, to_dict, to_toml
 from ...data import Scaler, make_windows
 from ...metrics import REFERENCE_PROFILE_FILE, ReferenceProfile, smape
+from ...models import head_loss, point_loss
 from ...train import FitResult, find_checkpoint, fit, load_checkpoint, read_meta, same_architecture
 from ._config import ForecastConfig, ModelConfig
 from ._covariate_scaling import CovariateScaler
 from ._data import SeriesSet
 from ._derive import resolve_config
 from ._ensemble import ForecastEnsemble, ensemble_loss
-from ._heads import head_loss, point_loss
 from ._model import Forecaster
 from ._predict import device_batch, predict, scaled_windows, scales_covariates
 from ._select import Selection

@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ...models import MIN_SCALE
 from ._ensemble import ForecastEnsemble
-from ._heads import MIN_SCALE
 from ._model import Forecaster
 
 SAMPLED_HEADS = ("gaussian", "student_t", "quantile")

@@ -20,9 +20,8 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ...cells._base import broadcast_to_rank
-from ...models import RNNStack, masked_softmax
+from ...models import RNNStack, masked_softmax, num_params
 from ...scan import valid_mask
-from ._heads import num_params
 from ._model import with_covariates
 
 

@@ -1,5 +1,6 @@
-"""Output heads of the forecasters: the raw outputs per step -> a distribution's parameters, its negative
-log-likelihood or pinball loss, and its quantiles (for prediction intervals).
+"""Distribution heads: raw outputs per step -> a distribution's parameters, its negative log-likelihood or
+pinball loss, its point forecast and its quantiles (prediction intervals). The forecasters read their outputs
+through them (`recurrax.tasks.forecast`); any model with a linear read-out of ``P`` = `num_params` outputs can.
 
 Raw outputs ``[..., P]`` per forecast step, with ``P`` = `num_params`:
 
@@ -17,8 +18,6 @@ import jax.scipy.special as jsp
 import numpy as np
 from jaxtyping import Array
 from scipy import stats
-
-from ...cells._base import broadcast_to_rank
 
 HEADS = ("point", "gaussian", "student_t", "quantile")
 POINT_LOSSES = ("mae", "mse", "smape")
@@ -45,7 +44,7 @@ def head_loss(head: str, raw: Array, y: Array, quantiles: tuple[float, ...]) -> 
         nu = 2.0 + jax.nn.softplus(raw[..., 2])
         log_norm = jsp.gammaln((nu + 1) / 2) - jsp.gammaln(nu / 2) - 0.5 * jnp.log(nu * jnp.pi) - jnp.log(sigma)
         return -(log_norm - (nu + 1) / 2 * jnp.log1p(z**2 / nu))
-    q = broadcast_to_rank(jnp.asarray(quantiles, raw.dtype), raw)
+    q = jnp.asarray(quantiles, raw.dtype).reshape((1,) * (raw.ndim - 1) + (-1,))
     diff = y[..., None] - jnp.sort(raw, axis=-1)
     return jnp.mean(jnp.maximum(q * diff, (q - 1) * diff), axis=-1)
 
