@@ -19,7 +19,7 @@ class ModelConfig:
     """The forecaster: ``kind`` direct or recursive (`Forecaster`) or seq2seq (`Seq2SeqForecaster`, with
     ``attention`` over the encoder states or not), any registered ``cell``, the output ``head`` (``point``,
     ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``); a point head trains on ``point_loss``
-    (``mae``, ``mse`` or ``smape``: `recurrax.tasks.forecast._heads.point_loss`); ``ensemble`` > 1 trains
+    (``mae``, ``mse`` or ``smape``: `recurrax.models.point_loss`); ``ensemble`` > 1 trains
     that many of them as one program (`ForecastEnsemble`, forecasts the median of the members; None: 1, and 3
     for the LSTM of ``auto``).
 

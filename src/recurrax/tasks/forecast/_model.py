@@ -11,7 +11,7 @@ padding); the stack reads them as ``[B, L, 1]`` and its state at each series' la
   around that path: they do not include the accumulated error; `sample_paths` samples whole paths instead,
   feeding each draw back, as DeepAR does).
 
-``P`` is the head's number of outputs (`recurrax.tasks.forecast._heads`).
+``P`` is the head's number of outputs (`recurrax.models.num_params`).
 
 Covariates (``covariates = K > 0``, direct only): ``past`` ``[B, L, K]`` (their values at the history steps)
 join the values as the stack's input ``[B, L, 1 + K]``, and ``future`` ``[B, H, K]`` (their values at the

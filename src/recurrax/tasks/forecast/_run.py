@@ -88,7 +88,7 @@ def forecast_loss(
     point_loss: str = "mae",
 ) -> tuple[jax.Array, Any]:
     """The mean head loss of a batch (`fit`'s ``loss_fn``; a point head's is ``point_loss``, see
-    `recurrax.tasks.forecast._heads.point_loss`, which reads the batch's ``loc`` and ``scale`` ``[B]``). Direct
+    `recurrax.models.point_loss`, which reads the batch's ``loc`` and ``scale`` ``[B]``). Direct
     and seq2seq: over the ``H`` targets (the batch's ``past`` and ``future`` covariates go to the model when
     present). Recursive: over every one-step-ahead target of input and horizon (teacher forcing). A
     `ForecastEnsemble` takes one batch per member (arrays ``[M, B, ...]``) and gives the mean of the member
