@@ -153,6 +153,8 @@ class DepthGatedLSTMCell(AbstractCell):
         return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
 
     fusable = True
+    pointwise_sums_hw = True
+    """`pointwise` reads ``hw`` only through ``xp[..., :G] + hw`` (see `recurrax.scan._fused_scan`)."""
     """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""
 
     def pointwise(self, carry, xp: Array, hw: Array):

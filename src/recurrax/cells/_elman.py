@@ -100,6 +100,8 @@ class RNNCell(AbstractCell):
         return self.pointwise(carry, xp, masked(carry, recurrent_mask) @ self.weight_hh.T)
 
     fusable = True
+    pointwise_sums_hw = True
+    """`pointwise` reads ``hw`` only through ``xp[..., :G] + hw`` (see `recurrax.scan._fused_scan`)."""
     """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""
 
     def pointwise(self, carry: Array, xp: Array, hw: Array) -> tuple[Array, Array]:

@@ -198,6 +198,9 @@ class LSTMCell(AbstractCell):
     def _peephole(self, gate: str) -> Array | None:
         return self.weight_peephole[self.peepholes.index(gate)] if gate in self.peepholes else None
 
+    pointwise_sums_hw = True
+    """`pointwise` reads ``hw`` only through ``xp + hw`` (see `recurrax.scan._fused_scan`)."""
+
     @property
     def fusable(self) -> bool:
         """Whether `recurrax.scan._fused_scan` runs this variant: every one whose step is the recurrent matmul
