@@ -23,6 +23,7 @@ from . import (
     _rl,
     _seq2seq,
     _serve,
+    _study,
     _tune,
 )
 
@@ -65,6 +66,7 @@ app.add_typer(_registry.app, name="registry")
 app.command("retrain")(_retrain.retrain)
 app.command("bench")(_bench.bench)
 app.add_typer(_benchmark.app, name="benchmark")
+app.add_typer(_study.app, name="study")
 
 
 def main(argv: list[str] | None = None) -> int:
