@@ -93,8 +93,8 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: invalid TOML: {error}") from None
     for item in overrides:
-        keys, value = _parse_override(cls, item)
-        _set_path(data, keys, value)
+        keys, value = parse_override(cls, item)
+        set_path(data, keys, value)
     return from_dict(cls, data)
 
 
@@ -125,7 +125,7 @@ def _from_mapping(cls: type[T], data: Any, path: str) -> T:
     values = {}
     for name, tp in known.items():
         if name in data:
-            values[name] = _convert(data[name], tp, _join(path, name))
+            values[name] = convert_value(data[name], tp, _join(path, name))
         elif name not in defaults:
             raise ConfigError(f"missing key '{_join(path, name)}'")
     try:
@@ -134,7 +134,7 @@ def _from_mapping(cls: type[T], data: Any, path: str) -> T:
         raise ConfigError(_join(path, str(error))) from None
 
 
-def _convert(value: Any, tp: Any, path: str) -> Any:
+def convert_value(value: Any, tp: Any, path: str) -> Any:
     """``value`` checked against (and, for int -> float and lists -> tuples, converted to) the type ``tp``."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if _is_config(tp):
@@ -146,7 +146,7 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
             if member is type(None):
                 continue
             try:
-                return _convert(value, member, path)
+                return convert_value(value, member, path)
             except ConfigError:
                 continue
         raise ConfigError(f"{path}: expected {_describe(tp)}, got {value!r}")
@@ -158,10 +158,10 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{path}: expected {_describe(tp)}, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+            return tuple(convert_value(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{path}: expected {_describe(tp)} ({len(args)} items), got {value!r}")
-        return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(convert_value(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if tp is bool and isinstance(value, bool):
         return value
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
@@ -200,7 +200,7 @@ def _accepts_str(tp: Any) -> bool:
     return tp is str
 
 
-def _resolve(cls: type, keys: list[str]) -> Any:
+def field_type(cls: type, keys: list[str]) -> Any:
     """The type of the field at the dotted path ``keys`` under ``cls``; unknown keys raise `ConfigError`."""
     tp: Any = cls
     for depth, key in enumerate(keys):
@@ -214,14 +214,14 @@ def _resolve(cls: type, keys: list[str]) -> Any:
     return tp
 
 
-def _parse_override(cls: type, item: str) -> tuple[list[str], Any]:
+def parse_override(cls: type, item: str) -> tuple[list[str], Any]:
     """``"section.key=value"`` -> (``["section", "key"]``, the parsed value)."""
     key, sep, raw = item.partition("=")
     key, raw = key.strip(), raw.strip()
     if not sep or not key:
         raise ConfigError(f"override {item!r} must look like section.key=value")
     keys = key.split(".")
-    tp = _resolve(cls, keys)
+    tp = field_type(cls, keys)
     if _is_config(tp):
         raise ConfigError(f"'{key}' is a section; set one of its keys ({', '.join(_field_types(tp))})")
     try:
@@ -233,7 +233,9 @@ def _parse_override(cls: type, item: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+def set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    """``data[k0][k1]...[kn] = value`` for ``keys = [k0, ..., kn]``, creating the sections on the way; a key on
+    the way that holds a value, not a section, is a `ConfigError`."""
     for depth, key in enumerate(keys[:-1]):
         section = data.setdefault(key, {})
         if not isinstance(section, dict):

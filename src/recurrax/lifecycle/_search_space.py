@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ..config import ConfigError, _convert, _parse_override, _resolve, _set_path, from_dict, to_dict
+from ..config import ConfigError, convert_value, parse_override, field_type, set_path, from_dict, to_dict
 
 if TYPE_CHECKING:
     import optuna
@@ -84,7 +84,7 @@ def parse_param(item: str, config_type: type) -> Param:
     key, sep, spec = (part.strip() for part in item.partition("="))
     if not sep or not key or not spec:
         raise ConfigError(f"search parameter {item!r} must look like section.key=spec, spec one of {FORMS}")
-    tp = _resolve(config_type, key.split("."))
+    tp = field_type(config_type, key.split("."))
     if isinstance(tp, type) and hasattr(tp, "__dataclass_fields__"):
         raise ConfigError(f"search parameter {item!r}: '{key}' is a section, not a key")
     kind, _, rest = spec.partition(":")
@@ -133,7 +133,7 @@ def apply_params(base: T, values: Mapping[str, Any]) -> T:
     """A copy of the config ``base`` with the dotted keys of ``values`` set, validated as a loaded config."""
     data = to_dict(base)
     for key, value in values.items():
-        _set_path(data, key.split("."), value)
+        set_path(data, key.split("."), value)
     return from_dict(type(base), data)
 
 
@@ -151,11 +151,11 @@ def _categorical(item: str, key: str, rest: str, config_type: type) -> Param:
     texts = [text.strip() for text in rest.split(",")]
     if not rest.strip() or any(not text for text in texts):
         raise ConfigError(f"search parameter {item!r}: expected cat:A,B,... with no empty choice")
-    tp = _resolve(config_type, key.split("."))
+    tp = field_type(config_type, key.split("."))
     choices = []
     for text in texts:
-        value = _parse_override(config_type, f"{key}={text}")[1]
-        choices.append(_convert(value, tp, key))
+        value = parse_override(config_type, f"{key}={text}")[1]
+        choices.append(convert_value(value, tp, key))
     if any(isinstance(c, (tuple, list)) for c in choices):
         raise ConfigError(f"search parameter {item!r}: list-valued keys cannot be searched")
     if len(set(map(repr, choices))) != len(choices):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..config import ConfigError, _parse_override, _set_path, from_dict, to_toml
+from ..config import ConfigError, parse_override, set_path, from_dict, to_toml
 from .._extras import require
 from ..tasks import TaskSpec, get_task
 from ..train import NonFiniteError, evaluation_hook
@@ -87,8 +87,8 @@ def load_tune_config(
     if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
         raise ConfigError('tune.params: expected a table of "section.key" = "spec" strings')
     for item in overrides:
-        keys, value = _parse_override(config_type, item)
-        _set_path(data, keys, value)
+        keys, value = parse_override(config_type, item)
+        set_path(data, keys, value)
     return from_dict(config_type, data), section
 
 

@@ -29,8 +29,7 @@ from .. import __version__
 from .._files import move_into_place, write_synced
 from ..metrics import REFERENCE_PROFILE_FILE, ReferenceProfile
 from ..tasks import Function, get_task, task_names
-from ..train import find_checkpoint, read_meta
-from ..train._checkpoint import CHECKPOINTS_DIR
+from ..train import CHECKPOINTS_DIR, find_checkpoint, read_meta
 from ._artifact import (
     FORMAT,
     FORMAT_VERSION,

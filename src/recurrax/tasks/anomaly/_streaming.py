@@ -33,8 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...train import OptimConfig, TrainConfig
-from ...train._step import shared_train_step
+from ...train import OptimConfig, TrainConfig, shared_train_step
 from ._likelihood import anomaly_likelihood, log_likelihood_score, novelty_score
 from ._models import Autoencoder, NextStep, initial_state, scorer_loss
 from ._scorers import Scorer, ScorerConfig, as_series, fit_scorer
