@@ -1,6 +1,6 @@
 """The architecture search at a budget, its results under benchmarks/results/architecture_search/.
 
-    nice -n 10 python benchmarks/architecture_search.py --budget small
+nice -n 10 python benchmarks/architecture_search.py --budget small
 """
 
 from __future__ import annotations

@@ -48,7 +48,9 @@ def _copied(name, zoo):
     eye, zero = jnp.eye(H), jnp.zeros(H)
     if name == "lstm":
         wi, wh, b = _blocks(zoo.weight_ih, 4), _blocks(zoo.weight_hh, 4), _blocks(zoo.bias_ih + zoo.bias_hh, 4)
-        links = {f"x_{g}": (wi[k], b[k]) for k, g in enumerate("ifgo")} | {f"h_{g}": (wh[k], zero) for k, g in enumerate("ifgo")}
+        links = {f"x_{g}": (wi[k], b[k]) for k, g in enumerate("ifgo")} | {
+            f"h_{g}": (wh[k], zero) for k, g in enumerate("ifgo")
+        }
         graph = LSTM_GRAPH
     elif name == "gru":
         wi, wh, bi, bh = (_blocks(a, 3) for a in (zoo.weight_ih, zoo.weight_hh, zoo.bias_ih, zoo.bias_hh))
@@ -91,7 +93,7 @@ def test_graph_cells_equal_the_zoo_cells(name):
 def test_graph_cell_runs_in_an_rnn_stack_like_a_loop():
     stack = rx.RNNStack(D, H, cell=graph_cell_factory(LSTM_GRAPH), key=jax.random.key(0))
     xs = jax.random.normal(jax.random.key(1), (2, 5, D))
-    ys, (h_n, c_n) = stack(xs)
+    ys, (_, c_n) = stack(xs)
     cell, carry = stack.layers[0].cell, stack.layers[0].cell.init_carry(2)
     for t in range(5):
         carry, y = cell(carry, xs[:, t])
@@ -142,10 +144,8 @@ def test_mutations_and_crossovers_give_valid_graphs_that_run():
 def test_tiny_search_through_the_cli(tmp_path):
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(
-        app, ["study", "architecture-search", "--budget", "tiny", "--references", "lstm", "--no-forget-bias",
-              "--out", str(tmp_path)],  # fmt: skip
-    )
+    args = ["study", "architecture-search", "--budget", "tiny", "--references", "lstm", "--no-forget-bias"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "results.json").read_text())
     labels = [row["label"] for row in results["final"]]

@@ -4,14 +4,14 @@
 and crossover, and the evolutionary search of Jozefowicz, Zaremba & Sutskever 2015 (docs/architecture_search.md).
 """
 
-from ._graph import CellGraph as CellGraph
-from ._graph import GraphCell as GraphCell
 from ._graph import GRU_GRAPH as GRU_GRAPH
 from ._graph import LSTM_GRAPH as LSTM_GRAPH
 from ._graph import MUT1_GRAPH as MUT1_GRAPH
 from ._graph import MUT2_GRAPH as MUT2_GRAPH
 from ._graph import MUT3_GRAPH as MUT3_GRAPH
 from ._graph import REFERENCE_GRAPHS as REFERENCE_GRAPHS
+from ._graph import CellGraph as CellGraph
+from ._graph import GraphCell as GraphCell
 from ._graph import graph_cell_factory as graph_cell_factory
 from ._graph_mutate import MUTATIONS as MUTATIONS
 from ._graph_mutate import crossover as crossover

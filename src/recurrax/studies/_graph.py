@@ -167,7 +167,10 @@ class GraphCell(AbstractCell):
             return eqx.tree_at(
                 lambda c: (c.weight_x, c.bias_x),
                 self,
-                (self.weight_x.at[k * hidden : (k + 1) * hidden].set(weight), self.bias_x.at[k * hidden : (k + 1) * hidden].set(bias)),
+                (
+                    self.weight_x.at[k * hidden : (k + 1) * hidden].set(weight),
+                    self.bias_x.at[k * hidden : (k + 1) * hidden].set(bias),
+                ),
             )
         if name in self.graph.names("wh"):
             k = self.graph.names("wh").index(name)

@@ -80,7 +80,11 @@ def _row(candidate: Candidate, scores: dict[str, list[float]]) -> dict:
         "graph": candidate.graph.to_json() if candidate.graph else None,
         "formula": candidate.graph.formula() if candidate.graph else None,
         "tasks": per_task,
-        "mean": {"seeds": means, "mean": statistics.fmean(means), "sd": statistics.stdev(means) if len(means) > 1 else 0.0},
+        "mean": {
+            "seeds": means,
+            "mean": statistics.fmean(means),
+            "sd": statistics.stdev(means) if len(means) > 1 else 0.0,
+        },
     }
 
 
@@ -166,10 +170,16 @@ def results_markdown(results: dict) -> str:
     for row in results["final"]:
         label = row["label"] + ("" if row["cell"] == "graph" else " (zoo)")
         formula = f"`{row['formula']}`" if row["formula"] else ""
-        lines.append(f"| {label} | " + " | ".join(cell(row["tasks"][t]) for t in tasks) + f" | {cell(row['mean'])} | {formula} |")
+        lines.append(
+            f"| {label} | " + " | ".join(cell(row["tasks"][t]) for t in tasks) + f" | {cell(row['mean'])} | {formula} |"
+        )
     search = ["| candidate | " + " | ".join(tasks) + " | fitness |", "|---|" + "---:|" * (len(tasks) + 1)]
     for row in sorted(results["search"], key=lambda r: r["fitness"]):
-        search.append(f"| {row['label']} | " + " | ".join(f"{row['validation'][t]:.3f}" for t in tasks) + f" | {row['fitness']:.3f} |")
+        search.append(
+            f"| {row['label']} | "
+            + " | ".join(f"{row['validation'][t]:.3f}" for t in tasks)
+            + f" | {row['fitness']:.3f} |"
+        )
     return (
         f"## Test loss / chance (lower is better), seeds {results['test_seeds']}\n\n"
         f"{results['configs_on_test']} configurations saw the test split, each once per seed.\n\n"
