@@ -13,15 +13,28 @@ from ..config import require
 class OptimConfig:
     """The optimiser, built by `recurrax.train.make_optimizer` as one optax chain with clipping first.
 
-    - ``name``: ``"adam"`` (``weight_decay`` is an L2 term added to the gradient, as torch's ``Adam``),
-      ``"adamw"`` (decoupled weight decay, Loshchilov & Hutter 2019), ``"sgd"`` (heavy-ball ``momentum``,
-      L2 ``weight_decay``), ``"rmsprop"`` (Tieleman & Hinton 2012, decay 0.9, with ``momentum``).
-    - ``clip_norm``: global-norm clipping of the gradient, first in the chain (Pascanu et al. 2013);
-      ``None`` turns it off.
-    - ``schedule``: ``"constant"``; ``"warmup_cosine"`` (cosine from ``lr`` to ``min_lr_ratio * lr`` over the
-      steps after the warmup); ``"step"`` (``lr * decay_factor ** (s // decay_every)``, Zaremba et al. 2014);
-      ``"plateau"`` (``lr * plateau_factor`` after ``plateau_patience`` evaluations without a better
-      validation loss). Every schedule starts with ``warmup_steps`` of linear warmup from 0.
+    Every schedule starts with ``warmup_steps`` of linear warmup from 0.
+
+    Attributes:
+        name: ``"adam"`` (``weight_decay`` an L2 term added to the gradient, as torch's ``Adam``), ``"adamw"``
+            (decoupled weight decay, Loshchilov & Hutter 2019), ``"sgd"`` (heavy-ball ``momentum``, L2
+            ``weight_decay``) or ``"rmsprop"`` (Tieleman & Hinton 2012, decay 0.9, with ``momentum``);
+            default ``"adam"``.
+        lr: peak learning rate, > 0, default 2e-3.
+        weight_decay: weight decay (see ``name``), >= 0, default 0.0.
+        momentum: momentum of ``"sgd"`` and ``"rmsprop"``, in [0, 1), default 0.9.
+        clip_norm: global-norm gradient clipping, first in the chain (Pascanu et al. 2013); None turns it
+            off; default 5.0.
+        schedule: ``"constant"``; ``"warmup_cosine"`` (cosine from ``lr`` to ``min_lr_ratio * lr`` over the
+            steps after the warmup); ``"step"`` (``lr * decay_factor ** (s // decay_every)``, Zaremba et al.
+            2014); ``"plateau"`` (``lr * plateau_factor`` after ``plateau_patience`` evaluations without a
+            better validation loss); default ``"constant"``.
+        warmup_steps: steps of linear warmup from 0, default 0.
+        decay_every: steps between decays of ``"step"``, default 1000.
+        decay_factor: factor per decay of ``"step"``, in (0, 1], default 0.5.
+        min_lr_ratio: final learning rate of ``"warmup_cosine"`` over ``lr``, in [0, 1], default 0.0.
+        plateau_patience: evaluations without improvement before a ``"plateau"`` cut, default 3.
+        plateau_factor: factor per ``"plateau"`` cut, in (0, 1), default 0.5.
     """
 
     name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
@@ -57,25 +70,29 @@ class OptimConfig:
 class TrainConfig:
     """The training loop of `recurrax.train.fit`.
 
-    - ``steps``: optimiser updates in all (a resumed run continues up to it).
-    - ``log_every``: a ``metrics.jsonl`` train row every this many steps (and at the last step).
-    - ``eval_every``: validation every this many steps and at the end; 0 = only at the end.
-    - ``checkpoint_every``: a checkpoint every this many steps and at the end; 0 = only at the end. The last
-      ``keep_checkpoints`` are kept (the best-on-validation checkpoint is kept apart).
-    - ``early_stopping_patience``: stop after this many evaluations without a lower validation loss; 0 = off.
-    - ``nonfinite``: on a NaN/inf loss or gradient the update is never applied; ``"stop"`` raises
-      `NonFiniteError`, ``"skip"`` logs the step as skipped and goes on.
-    - ``seed``: the step's random key is ``fold_in(key(seed), batch_index)``.
-    - ``tensorboard``: also write TensorBoard event files under ``run_dir/tensorboard`` (needs tensorboardX or
-      tensorboard installed).
-    - ``max_minutes``: a wall-clock budget; once this much training time has passed, the step in hand is the
-      last (evaluated and checkpointed like the final step). None = no budget. With a budget the length of the
-      run depends on the machine's speed, so two runs may stop at different steps.
-    - ``devices``: train on this many devices (1; a count ``N``; ``"all"``, every device of every process).
-      Batch arrays are split on their leading axis, which ``N`` must divide; checkpoints resume on any count.
-    - ``parallel``: with several devices, ``"batch"`` (data parallel: parameters replicated, the batch
-      split, gradients all-reduced) or ``"members"`` (an ensemble's member axis split across devices). See
-      `recurrax.train.make_placement` and docs/distributed.md.
+    Attributes:
+        steps: optimiser updates in all (a resumed run continues up to it), default 1000.
+        log_every: a ``metrics.jsonl`` train row every this many steps (and at the last step), default 10.
+        eval_every: validation every this many steps and at the end; 0 = only at the end; default 200.
+        checkpoint_every: a checkpoint every this many steps and at the end; 0 = only at the end; default 200.
+        keep_checkpoints: the last this many checkpoints are kept (the best-on-validation one is kept apart),
+            default 2.
+        early_stopping_patience: stop after this many evaluations without a lower validation loss; 0 = off;
+            default 0.
+        nonfinite: on a NaN/inf loss or gradient the update is never applied; ``"stop"`` raises
+            `NonFiniteError`, ``"skip"`` logs the step as skipped and goes on; default ``"stop"``.
+        seed: the step's random key is ``fold_in(key(seed), batch_index)``, default 0.
+        tensorboard: also write TensorBoard event files under ``run_dir/tensorboard`` (needs tensorboardX or
+            tensorboard installed), default False.
+        max_minutes: a wall-clock budget; once this much training time has passed, the step in hand is the
+            last (evaluated and checkpointed like the final step). None = no budget (default). With a budget
+            the length of the run depends on the machine's speed, so two runs may stop at different steps.
+        devices: train on this many devices (1; a count ``N``; ``"all"``, every device of every process).
+            Batch arrays are split on their leading axis, which ``N`` must divide; checkpoints resume on any
+            count; default 1.
+        parallel: with several devices, ``"batch"`` (data parallel: parameters replicated, the batch split,
+            gradients all-reduced) or ``"members"`` (an ensemble's member axis split across devices); see
+            `recurrax.train.make_placement` and docs/distributed.md; default ``"batch"``.
     """
 
     steps: int = 1000
