@@ -14,17 +14,31 @@ from ._scorers import ScorerConfig
 class DetectorConfig:
     """The detector that turns raw scores into labels (`recurrax.tasks.anomaly.detect`).
 
-    - ``kind``: ``telemanom`` (the nonparametric dynamic threshold of Hundman et al. 2018), ``static``
-      (``threshold``, or when it is none the ``quantile`` quantile of the training part's smoothed scores),
-      ``quantile`` (the ``quantile`` quantile of the last ``history`` smoothed scores, past only, once
-      ``min_history`` exist).
-    - ``span``: EWMA span of the smoothing; none: ``int(batch * window_size * smoothing_perc)`` for
-      ``telemanom`` (105 with the defaults), no smoothing for the others.
-    - Telemanom (defaults of its reference ``config.yaml``): windows of ``window_size * batch`` errors moved
-      by ``batch``; ``buffer`` points added each side of an exceedance; pruning ``p`` (``min_percent``);
-      ``z`` from ``z_min`` up to (excluding) ``z_max`` by ``z_step``; at most ``max_sequences`` sequences in a
-      window; ``inverted`` also labels unusually low errors (Telemanom's inverted errors, e.g. a sensor that
-      freezes at a value the model predicts well).
+    Telemanom's fields keep the defaults of its reference ``config.yaml``.
+
+    Attributes:
+        kind: ``"telemanom"`` (the nonparametric dynamic threshold of Hundman et al. 2018), ``"static"``
+            (``threshold``, or when it is none the ``quantile`` quantile of the training part's smoothed
+            scores) or ``"quantile"`` (the ``quantile`` quantile of the last ``history`` smoothed scores, past
+            only, once ``min_history`` exist); default ``"telemanom"``.
+        span: EWMA span of the smoothing; None: ``int(batch * window_size * smoothing_perc)`` for
+            ``telemanom`` (105 with the defaults), no smoothing for the others; default None.
+        smoothing_perc: Telemanom's smoothing span as a fraction of ``batch * window_size``, default 0.05.
+        window_size: Telemanom windows hold ``window_size * batch`` errors, default 30.
+        batch: step between Telemanom windows, default 70.
+        buffer: points added each side of an exceedance, default 100.
+        p: pruning (``min_percent``): a sequence whose maximum is less than ``p`` above the next is dropped,
+            in [0, 1), default 0.13.
+        z_min: first ``z`` of the threshold search, default 2.5.
+        z_max: end (excluded) of the ``z`` search, default 12.0.
+        z_step: step of the ``z`` search, default 0.5.
+        max_sequences: a ``z`` qualifies with at most this many anomalous sequences in the window, default 5.
+        inverted: also label unusually low errors (Telemanom's inverted errors, e.g. a sensor that freezes at
+            a value the model predicts well), default False.
+        threshold: fixed threshold of ``"static"``; None: from ``quantile``; default None.
+        quantile: quantile level of ``"static"`` (without ``threshold``) and ``"quantile"``, default 0.99.
+        history: past smoothed scores the ``"quantile"`` detector reads, default 1000.
+        min_history: scores needed before ``"quantile"`` labels, <= ``history``, default 100.
     """
 
     kind: Literal["telemanom", "static", "quantile"] = "telemanom"
@@ -61,14 +75,19 @@ class DetectorConfig:
 class DataConfig:
     """The columns of a series frame (one series per file, one row per time step, in time order).
 
-    - ``timestamp``: the time-stamp column (copied to the output; none: the row number is the time).
-    - ``id``: a column naming the series of each row, for many series in one file (none: one series). Each
-      series is scored and labelled on its own, its rows in time order; training draws windows within one
-      series and takes the first ``train_fraction`` of each.
-    - ``values``: the value columns, one per feature (``[T, D]``).
-    - ``label``: a 0/1 column of true anomalies, read by ``evaluate`` only (none: evaluation needs one).
-    - ``train_fraction``: the scorer trains on the first fraction of the rows (assumed mostly normal).
-    - ``path``: the ``.csv`` or ``.parquet`` file that ``recurrax anomaly fit`` reads (or ``--data``).
+    Attributes:
+        timestamp: the time-stamp column, copied to the output (None: the row number is the time); default
+            ``"timestamp"``.
+        id: a column naming the series of each row, for many series in one file (None: one series). Each
+            series is scored and labelled on its own, its rows in time order; training draws windows within
+            one series and takes the first ``train_fraction`` of each; default None.
+        values: the value columns, one per feature (``[T, D]``), default ``("value",)``.
+        label: a 0/1 column of true anomalies, read by ``evaluate`` only (None: evaluation needs one); default
+            None.
+        train_fraction: the scorer trains on the first fraction of the rows (assumed mostly normal), in
+            (0, 1], default 1.0.
+        path: the ``.csv`` or ``.parquet`` file that ``recurrax anomaly fit`` reads (or ``--data``), default
+            None.
     """
 
     timestamp: str | None = "timestamp"
