@@ -11,9 +11,19 @@ from ...train import OptimConfig, TrainConfig
 
 @dataclass
 class ModelConfig:
-    """The `LanguageModel`: ``cell`` names any registered cell (`recurrax.cells.CELLS`); ``dropout`` is on the
-    non-recurrent connections, ``recurrent_dropout`` variational on ``h`` (Gal & Ghahramani 2016), ``zoneout``
-    on the carry (Krueger et al. 2016); ``tie_weights`` needs ``embed_size == hidden_size``."""
+    """The `LanguageModel`.
+
+    Attributes:
+        cell: any registered cell (`recurrax.cells.CELLS`), default ``"lstm"``.
+        embed_size: embedding width, default 128.
+        hidden_size: hidden units per layer, default 256.
+        num_layers: stacked recurrent layers, default 2.
+        dropout: dropout rate on the non-recurrent connections, default 0.0.
+        recurrent_dropout: variational dropout rate on ``h`` (Gal & Ghahramani 2016), default 0.0.
+        zoneout: zoneout rate on the carry (Krueger et al. 2016), default 0.0.
+        tie_weights: read out with the embedding matrix; needs ``embed_size == hidden_size``, default False.
+        forget_bias: LSTM-family cells: the forget-gate bias at init (None: the cell's 1.0), default None.
+    """
 
     cell: str = "lstm"
     embed_size: int = 128
@@ -23,7 +33,7 @@ class ModelConfig:
     recurrent_dropout: float = 0.0
     zoneout: float = 0.0
     tie_weights: bool = False
-    forget_bias: float | None = None  # LSTM-family cells: the forget-gate bias at init (None: the cell's 1.0)
+    forget_bias: float | None = None
 
     def __post_init__(self):
         for name in ("embed_size", "hidden_size", "num_layers"):
@@ -37,16 +47,23 @@ class ModelConfig:
 class DataConfig:
     """The corpus and its batches.
 
-    - ``dataset``: a registered dataset (`recurrax.data`), or ``path``: a local UTF-8 text file (one
-      document), used instead when set.
-    - ``level``: ``"char"`` or ``"word"`` tokens (`CharTokenizer`, `WordTokenizer` with ``max_vocab`` (0 = no
-      limit) and ``min_freq``); the vocabulary is fitted on the training split.
-    - Splits: a dataset's official train/valid/test splits when it has them; otherwise the text is cut by
-      characters (at a space for words) into the first ``1 - valid_fraction - test_fraction`` for training,
-      then ``valid_fraction`` for validation, then ``test_fraction`` for testing.
-    - ``batch_size`` streams of ``seq_len`` steps per batch (truncated BPTT, `TokenWindows`). Evaluation
-      cuts a split into ``eval_batch_size`` streams, each starting from a zero state (1 reads the split as
-      one sequence: the exact, slowest evaluation).
+    Splits: a dataset's official train/valid/test splits when it has them; otherwise the text is cut by
+    characters (at a space for words) into the first ``1 - valid_fraction - test_fraction`` for training, then
+    ``valid_fraction`` for validation, then ``test_fraction`` for testing.
+
+    Attributes:
+        dataset: a registered dataset (`recurrax.data`), default ``"tinyshakespeare"``.
+        path: a local UTF-8 text file (one document), used instead of ``dataset`` when set, default None.
+        level: ``"char"`` or ``"word"`` tokens (`CharTokenizer`, `WordTokenizer`; the vocabulary is fitted on
+            the training split), default ``"char"``.
+        seq_len: steps per batch (truncated BPTT, `TokenWindows`), default 100.
+        batch_size: streams per training batch, default 32.
+        eval_batch_size: evaluation cuts a split into this many streams, each from a zero state (1 reads the
+            split as one sequence: the exact, slowest evaluation), default 32.
+        valid_fraction: validation share of the text without official splits, in (0, 1), default 0.1.
+        test_fraction: test share of the text without official splits, default 0.0.
+        max_vocab: `WordTokenizer` vocabulary limit, 0 = no limit, default 0.
+        min_freq: `WordTokenizer` minimum count of a word, default 1.
     """
 
     dataset: str = "tinyshakespeare"

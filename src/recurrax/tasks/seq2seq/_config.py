@@ -12,8 +12,15 @@ from ...train import OptimConfig, TrainConfig
 
 @dataclass
 class ModelConfig:
-    """The `Seq2Seq` model: ``attention`` is ``"additive"`` (Bahdanau et al. 2015), ``"general"`` (Luong et
-    al. 2015) or ``"none"``; the encoder is a bidirectional LSTM of ``encoder_layers`` layers."""
+    """The `Seq2Seq` model; the encoder is a bidirectional LSTM of ``encoder_layers`` layers.
+
+    Attributes:
+        attention: ``"additive"`` (Bahdanau et al. 2015), ``"general"`` (Luong et al. 2015) or ``"none"``,
+            default ``"additive"``.
+        embed_size: embedding width of both vocabularies, default 64.
+        hidden_size: LSTM units per encoder direction and of the decoder, default 128.
+        encoder_layers: stacked bidirectional encoder layers, default 1.
+    """
 
     attention: Literal["additive", "general", "none"] = "additive"
     embed_size: int = 64
@@ -29,13 +36,20 @@ class ModelConfig:
 class DataConfig:
     """The sentence pairs.
 
-    - ``dataset``: ``"numbers"``, English -> French number words (`recurrax.tasks.seq2seq.english` /
-      ``french``): ``train_size`` numbers to train on and ``test_size`` other (unseen) ones, drawn from
-      ``[0, max_number)``. Or a registered translation dataset (``"tatoeba_fra_eng"``,
-      `recurrax.data.load_pairs`): its first ``train_size + test_size`` pairs (the shortest, in Tatoeba's
-      order), shuffled and cut into ``train_size`` to train on and ``test_size`` to test.
-    - ``valid_size`` of the training pairs validate. ``long_from``: test inputs of at least this many source
-      tokens are also scored apart (``long_exact_match``). ``beam``: the beam width for the beam-search score.
+    Attributes:
+        dataset: ``"numbers"``, English -> French number words (`recurrax.tasks.seq2seq.english` /
+            ``french``), or a registered translation dataset (``"tatoeba_fra_eng"``,
+            `recurrax.data.load_pairs`): its first ``train_size + test_size`` pairs (the shortest, in
+            Tatoeba's order), shuffled and cut into ``train_size`` and ``test_size``; default ``"numbers"``.
+        max_number: ``"numbers"`` draws from ``[0, max_number)``, default 100_000.
+        train_size: pairs to train on, default 20_000.
+        test_size: other (unseen) pairs to test on, default 2_000.
+        valid_size: training pairs held out for validation, < ``train_size``, default 500.
+        batch_size: pairs per training batch, default 64.
+        eval_batch_size: pairs decoded at once in evaluation, default 500.
+        long_from: test inputs of at least this many source tokens are also scored apart
+            (``long_exact_match``), default 10.
+        beam: the beam width for the beam-search score, default 4.
     """
 
     dataset: str = "numbers"
