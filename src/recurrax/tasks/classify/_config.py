@@ -11,17 +11,27 @@ from ...train import OptimConfig, TrainConfig
 
 @dataclass
 class ModelConfig:
-    """The `SequenceClassifier`: a stack of any registered ``cell`` (`recurrax.cells.CELLS`), optionally
-    ``bidirectional``, pooled over time by ``pooling`` (``"last"``, ``"mean"`` or ``"attention"``), then a
-    linear layer over the classes. ``dropout`` is between layers and before the read-out.
+    """The `SequenceClassifier`: a recurrent stack pooled over time, then a linear layer over the classes.
 
-    ``ensemble = M > 1`` trains ``M`` such models as one program (`ClassifierEnsemble`: member ``m`` starts
-    and draws its batches as a single run with ``train.seed + m``) and averages their probabilities.
-    ``conv_channels`` (e.g. ``[128, 256, 128]``) adds a temporal convolution branch beside the recurrent one
-    (LSTM-FCN, Karim et al. 2017): ``len(conv_channels)`` masked "same" convolutions with ``conv_kernels``
-    widths and ReLU, averaged over the valid steps and concatenated with the pooled recurrent features.
-    ``input_norm = "series"`` z-normalises every sequence on its own (each feature over its valid steps) inside
-    the model, before both branches; ``"none"`` leaves the dataset standardisation (``data.normalize``) alone."""
+    Attributes:
+        cell: any registered cell (`recurrax.cells.CELLS`), default ``"lstm"``.
+        hidden_size: hidden units per layer and direction, default 64.
+        num_layers: stacked recurrent layers, default 1.
+        bidirectional: forward and backward layers, default True.
+        pooling: ``"last"``, ``"mean"`` or ``"attention"`` over the valid steps, default ``"last"``.
+        attention_size: width of the attention pooling's MLP, default 32.
+        dropout: dropout rate between layers and before the read-out, in [0, 1), default 0.0.
+        ensemble: ``M > 1`` trains ``M`` such models as one program (`ClassifierEnsemble`: member ``m`` starts
+            and draws its batches as a single run with ``train.seed + m``) and averages their probabilities;
+            default 1.
+        conv_channels: e.g. ``[128, 256, 128]`` adds a temporal convolution branch beside the recurrent one
+            (LSTM-FCN, Karim et al. 2017): ``len(conv_channels)`` masked "same" convolutions with ReLU,
+            averaged over the valid steps and concatenated with the pooled recurrent features; default ``()``.
+        conv_kernels: one convolution width per ``conv_channels`` entry, default ``(8, 5, 3)``.
+        input_norm: ``"series"`` z-normalises every sequence on its own (each feature over its valid steps)
+            inside the model, before both branches; ``"none"`` leaves the dataset standardisation
+            (``data.normalize``) alone; default ``"none"``.
+    """
 
     cell: str = "lstm"
     hidden_size: int = 64
@@ -51,26 +61,32 @@ class ModelConfig:
 class DataConfig:
     """The sequences and their batches.
 
-    - ``dataset``: a registered ``.ts`` dataset (``japanesevowels``, ``basicmotions``, ``gunpoint``,
-      ``italypowerdemand``; official train/test splits), or ``path`` (and ``test_path``): local files used
-      instead when set — ``.ts``, ``.npz`` (arrays ``xs`` ``[N, T, D]``, ``labels`` ``[N]``, optional
-      ``lengths`` ``[N]``) or ``.csv`` (one univariate series per row, the label first, empty cells after a
-      shorter series' end).
-    - ``valid_fraction`` of the training cases (a seeded, class-stratified draw) validate (best checkpoint,
-      early stopping); ``0`` trains on every training case for ``train.steps`` and keeps the final model (no
-      validation split). The test split is only used for the final metrics.
-    - ``normalize``: standardise every feature with the mean and standard deviation of the training cases'
-      valid steps; missing values (NaN) become 0 after it.
-    - ``class_weights``: ``"balanced"`` weighs class ``k`` by ``N / (K * N_k)`` in the loss (as scikit-learn).
-    - ``stride``: keep every ``stride``-th step (from step 0) of every sequence, before anything else, so
-      the network sees sequences ``stride`` times shorter (1: all steps).
-    - ``max_steps``: when the longest training sequence (after ``stride``) has more steps, the stride is raised
-      to the smallest one that brings it to at most ``max_steps`` (a derived default, written into the run's
-      resolved ``stride``; None: off). Long series cost the recurrent scan time, not information the
-      classifier needs at full resolution (e.g. ACSF1, 1460 steps -> stride 6).
-    - ``augment_crop``, ``augment_warp``, ``augment_scale``, ``augment_noise``: training-time augmentation
-      of each batch (random crop to that fraction of the steps, time warping, per-feature magnitude scaling,
-      Gaussian jitter; `Augmentation`); all off by default.
+    Attributes:
+        dataset: a registered ``.ts`` dataset (``japanesevowels``, ``basicmotions``, ``gunpoint``,
+            ``italypowerdemand``; official train/test splits), default ``"japanesevowels"``.
+        path: a local training file used instead of ``dataset`` when set: ``.ts``, ``.npz`` (arrays ``xs``
+            ``[N, T, D]``, ``labels`` ``[N]``, optional ``lengths`` ``[N]``) or ``.csv`` (one univariate series
+            per row, the label first, empty cells after a shorter series' end); default None.
+        test_path: the matching local test file, default None.
+        valid_fraction: share of the training cases (a seeded, class-stratified draw) that validate (best
+            checkpoint, early stopping); 0 trains on every training case for ``train.steps`` and keeps the
+            final model (no validation split); default 0.0. The test split is only used for the final metrics.
+        batch_size: sequences per training batch, default 32.
+        eval_batch_size: sequences per evaluation batch, default 256.
+        normalize: standardise every feature with the mean and standard deviation of the training cases'
+            valid steps; missing values (NaN) become 0 after it; default True.
+        class_weights: ``"balanced"`` weighs class ``k`` by ``N / (K * N_k)`` in the loss (as scikit-learn),
+            default ``"none"``.
+        stride: keep every ``stride``-th step (from step 0) of every sequence, before anything else, so the
+            network sees sequences ``stride`` times shorter (1: all steps); default 1.
+        max_steps: when the longest training sequence (after ``stride``) has more steps, the stride is raised
+            to the smallest one that brings it to at most ``max_steps`` (a derived default, written into the
+            run's resolved ``stride``; None: off). Long series cost the recurrent scan time, not information
+            the classifier needs at full resolution (e.g. ACSF1, 1460 steps -> stride 6); default 256.
+        augment_crop: random crop of each training batch to this fraction of the steps (1: off), default 1.0.
+        augment_warp: time warping, speeds ``exp(augment_warp * z)`` (0: off), default 0.0.
+        augment_scale: multiply each sequence's feature by ``1 + augment_scale * z`` (0: off), default 0.0.
+        augment_noise: add ``augment_noise * z`` to every valid value (0: off), default 0.0. See `Augmentation`.
     """
 
     dataset: str = "japanesevowels"
