@@ -16,19 +16,33 @@ FIXED = {"input_size": 24, "steps": 1000}  # the explicit kinds' defaults (auto 
 
 @dataclass
 class ModelConfig:
-    """The forecaster: ``kind`` direct or recursive (`Forecaster`) or seq2seq (`Seq2SeqForecaster`, with
-    ``attention`` over the encoder states or not), any registered ``cell``, the output ``head`` (``point``,
-    ``gaussian``, ``student_t``, ``quantile`` at ``quantiles``); a point head trains on ``point_loss``
-    (``mae``, ``mse`` or ``smape``: `recurrax.models.point_loss`); ``ensemble`` > 1 trains
-    that many of them as one program (`ForecastEnsemble`, forecasts the median of the members; None: 1, and 3
-    for the LSTM of ``auto``).
+    """The forecaster.
 
     ``kind = "auto"`` (the default): `fit_auto` fits the direct LSTM and the baselines named in
-    ``candidates`` (``lstm``, ``naive``, ``seasonal_naive``, ``theta``, ``ets``), scores each on the last
-    ``horizon`` values of the training history and forecasts (``select``) with the inverse-MASE weighted
-    combination of those within 1.5 times the best validation MASE (``combination``: the best alone when it
-    is that far ahead) or with the best alone (``best``) (`recurrax.tasks.forecast._auto`); `fit_forecast`
-    alone trains auto's LSTM, the direct forecaster."""
+    ``candidates``, scores each on the last ``horizon`` values of the training history and forecasts with
+    the choice of ``select`` (`recurrax.tasks.forecast._auto`); `fit_forecast` alone trains auto's LSTM, the
+    direct forecaster.
+
+    Attributes:
+        kind: ``"auto"``, ``"direct"`` or ``"recursive"`` (`Forecaster`) or ``"seq2seq"``
+            (`Seq2SeqForecaster`), default ``"auto"``.
+        attention: seq2seq only: attention over the encoder states, default False.
+        cell: any registered cell (`recurrax.cells.CELLS`), default ``"lstm"``.
+        hidden_size: hidden units per layer, default 64.
+        num_layers: stacked recurrent layers, default 1.
+        dropout: dropout rate between recurrent layers, in [0, 1), default 0.0.
+        head: output head ``"point"``, ``"gaussian"``, ``"student_t"`` or ``"quantile"``, default ``"point"``.
+        quantiles: levels of the ``"quantile"`` head, each in (0, 1), default ``(0.1, 0.5, 0.9)``.
+        point_loss: loss of a point head, ``"mae"``, ``"mse"`` or ``"smape"`` (`recurrax.models.point_loss`),
+            default ``"mae"``.
+        ensemble: ``> 1`` trains that many models as one program (`ForecastEnsemble`, forecasts the median of
+            the members); None: 1, and 3 for the LSTM of ``auto``; default None.
+        candidates: what ``auto`` fits: ``"lstm"`` and any of ``"naive"``, ``"seasonal_naive"``, ``"theta"``,
+            ``"ets"``; default all five.
+        select: ``"combination"`` (the inverse-MASE weighted combination of the candidates within 1.5 times
+            the best validation MASE: the best alone when it is that far ahead) or ``"best"`` (the best
+            alone), default ``"combination"``.
+    """
 
     kind: Literal["auto", "direct", "recursive", "seq2seq"] = "auto"
     attention: bool = False
@@ -61,30 +75,40 @@ class ModelConfig:
 class DataConfig:
     """Windows and scaling.
 
-    - ``input_size`` history steps (shorter near a series' start; None: derived from the data for
-      ``model.kind = "auto"``, `derive_input_size`; 24 for the explicit kinds), ``horizon`` steps ahead,
-      origins every ``stride`` steps, at least ``min_input`` history values per window, only each series'
-      last ``max_windows`` origins when set (N-BEATS' history limit); ``period`` the seasonal period (for
-      MASE and the baselines).
-    - ``sampling``: training batches draw ``window`` (every window equally likely: long series weigh more)
-      or ``series`` (a series uniformly, then one of its windows: every series weighs the same, as sMAPE
-      and MASE weigh them).
-    - ``scaler``: ``standard``, ``robust``, ``meanabs``, ``last`` or ``none`` (`Scaler`); ``scale_scope``:
-      ``series`` (statistics of each series' training history, `Scaler`) or ``window`` (statistics of each
-      window's own input, so series of any level and trend share one model).
-    - ``missing``: ``error``, ``ffill`` or ``interpolate`` (see `fill_missing`).
-    - ``validate``: hold out each series' last ``horizon`` values as the validation split (best checkpoint,
-      early stopping); training windows then end before them.
-    - covariates (`recurrax.tasks.forecast._covariates`): ``calendar`` features from ``ds`` (``month``,
-      ``quarter``, ``dayofweek``, ``dayofyear``, ``hour``, ``minute``; a sine and a cosine each),
-      ``exogenous`` known-future columns of the frame (needed for the forecast steps too) and ``static``
-      per-series columns; direct and seq2seq models take them. ``covariate_scaler``: ``standard`` maps each
-      exogenous and static column by its mean and standard deviation over the training history
-      (`CovariateScaler`, stored in the run), ``none`` passes them as given; calendar features stay as they are.
-    - ``path``: a long frame (``.csv`` or ``.parquet``, columns ``unique_id``, ``ds``, ``y``) that
-      `load_series` reads for ``recurrax forecast``; ``freq``: its pandas frequency (e.g. ``"MS"``), which
-      puts each series on a regular grid and dates the forecasts (None: stamps as given, the frequency
-      inferred for the forecasts).
+    Attributes:
+        input_size: history steps per window (shorter near a series' start); None: derived from the data for
+            ``model.kind = "auto"`` (`derive_input_size`), 24 for the explicit kinds; default None.
+        horizon: steps ahead, default 6.
+        stride: origins every this many steps, default 1.
+        min_input: at least this many history values per window, default 1.
+        max_windows: only each series' last this many origins (N-BEATS' history limit); None: all; default
+            None.
+        period: the seasonal period (for MASE and the baselines), default 1.
+        sampling: training batches draw ``"window"`` (every window equally likely: long series weigh more) or
+            ``"series"`` (a series uniformly, then one of its windows: every series weighs the same, as sMAPE
+            and MASE weigh them); default ``"window"``.
+        scaler: ``"standard"``, ``"robust"``, ``"meanabs"``, ``"last"`` or ``"none"`` (`Scaler`), default
+            ``"meanabs"``.
+        scale_scope: ``"series"`` (statistics of each series' training history, `Scaler`) or ``"window"``
+            (statistics of each window's own input, so series of any level and trend share one model);
+            default ``"window"``.
+        missing: ``"error"``, ``"ffill"`` or ``"interpolate"`` (see `fill_missing`), default ``"error"``.
+        batch_size: windows per training batch, default 256.
+        validate: hold out each series' last ``horizon`` values as the validation split (best checkpoint,
+            early stopping); training windows then end before them; default False.
+        path: a long frame (``.csv`` or ``.parquet``, columns ``unique_id``, ``ds``, ``y``) that `load_series`
+            reads for ``recurrax forecast``, default None.
+        freq: its pandas frequency (e.g. ``"MS"``), which puts each series on a regular grid and dates the
+            forecasts (None: stamps as given, the frequency inferred for the forecasts); default None.
+        calendar: calendar features from ``ds`` (``month``, ``quarter``, ``dayofweek``, ``dayofyear``,
+            ``hour``, ``minute``; a sine and a cosine each), default ``()``.
+        exogenous: known-future columns of the frame (needed for the forecast steps too), default ``()``.
+        static: per-series columns, default ``()``.
+        covariate_scaler: ``"standard"`` maps each exogenous and static column by its mean and standard
+            deviation over the training history (`CovariateScaler`, stored in the run), ``"none"`` passes them
+            as given; calendar features stay as they are; default ``"standard"``.
+
+    Covariates (`recurrax.tasks.forecast._covariates`) go to the direct and seq2seq models only.
     """
 
     input_size: int | None = None
