@@ -11,9 +11,15 @@ from ...train import OptimConfig, TrainConfig
 
 @dataclass
 class ModelConfig:
-    """The `CTCRecognizer`: a stack of any registered ``cell`` (`recurrax.cells.CELLS`), bidirectional by
-    default, ``num_layers`` deep with ``dropout`` between layers and before the read-out, then a linear layer
-    to the alphabet plus the CTC blank."""
+    """The `CTCRecognizer`: a recurrent stack, then a linear layer to the alphabet plus the CTC blank.
+
+    Attributes:
+        cell: any registered cell (`recurrax.cells.CELLS`), default ``"lstm"``.
+        hidden_size: hidden units per layer and direction, default 128.
+        num_layers: stacked recurrent layers, default 2.
+        bidirectional: forward and backward layers, default True.
+        dropout: dropout rate between layers and before the read-out, in [0, 1), default 0.0.
+    """
 
     cell: str = "lstm"
     hidden_size: int = 128
@@ -31,19 +37,32 @@ class ModelConfig:
 class DataConfig:
     """Rendered text lines (`generate_lines`), made once from ``seed``.
 
-    - The words are the distinct lower-case words of Tiny Shakespeare (shipped with recurrax), shuffled by
-      ``seed`` and cut into disjoint train / valid / test word sets (``valid_words``, ``test_words``: their
-      fractions), so valid and test lines hold only words never seen in training.
-    - A line is 1 to ``max_words`` words of its split joined by single spaces, at most ``max_chars``
-      characters; ``train_lines``, ``valid_lines`` and ``test_lines`` of them.
-    - Each line is drawn by the ``captcha`` package's renderer (its shipped DroidSansMono font, sizes
-      ``font_sizes``, on a 60-pixel canvas), each character rotated uniformly within ``±rotate`` degrees and
-      warped by up to ``warp`` of its size, characters overlapping by up to ``overlap`` of the mean width;
-      ``noise`` adds captcha's noise dots and arc. The image is scaled to ``height`` pixels, its width by
-      ``width_scale`` times as much (1: aspect kept; below 1 fewer columns, a shorter sequence), and read
-      column by column: a sequence of ``[W, height]`` ink intensities in ``[0, 1]``.
-    - ``batch_size`` lines per update (each batch padded to a multiple of ``pad_to`` columns, so few shapes
-      compile), ``eval_batch_size`` when scoring.
+    The words are the distinct lower-case words of Tiny Shakespeare (shipped with recurrax), shuffled by
+    ``seed`` and cut into disjoint train / valid / test word sets, so valid and test lines hold only words
+    never seen in training. A line is 1 to ``max_words`` words of its split joined by single spaces, drawn by
+    the ``captcha`` package's renderer (its shipped DroidSansMono font, on a 60-pixel canvas), scaled to
+    ``height`` pixels and read column by column: a sequence of ``[W, height]`` ink intensities in ``[0, 1]``.
+
+    Attributes:
+        seed: seed of the word split and of every line, default 0.
+        train_lines: training lines, default 20000.
+        valid_lines: validation lines, default 1000.
+        test_lines: test lines, default 1000.
+        valid_words: fraction of the words kept for validation, in (0, 0.5), default 0.1.
+        test_words: fraction of the words kept for testing, in (0, 0.5), default 0.1.
+        max_words: words per line at most, default 3.
+        max_chars: characters per line at most, default 20.
+        height: image height in pixels, the features per step, default 32.
+        width_scale: the width is scaled by this times the height's factor (1: aspect kept; below 1 fewer
+            columns, a shorter sequence), in [0.1, 2], default 0.6.
+        font_sizes: font sizes drawn from, in [8, 56], default ``(40, 44, 48)``.
+        rotate: each character rotated uniformly within ``±rotate`` degrees, default 8.0.
+        warp: each character warped by up to this fraction of its size, default 0.1.
+        overlap: characters overlap by up to this fraction of the mean width, default 0.1.
+        noise: add captcha's noise dots and arc, default False.
+        batch_size: lines per update, default 32.
+        eval_batch_size: lines per batch when scoring, default 200.
+        pad_to: each batch is padded to a multiple of this many columns, so few shapes compile, default 32.
     """
 
     seed: int = 0
@@ -84,9 +103,13 @@ class DataConfig:
 
 @dataclass
 class DecodeConfig:
-    """How the per-frame distributions become text: ``"greedy"`` (best path: the most likely label per
-    frame, repeats merged, blanks dropped) or ``"beam"`` (CTC prefix beam search, Hannun et al. 2014, keeping
-    ``beam_size`` prefixes)."""
+    """How the per-frame distributions become text.
+
+    Attributes:
+        method: ``"greedy"`` (best path: the most likely label per frame, repeats merged, blanks dropped) or
+            ``"beam"`` (CTC prefix beam search, Hannun et al. 2014), default ``"greedy"``.
+        beam_size: prefixes kept by ``"beam"``, default 8.
+    """
 
     method: Literal["greedy", "beam"] = "greedy"
     beam_size: int = 8
