@@ -10,17 +10,22 @@ from ...train import OptimConfig
 
 @dataclass
 class EnvConfig:
-    """The environment and the shape of a rollout.
+    """The environment and the shape of a rollout: one update trains on ``num_envs * num_steps``
+    transitions, with back-propagation through time over each ``num_steps`` segment (truncated BPTT from the
+    carry stored at the segment's start).
 
-    - ``name``: a gymnax id (``"MemoryChain-bsuite"``, ``"CartPole-v1"``, ``"MetaMaze-misc"``,
-      ``"BernoulliBandit-misc"``, ...; stepped inside the jitted program) or ``"popgym:<Class>"`` (a POPGym
-      environment, e.g. ``"popgym:RepeatPreviousEasy"``, stepped outside jit through the Gymnasium adapter).
-    - ``memory_length``: MemoryChain's number of steps between the cue and the query (None: gymnax's 5).
-    - ``observe``: the observation indices the agent sees (empty: all); ``[0, 2]`` on CartPole-v1 hides the
-      velocities (cart position and pole angle only), so the policy must infer them from its memory.
-    - ``num_envs`` parallel environments per seed, each rolled out ``num_steps`` steps per update: one update
-      trains on ``num_envs * num_steps`` transitions, with back-propagation through time over each
-      ``num_steps`` segment (truncated BPTT from the carry stored at the segment's start).
+    Attributes:
+        name: a gymnax id (``"MemoryChain-bsuite"``, ``"CartPole-v1"``, ``"MetaMaze-misc"``,
+            ``"BernoulliBandit-misc"``, ...; stepped inside the jitted program) or ``"popgym:<Class>"`` (a
+            POPGym environment, e.g. ``"popgym:RepeatPreviousEasy"``, stepped outside jit through the
+            Gymnasium adapter); default ``"MemoryChain-bsuite"``.
+        memory_length: MemoryChain's number of steps between the cue and the query (None: gymnax's 5),
+            default None.
+        observe: the observation indices the agent sees (empty: all); ``[0, 2]`` on CartPole-v1 hides the
+            velocities (cart position and pole angle only), so the policy must infer them from its memory;
+            default ``()``.
+        num_envs: parallel environments per seed, default 16.
+        num_steps: steps each environment is rolled out per update, default 32.
     """
 
     name: str = "MemoryChain-bsuite"
@@ -42,10 +47,14 @@ class EnvConfig:
 class PolicyConfig:
     """The actor-critic: a core, then an actor head (logits over the actions) and a critic head (the value).
 
-    ``cell`` is any registered cell (`recurrax.cells.CELLS`: ``"lstm"``, ``"gru"``, ``"cifg"``, ...), run as a
-    ``num_layers`` stack of ``hidden_size`` units whose carry is reset to zero where an episode starts; or
-    ``"mlp"``, the memoryless control (``num_layers`` tanh layers of ``hidden_size``, the current observation
-    only). Each head is one tanh layer of ``head_size`` and a linear output."""
+    Attributes:
+        cell: any registered cell (`recurrax.cells.CELLS`: ``"lstm"``, ``"gru"``, ``"cifg"``, ...), run as a
+            stack whose carry is reset to zero where an episode starts; or ``"mlp"``, the memoryless control
+            (tanh layers, the current observation only); default ``"lstm"``.
+        hidden_size: units per core layer, default 64.
+        num_layers: core layers, default 1.
+        head_size: each head is one tanh layer of this size and a linear output, default 64.
+    """
 
     cell: str = "lstm"
     hidden_size: int = 64
@@ -64,12 +73,24 @@ class PolicyConfig:
 @dataclass
 class PPOConfig:
     """Proximal policy optimisation (Schulman et al. 2017) with generalised advantage estimation (Schulman et
-    al. 2016): ``updates`` rollouts, each followed by ``epochs`` passes over the rollout split into
-    ``minibatches`` groups of whole environments (so every minibatch keeps its time axis for BPTT).
+    al. 2016).
 
     Loss: ``-min(r A, clip(r, 1 - clip_eps, 1 + clip_eps) A) + vf_coef * max((V - R)^2, (V_clip - R)^2) / 2
-    - ent_coef * H`` with ``r = pi(a|s) / pi_old(a|s)``, ``A`` the GAE advantages (normalised per minibatch
-    with ``normalize_advantages``) and ``R = A + V_old`` the returns."""
+    - ent_coef * H`` with ``r = pi(a|s) / pi_old(a|s)``, ``A`` the GAE advantages and ``R = A + V_old`` the
+    returns.
+
+    Attributes:
+        updates: rollouts, each followed by the PPO epochs, default 200.
+        epochs: passes over each rollout, default 4.
+        minibatches: groups of whole environments a rollout is split into (so every minibatch keeps its time
+            axis for BPTT), default 4.
+        gamma: discount factor, in [0, 1], default 0.99.
+        gae_lambda: GAE's lambda, in [0, 1], default 0.95.
+        clip_eps: clipping range of the ratio ``r`` (and of ``V_clip``), default 0.2.
+        vf_coef: weight of the value loss, default 0.5.
+        ent_coef: weight of the entropy bonus ``H``, default 0.01.
+        normalize_advantages: normalise ``A`` per minibatch, default True.
+    """
 
     updates: int = 200
     epochs: int = 4
@@ -94,10 +115,14 @@ class PPOConfig:
 class RunConfig:
     """Seeds, logging and evaluation.
 
-    - ``seeds`` independent agents (seeds ``seed .. seed + seeds - 1``) train as one vmapped program.
-    - ``log_every``: updates per compiled chunk; a ``metrics.jsonl`` row after each chunk.
-    - evaluation runs ``eval_envs`` environments per seed for ``eval_steps`` steps and scores the first
-      episode that each completes (the greedy action with ``greedy``, else a sample of the policy).
+    Attributes:
+        seed: the first agent's seed, default 0.
+        seeds: independent agents (seeds ``seed .. seed + seeds - 1``) trained as one vmapped program,
+            default 3.
+        log_every: updates per compiled chunk; a ``metrics.jsonl`` row after each chunk; default 10.
+        eval_envs: evaluation environments per seed, default 64.
+        eval_steps: evaluation steps; the first episode that each environment completes is scored, default 512.
+        greedy: evaluate the greedy action (False: a sample of the policy), default True.
     """
 
     seed: int = 0
