@@ -146,7 +146,15 @@ class SelectConfig:
     trained on every training case. The test split is never read for it. ``mode = "off"``, one candidate,
     or ``max_cases`` or more cases: the config is trained as given. The run's ``config.toml`` and
     checkpoints hold the winner (with ``mode = "off"``) and ``selection.json`` the scores.
-    Cost: ``folds * len(candidates)`` extra fits of the configured budget."""
+    Cost: ``folds * len(candidates)`` extra fits of the configured budget.
+
+    Attributes:
+        mode: ``"cv"`` (cross-validate the candidates) or ``"off"`` (train the config as given), default
+            ``"cv"``.
+        candidates: keys of `CANDIDATES` to choose among, default ``("lstm", "lstm-fcn-series")``.
+        folds: folds of the stratified split, >= 2, default 3.
+        max_cases: with this many training cases or more the selection is skipped, default 1000.
+    """
 
     mode: Literal["cv", "off"] = "cv"
     candidates: tuple[str, ...] = ("lstm", "lstm-fcn-series")
