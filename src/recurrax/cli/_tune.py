@@ -19,7 +19,7 @@ Params = Annotated[
 
 
 def tune(
-    task: Annotated[str, typer.Argument(help="A task whose spec declares how to fit a run: lm, classify, forecast or seq2seq.")],
+    task: Annotated[str, typer.Argument(help="A task whose spec declares how to fit a run: lm, classify, forecast, seq2seq or ctc.")],
     config: ConfigFile = None,
     overrides: Overrides = None,
     params: Params = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...cells import CELLS
 from ...config import require
 from ...train import OptimConfig
 
@@ -62,8 +63,6 @@ class PolicyConfig:
     head_size: int = 64
 
     def __post_init__(self):
-        from ...cells import CELLS
-
         known = ", ".join(sorted(CELLS))
         require(self.cell == "mlp" or self.cell in CELLS, "cell", f"unknown {self.cell!r}; known: mlp, {known}")
         for name in ("hidden_size", "num_layers", "head_size"):

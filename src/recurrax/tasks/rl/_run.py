@@ -22,9 +22,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ...config import from_dict, to_dict, to_toml
-from ...train import find_checkpoint, load_checkpoint, read_meta, save_checkpoint, start_run_dir
-from ...train._metrics import MetricsLog
-from ...train._progress import ProgressBar
+from ...train import (
+    MetricsLog,
+    ProgressBar,
+    find_checkpoint,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+    start_run_dir,
+)
 from ._config import RLConfig
 from ._envs import JaxEnv, is_popgym, make_jax_env
 from ._gym import GymnasiumEnvs, PythonLoop, popgym_maker
