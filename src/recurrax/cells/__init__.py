@@ -1,6 +1,8 @@
 """Recurrent cells: one time step each, ``(carry, x_t) -> (carry, y_t)``, plus ``init_carry``."""
 
 from ._base import AbstractCell as AbstractCell
+from ._base import broadcast_to_rank as broadcast_to_rank
+from ._base import glorot_uniform as glorot_uniform
 from ._clockwork import ClockworkRNNCell as ClockworkRNNCell
 from ._depth_gated import DepthGatedLSTMCell as DepthGatedLSTMCell
 from ._elman import RNNCell as RNNCell

@@ -12,7 +12,7 @@ from jaxtyping import Array
 
 from ..cells import make_cell
 from ..scan import RNN, Bidirectional
-from ..scan._regularisation import check_rate, dropout
+from ..scan import check_rate, dropout
 
 
 class RNNStack(eqx.Module):

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...cells._base import broadcast_to_rank
+from ...cells import broadcast_to_rank
 from ...models import RNNStack
 
 LOG_VAR_MIN, LOG_VAR_MAX = -10.0, 10.0

@@ -9,10 +9,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...cells._base import glorot_uniform
+from ...cells import glorot_uniform
 from ...models import RNNStack, masked_softmax
-from ...scan import valid_mask
-from ...scan._regularisation import check_rate, dropout
+from ...scan import check_rate, dropout, valid_mask
 
 POOLINGS = ("last", "mean", "attention")
 INPUT_NORMS = ("none", "series")

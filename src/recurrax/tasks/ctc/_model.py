@@ -10,10 +10,9 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array
 
-from ...cells._base import glorot_uniform
+from ...cells import glorot_uniform
 from ...models import RNNStack
-from ...scan import valid_mask
-from ...scan._regularisation import check_rate, dropout
+from ...scan import check_rate, dropout, valid_mask
 
 
 class CTCRecognizer(eqx.Module):

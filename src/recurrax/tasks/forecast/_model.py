@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...cells._base import broadcast_to_rank
+from ...cells import broadcast_to_rank
 from ...models import RNNStack, num_params, point_forecast
 
 Kind = Literal["direct", "recursive"]

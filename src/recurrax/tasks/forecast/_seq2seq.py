@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...cells._base import broadcast_to_rank
+from ...cells import broadcast_to_rank
 from ...models import RNNStack, masked_softmax, num_params
 from ...scan import valid_mask
 from ._model import with_covariates

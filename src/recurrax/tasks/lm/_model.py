@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ...models import RNNStack
-from ...scan._regularisation import check_rate, dropout
+from ...scan import check_rate, dropout
 
 
 class LanguageModel(eqx.Module):

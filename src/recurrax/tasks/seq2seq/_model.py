@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...cells import LSTMCell
-from ...cells._base import glorot_uniform
+from ...cells import LSTMCell, glorot_uniform
 from ...models import RNNStack, masked_softmax
 from ...scan import valid_mask
 
