@@ -21,7 +21,7 @@ LAZY = {
     "recurrax/cli/": "commands import the library when they run (a fast `recurrax --help`)",
     "recurrax/serve/__init__.py": "export_run and create_app on first use (module __getattr__)",
 }
-PUBLIC_ONLY = ("data", "metrics", "models", "interop", "serve", "lifecycle", "tasks")
+PUBLIC_ONLY = ("data", "metrics", "models", "interop", "serve", "lifecycle", "tasks", "studies")
 NOT_CHECKED: tuple[str, ...] = ()
 # Private names that cells/, scan/, train/ and config.py do not export yet: (importing module, imported module).
 PENDING: set[tuple[str, str]] = set()

@@ -2,7 +2,11 @@
 
 from ._base import AbstractCell as AbstractCell
 from ._base import broadcast_to_rank as broadcast_to_rank
+from ._base import check_input_size as check_input_size
+from ._base import check_sizes as check_sizes
+from ._base import default_dtype as default_dtype
 from ._base import glorot_uniform as glorot_uniform
+from ._base import masked as masked
 from ._clockwork import ClockworkRNNCell as ClockworkRNNCell
 from ._depth_gated import DepthGatedLSTMCell as DepthGatedLSTMCell
 from ._elman import RNNCell as RNNCell

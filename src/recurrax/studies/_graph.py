@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ..cells._base import AbstractCell, check_input_size, check_sizes, default_dtype, glorot_uniform, masked
+from ..cells import AbstractCell, check_input_size, check_sizes, default_dtype, glorot_uniform, masked
 
 UNARY = ("wh", "sigmoid", "tanh", "relu", "oneminus")
 BINARY = ("add", "mul")
