@@ -1,16 +1,13 @@
 """Process ``argv[1]`` of 2 in a multi-host run on CPU (2 fake devices each, Gloo collectives): joins the
 coordinator at ``127.0.0.1:<argv[2]>`` and trains the loop-test task (tests/train_task.py) on all 4 devices
-into ``argv[3]``; run by test_distributed_multihost.py."""
+into ``argv[3]``; run by test_distributed_multihost.py, which sets ``XLA_FLAGS`` (2 devices) and
+``JAX_PLATFORMS=cpu`` for it (not this module: pytest's doctest collection imports it into its workers)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-os.environ["JAX_PLATFORMS"] = "cpu"
 
 import jax
 

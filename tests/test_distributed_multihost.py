@@ -35,7 +35,8 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
     """``(multi-host run directory, one-device run directory)``; the one-device run trains while the
     processes do."""
     out = tmp_path_factory.mktemp("multihost")
-    port, env = str(_free_port()), {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    port = str(_free_port())
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     processes = [
         subprocess.Popen([sys.executable, str(SCRIPT), str(i), port, str(out / "run")], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 from jaxtyping import Array
-from scipy import stats
+from scipy.special import ndtri, stdtrit
 
 HEADS = ("point", "gaussian", "student_t", "quantile")
 POINT_LOSSES = ("mae", "mse", "smape")
@@ -94,9 +94,9 @@ def head_quantiles(head: str, raw: np.ndarray, levels: np.ndarray, quantiles: tu
         return out.reshape(own.shape[:-1] + (levels.size,))
     sigma = np.logaddexp(0.0, raw[..., 1:2].astype(np.float64)) + MIN_SCALE
     if head == "gaussian":
-        return mu + sigma * stats.norm.ppf(levels)
+        return mu + sigma * ndtri(levels)
     nu = 2.0 + np.logaddexp(0.0, raw[..., 2:3].astype(np.float64))
-    return mu + sigma * stats.t.ppf(levels, nu)
+    return mu + sigma * stdtrit(nu, levels)
 
 
 def raw_quantiles(head: str, raw: jax.Array, levels: tuple[float, ...], quantiles: tuple[float, ...]) -> jax.Array:
@@ -106,7 +106,7 @@ def raw_quantiles(head: str, raw: jax.Array, levels: tuple[float, ...], quantile
     student_t head ``mu + sigma * t_nu^{-1}(level)`` (`t_quantile`)."""
     if head == "gaussian":
         sigma = jax.nn.softplus(raw[..., 1:2]) + MIN_SCALE
-        return raw[..., :1] + sigma * jnp.asarray(stats.norm.ppf(levels), raw.dtype).reshape(
+        return raw[..., :1] + sigma * jnp.asarray(ndtri(levels), raw.dtype).reshape(
             (1,) * (raw.ndim - 1) + (-1,)
         )
     if head == "student_t":
