@@ -141,6 +141,7 @@ def test_mutations_and_crossovers_give_valid_graphs_that_run():
         assert ys.shape == (2, 6, 5) and bool(jnp.isfinite(ys).all())
 
 
+@pytest.mark.slow  # a search with retraining (about 25 s); the graph, mutation and stack tests run always
 def test_tiny_search_through_the_cli(tmp_path):
     from typer.testing import CliRunner
 

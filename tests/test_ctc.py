@@ -321,6 +321,7 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@pytest.mark.slow  # a second training run (about 15 s); test_a_tiny_fit_learns_the_toy_alphabet runs always
 def test_cli_fit_evaluate_predict(tmp_path, capsys):
     sets = [f"data.{k}={v}" for k, v in TINY_DATA.items()] + [
         "model.hidden_size=8", "model.num_layers=1", "train.steps=3", "train.eval_every=3", "data.batch_size=4"]

@@ -54,6 +54,7 @@ def _rows(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
 
 
+@pytest.mark.slow  # three training processes on the CI's two cores; the 4-device tests cover the sharding
 @pytest.mark.parametrize("copy", [".", "process_1"])
 def test_two_processes_give_the_one_device_curve(runs, copy):
     multi, one = runs
