@@ -72,7 +72,13 @@ def predict_classifier(
     """Class names and probabilities ``[N, C]`` of raw (unscaled) sequences ``xs`` ``[N, T, D]`` (NaN =
     missing) with ``lengths`` ``[N]`` (None: all ``T`` steps), by `class_probabilities` in chunks of
     ``data.eval_batch_size`` (the last one padded: one compilation per sequence length)."""
-    loaded = load_classifier(path)
+    return predict_loaded(load_classifier(path), xs, lengths)
+
+
+def predict_loaded(
+    loaded: LoadedClassifier, xs: np.ndarray, lengths: np.ndarray | None = None
+) -> tuple[list[str], np.ndarray]:
+    """`predict_classifier` of an in-memory `LoadedClassifier`."""
     xs = np.asarray(xs, np.float32)
     if xs.ndim != 3 or xs.shape[2] != len(loaded.mean):
         raise ValueError(f"expected xs [N, T, {len(loaded.mean)}], got shape {xs.shape}")

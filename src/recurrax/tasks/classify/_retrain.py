@@ -16,7 +16,7 @@ from ...config import to_toml
 from .._retraining import challenger_config
 from ._config import ClassifyConfig
 from ._data import class_weights, prepare, read_cases, stratified_split
-from ._inference import predict_classifier
+from ._inference import predict_loaded
 from ._metrics import accuracy, macro_f1, weighted_cross_entropy
 from ._run import LoadedClassifier, load_classifier, train_classifier
 
@@ -65,7 +65,7 @@ def holdout_scores(path: Path, cases: Cases) -> dict[str, float]:
     loaded = load_classifier(path)
     classes = list(loaded.classes)
     xs, lengths = pad_series(cases[0])
-    _, probabilities = predict_classifier(path, xs, lengths)
+    _, probabilities = predict_loaded(loaded, xs, lengths)
     truth = np.asarray([classes.index(label) for label in cases[1]])
     predicted = probabilities.argmax(axis=-1)
     weights = class_weights(truth, len(classes), loaded.config.data.class_weights)
