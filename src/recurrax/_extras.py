@@ -29,6 +29,7 @@ EXTRA_OF = {
     "captcha": "ctc",
     "gymnax": "rl",
     "popgym": "rl",
+    "arch": "finance",
 }
 
 

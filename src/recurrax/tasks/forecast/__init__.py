@@ -27,7 +27,9 @@ in and out (`read_frame`, `read_series`, `write_frame`, `forecast_frame`, `futur
 them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `predict_series`,
 `backtest_run`, `backtest_table`; `backtest_refit` trains afresh at each origin; `write_backtest_plot`).
 The M3 benchmark: `load_m3`, `M3Series`, `M3Settings`, `m3_lstm_forecast`, `m3_scores`,
-`evaluate_m3_protocol` (the evaluator of the ``m3`` benchmark protocol).
+`evaluate_m3_protocol` (the evaluator of the ``m3`` benchmark protocol). Volatility (docs/finance.md):
+`index_returns`, `log_returns`, `year_origins`, `lstm_rolling` (`volatility_config`) against `garch_rolling`,
+one-step `Predictive` distributions scored by `volatility_scores`.
 See docs/forecast.md.
 """
 
@@ -65,6 +67,8 @@ from ._derive import resolve_config as resolve_config
 from ._ensemble import ForecastEnsemble as ForecastEnsemble
 from ._frames import forecast_frame as forecast_frame
 from ._frames import read_series as read_series
+from ._garch import garch_rolling as garch_rolling
+from ._garch import index_returns as index_returns
 from ._holdout import backtest_run as backtest_run
 from ._holdout import backtest_table as backtest_table
 from ._holdout import evaluate_forecast as evaluate_forecast
@@ -101,3 +105,9 @@ from ._select import catch_implausible as catch_implausible
 from ._select import combination_weights as combination_weights
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster
 from ._task import forecast_inference as forecast_inference
+from ._volatility import Predictive as Predictive
+from ._volatility import log_returns as log_returns
+from ._volatility import lstm_rolling as lstm_rolling
+from ._volatility import volatility_config as volatility_config
+from ._volatility import volatility_scores as volatility_scores
+from ._volatility import year_origins as year_origins
