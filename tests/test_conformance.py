@@ -3,8 +3,8 @@ stride, heads, scalers, ensembles, covariates, levels, kinds), gives the same nu
 predict, the exported StableHLO artifact, its ONNX file (one case of each task that offers ONNX) and the HTTP
 service; a task without ONNX refuses it.
 
-The oracle is the library path: what a user of `predict_classifier`, `forecast.predict`, `score_series` or the
-language model itself gets. Untrained weights are as good as trained ones for this comparison.
+The oracle is the library path: what a user of `predict_classifier`, `forecast.predict`, `score_series`,
+`predict_ctc`, `translate`, `policy_step` or the language model itself gets. Untrained weights are as good as trained ones for this comparison.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from recurrax.serve import create_app, export_run, load_artifact
 from recurrax.tasks import anomaly as A
 from recurrax.tasks import classify as C
 from recurrax.tasks import forecast as F
-from recurrax.tasks import lm, task_names
+from recurrax.tasks import ctc, lm, rl, seq2seq, task_names
 from recurrax.train import save_checkpoint
 
 TOL = {"rtol": 2e-5, "atol": 2e-5}
@@ -45,6 +46,7 @@ class Case:
     answer: Callable[[dict[str, Any]], dict[str, np.ndarray]]
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     onnx: bool = False
+    view: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None  # the artifact's outputs as expected
 
 
 def _save(root: Path, name: str, model: Any, meta: dict[str, Any]) -> Path:
@@ -55,6 +57,10 @@ def _save(root: Path, name: str, model: Any, meta: dict[str, Any]) -> Path:
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
     return e / e.sum()
+
+
+def _softmax_rows(z: np.ndarray) -> np.ndarray:
+    return np.stack([_softmax(row) for row in z])
 
 
 def _ragged(x: np.ndarray, lengths: np.ndarray) -> list:
@@ -186,8 +192,118 @@ def lm_case(root: Path, name: str) -> Case:
                 lambda body: {"probs": np.array(body["probabilities"])}, onnx=name == "gru")  # fmt: skip
 
 
+CTC = {"bilstm": ("lstm", True, 1)}
+
+
+def ctc_case(root: Path, name: str) -> Case:
+    cell, bidirectional, layers = CTC[name]
+    cfg = ctc.CTCConfig(model=ctc.ModelConfig(cell=cell, hidden_size=6, num_layers=layers, bidirectional=bidirectional),
+                        data=ctc.DataConfig(height=5))  # fmt: skip
+    model = ctc.build_model(cfg.model, 5, key=jax.random.key(5))
+    run = _save(root, name, model, {"task": "ctc", "config": to_dict(cfg), "alphabet": ctc.ALPHABET, "input_size": 5})
+    lengths = np.array([9, 3, 6], np.int32)
+    lines = [RNG.integers(0, 256, size=(n, 5)).astype(np.uint8) for n in lengths]
+    columns = np.zeros((3, 9, 5), np.float32)
+    for row, line in enumerate(lines):
+        columns[row, : len(line)] = line
+    log_probs, _ = ctc.frame_log_probs(ctc.load_ctc(run).model, lines, None, 4, 8)  # the library's chunks
+    texts = ctc.predict_ctc(run, lines, columns=True, decode_cfg=ctc.DecodeConfig(method="greedy"))
+
+    def padded(rows: list) -> np.ndarray:
+        out = np.zeros((3, 9, len(ctc.ALPHABET) + 1))
+        for row, values in enumerate(rows):
+            out[row, : len(values)] = values
+        return out
+
+    def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        labels = [ctc.collapse(out["labels"][row, :n]) for row, n in enumerate(lengths)]
+        assert [ctc.decode(path) for path in labels] == texts  # the function's greedy labels decode as predict_ctc
+        return {"log_probs": padded([out["log_probs"][row, :n] for row, n in enumerate(lengths)])}
+
+    def answer(body: dict[str, Any]) -> dict[str, np.ndarray]:
+        assert body["texts"] == texts and body["frames"] == lengths.tolist()
+        return {"log_probs": padded(body["log_probs"])}
+
+    return Case(run, "recognize", {"columns": columns, "lengths": lengths}, {"log_probs": padded(log_probs)},
+                {"columns": [line.tolist() for line in lines], "return_log_probs": True}, answer, view=view)  # fmt: skip
+
+
+SEQ2SEQ = {"additive": "additive"}
+
+
+def seq2seq_case(root: Path, name: str) -> Case:
+    numbers = [3, 17, 42, 99, 160]
+    source = seq2seq.Vocab.build([seq2seq.english(n) for n in numbers])
+    target = seq2seq.Vocab.build([seq2seq.french(n) for n in numbers])
+    cfg = seq2seq.Seq2SeqConfig(model=seq2seq.ModelConfig(attention=SEQ2SEQ[name], embed_size=4, hidden_size=6))
+    model = seq2seq.build_model(cfg.model, len(source), len(target), key=jax.random.key(6))
+    meta = {"task": "seq2seq", "config": to_dict(cfg), "source_vocab": list(source.tokens),
+            "target_vocab": list(target.tokens), "lengths": [6, 7]}  # fmt: skip
+    run = _save(root, name, model, meta)
+    sentences = [seq2seq.english(n) for n in numbers[:3]]
+    ids = [source.encode(s) for s in sentences]
+    src = np.zeros((3, max(map(len, ids))), np.int32)
+    for row, sentence in enumerate(ids):
+        src[row, : len(sentence)] = sentence
+    lengths = np.array([len(i) for i in ids], np.int32)
+    translations = seq2seq.translate(run, sentences)  # the library
+
+    def words(rows: list[list[str]]) -> np.ndarray:
+        out = np.full((3, 8), -1)
+        for row, tokens in enumerate(rows):
+            out[row, : len(tokens)] = target.ids(tokens)
+        return out
+
+    def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"words": words([target.words(row.tolist()) for row in out["tokens"]])}
+
+    def answer(body: dict[str, Any]) -> dict[str, np.ndarray]:
+        assert body["translations"] == translations
+        return {"words": words(body["tokens"])}
+
+    expected = words([seq2seq.tokenize(t) for t in translations])
+    return Case(run, "translate", {"src": src, "src_lengths": lengths}, {"words": expected},
+                {"sentences": sentences}, answer, view=view)  # fmt: skip
+
+
+RL = {"gru_2_layers": ("gru", 2)}
+
+
+def rl_case(root: Path, name: str) -> Case:
+    cell, layers = RL[name]
+    cfg = rl.RLConfig(model=rl.PolicyConfig(cell=cell, hidden_size=6, num_layers=layers, head_size=5))
+    env = rl.make_jax_env(cfg.env)
+    policy = rl.build_policy(cfg.model, env.obs_size, env.num_actions, key=jax.random.key(7))
+    params = jax.tree.map(lambda leaf: leaf[None], eqx.filter(policy, eqx.is_inexact_array))  # one seed
+    meta = {"task": "rl", "config": to_dict(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=1))),
+            "obs_size": env.obs_size, "num_actions": env.num_actions}  # fmt: skip
+    run = _save(root, name, params, meta)
+    lengths = np.array([5, 2], np.int32)
+    obs = RNG.normal(size=(2, 5, env.obs_size)).astype(np.float32)
+    starts = np.zeros((5, 2), bool)
+    starts[0] = True
+    _, logits, values = rl.load(run).policy(0)(policy.initial_carry(2), np.swapaxes(obs, 0, 1), starts)
+    probs = np.asarray(jax.nn.softmax(np.swapaxes(np.asarray(logits, np.float64), 0, 1)))
+    values = np.swapaxes(np.asarray(values), 0, 1)
+    mask = np.arange(5)[None, :, None] < lengths[:, None, None]
+
+    def answer(body: dict[str, Any]) -> dict[str, np.ndarray]:
+        out = {"probs": np.zeros((2, 5, env.num_actions)), "values": np.zeros((2, 5))}
+        for row, n in enumerate(lengths):
+            out["probs"][row, :n], out["values"][row, :n] = body["probabilities"][row], body["values"][row]
+        return out
+
+    def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"probs": np.where(mask, out["probs"], 0), "values": np.where(mask[..., 0], out["values"], 0)}
+
+    expected = {"probs": np.where(mask, probs, 0), "values": np.where(mask[..., 0], values, 0)}
+    return Case(run, "act", {"obs": obs, "lengths": lengths}, expected,
+                {"episodes": _ragged(obs, lengths)}, answer, view=view)  # fmt: skip
+
+
 BUILDERS = {"classify": (classify_case, CLASSIFY), "forecast": (forecast_case, FORECAST),
-            "anomaly": (anomaly_case, ANOMALY), "lm": (lm_case, LM)}  # fmt: skip
+            "anomaly": (anomaly_case, ANOMALY), "lm": (lm_case, LM), "ctc": (ctc_case, CTC),
+            "seq2seq": (seq2seq_case, SEQ2SEQ), "rl": (rl_case, RL)}  # fmt: skip
 GRID = [(task, name) for task, (_, names) in BUILDERS.items() for name in names]
 
 
@@ -203,9 +319,20 @@ def test_onnx_is_refused_for_a_task_that_does_not_offer_it(tmp_path):
 
 
 def _artifact_outputs(case: Case, art: Any) -> dict[str, np.ndarray]:
-    """The artifact's outputs named as ``case.expected``; a language model's prompt is stepped token by token."""
+    """The artifact's outputs named as ``case.expected``: a language model's prompt is stepped token by token, a
+    policy's episodes observation by observation; ``case.view`` reads them."""
+    if case.function == "act":
+        state, steps = art.init_state(len(case.inputs["obs"])), []
+        for t in range(case.inputs["obs"].shape[1]):
+            start = np.full(len(case.inputs["obs"]), int(t == 0), np.int32)
+            out = art.call("act", obs=case.inputs["obs"][:, t], start=start, **state)
+            state = {k: out[k] for k in state}
+            steps.append(out)
+        probs = np.stack([_softmax_rows(out["logits"].astype(np.float64)) for out in steps], axis=1)
+        return case.view({"probs": probs, "values": np.stack([out["value"] for out in steps], axis=1)})
     if case.function != "step":
-        return art.call(case.function, **case.inputs)
+        out = art.call(case.function, **case.inputs)
+        return case.view(out) if case.view is not None else out
     state = art.init_state(1)
     for token in case.inputs["tokens"]:
         out = art.call("step", tokens=np.array([token], np.int32), **state)

@@ -21,11 +21,12 @@ def test_lookups_by_name_and_alias_and_the_errors_name_what_exists():
     assert get_task("classify").config_type is ClassifyConfig
     assert {"lm", "classify", "forecast", "anomaly", "seq2seq"} <= set(task_names())
     assert set(task_names("holdout")) >= {"classify", "forecast"}
-    assert "seq2seq" not in task_names("inference")
+    assert task_names("inference") == task_names()  # every task exports its inference (DESIGN.md)
+    assert "seq2seq" not in task_names("holdout")
     with pytest.raises(ValueError, match="unknown task 'nope'; known tasks: lm, classify"):
         get_task("nope")
-    with pytest.raises(ValueError, match=r"cannot export a seq2seq model; tasks that can: .*classify"):
-        get_task("seq2seq", having="inference", purpose="export")
+    with pytest.raises(ValueError, match=r"cannot retrain a seq2seq model; tasks that can: .*classify"):
+        get_task("seq2seq", having="holdout", purpose="retrain")
     with pytest.raises(ValueError, match="task name 'anomaly_scorer' is already registered"):
         register(TaskSpec("fresh", ClassifyConfig, aliases=("anomaly_scorer",)))
     assert "fresh" not in task_names()

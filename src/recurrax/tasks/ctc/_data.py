@@ -25,6 +25,7 @@ ALPHABET = " abcdefghijklmnopqrstuvwxyz"
 """The labels: character ``ALPHABET[k - 1]`` is label ``k``; label 0 is the CTC blank."""
 BLANK = 0
 SPLITS = ("train", "valid", "test")
+INK_SCALE = 255.0  # a column's uint8 ink intensities / INK_SCALE are the model's inputs in [0, 1]
 _CANVAS = 60  # captcha's canvas height in pixels; the fonts are drawn on it, then scaled to ``height``
 
 
@@ -185,7 +186,7 @@ def pad_lines(
     steps = pad_to * math.ceil(steps / pad_to)
     xs = np.zeros((len(images), steps, images[0].shape[1]), np.float32)
     for row, image in enumerate(images):
-        xs[row, : len(image)] = image / np.float32(255)
+        xs[row, : len(image)] = image / np.float32(INK_SCALE)
     batch = {"xs": xs, "lengths": np.asarray([len(image) for image in images], np.int32)}
     if texts is not None:
         width = 8 * math.ceil(max(max(len(t) for t in texts), 1) / 8)

@@ -15,6 +15,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ...config import from_dict, to_dict, to_toml
@@ -65,11 +66,20 @@ def build_model(cfg: ModelConfig, input_size: int, *, key: jax.Array) -> CTCReco
     )
 
 
+def frame_scores(model: CTCRecognizer, xs: jax.Array, lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(log_probs [B, T, K], labels [B, T])`` of ink columns ``xs`` ``[B, T, height]`` in ``[0, 1]`` with
+    ``lengths`` ``[B]``: ``log_softmax`` of the model's logits, and the most likely label of each frame (the
+    blank, 0, past each length), whose `collapse` is the greedy decoding. The inference that `predict_ctc`
+    runs and `ctc_inference` exports."""
+    log_probs = jax.nn.log_softmax(model(xs, lengths), axis=-1)
+    valid = jnp.arange(xs.shape[1])[None, :] < lengths[:, None]
+    return log_probs, jnp.where(valid, jnp.argmax(log_probs, axis=-1), 0).astype(jnp.int32)
+
+
 @eqx.filter_jit
 def _scores(model: CTCRecognizer, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
-    logits = model(batch["xs"], batch["lengths"])
-    nll = ctc_nll(logits, batch["lengths"], batch["labels"], batch["label_lengths"])
-    return jax.nn.log_softmax(logits, axis=-1), nll
+    log_probs, _ = frame_scores(model, batch["xs"], batch["lengths"])
+    return log_probs, ctc_nll(log_probs, batch["lengths"], batch["labels"], batch["label_lengths"])
 
 
 def frame_log_probs(

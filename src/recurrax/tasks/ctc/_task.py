@@ -1,5 +1,5 @@
-"""The CTC task's `TaskSpec` (`recurrax.tasks.get_task("ctc")`): trained and tuned; its decoding (greedy or
-prefix beam search) runs in the library and is not exported."""
+"""The CTC task's `TaskSpec` (`recurrax.tasks.get_task("ctc")`): trained, tuned, exported (``recognize``: frame
+log-probabilities and greedy labels; prefix beam search runs in the caller) and served."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from .._contract import TaskSpec
 from ._config import CTCConfig
+from ._inference import ctc_inference
 from ._run import fit_ctc
 
 
@@ -15,4 +16,10 @@ def _fit(cfg: CTCConfig, run_dir: Path, data_dir: Path | None, progress: bool) -
     return fit_ctc(cfg, run_dir, progress=progress).fit.history
 
 
-TASK = TaskSpec(name="ctc", config_type=CTCConfig, fit=_fit)
+TASK = TaskSpec(
+    name="ctc",
+    config_type=CTCConfig,
+    fit=_fit,
+    inference=ctc_inference,
+    serving="recurrax.tasks.ctc._serving",
+)

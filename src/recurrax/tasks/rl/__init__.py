@@ -11,7 +11,7 @@ adapter, e.g. POPGym, stepped in Python), the actor-critic (`Policy`, `build_pol
 cell of the zoo as the core, its carry reset at episode starts inside the scan; ``cell = "mlp"`` the
 memoryless control), PPO (`gae`, `rollout`, `ppo_loss`, `Trainer`: rollouts and updates as one jitted
 program, seeds vmapped), the config (`RLConfig` and its sections) and runs (`train`, `evaluate`, `load`,
-`play`, `write_curve_png`).
+`play`, `write_curve_png`) and the export (`rl_inference`: the policy as the stateful step function ``act``).
 """
 
 from ._config import EnvConfig as EnvConfig
@@ -23,6 +23,7 @@ from ._envs import JaxEnv as JaxEnv
 from ._envs import make_jax_env as make_jax_env
 from ._gym import GymnasiumEnvs as GymnasiumEnvs
 from ._gym import PythonLoop as PythonLoop
+from ._inference import rl_inference as rl_inference
 from ._policy import Policy as Policy
 from ._policy import build_policy as build_policy
 from ._policy import policy_step as policy_step

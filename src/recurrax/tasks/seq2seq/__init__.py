@@ -10,7 +10,8 @@ Pieces: the model (`Seq2Seq`: bidirectional encoder, additive / general / no att
 decoding (`greedy_decode`, `beam_search`, `sequence_log_prob`, `token_log_probs`), the numbers task
 (`english`, `french`, `tokenize`, `Vocab`, `split_numbers`, `encode_pairs`), the pairs of a run
 (`load_splits`, `encode_token_pairs`), the loss (`seq2seq_loss`), `corpus_bleu`, `write_attention_png`,
-configs (`Seq2SeqConfig`, `ModelConfig`, `DataConfig`) and runs (`fit_seq2seq`, `load_seq2seq`, `translate`).
+configs (`Seq2SeqConfig`, `ModelConfig`, `DataConfig`), runs (`fit_seq2seq`, `load_seq2seq`, `translate`) and
+the export (`seq2seq_inference`: greedy decoding as the function ``translate``).
 """
 
 from ._config import DataConfig as DataConfig
@@ -21,6 +22,7 @@ from ._decode import beam_search as beam_search
 from ._decode import greedy_decode as greedy_decode
 from ._decode import sequence_log_prob as sequence_log_prob
 from ._decode import token_log_probs as token_log_probs
+from ._inference import seq2seq_inference as seq2seq_inference
 from ._model import BOS as BOS
 from ._model import EOS as EOS
 from ._model import PAD as PAD
