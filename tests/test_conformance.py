@@ -47,6 +47,7 @@ class Case:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     onnx: bool = False
     view: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None  # the artifact's outputs as expected
+    session: Callable[[TestClient], None] | None = None  # more checks through the service's sessions
 
 
 def _save(root: Path, name: str, model: Any, meta: dict[str, Any]) -> Path:
@@ -296,9 +297,16 @@ def rl_case(root: Path, name: str) -> Case:
     def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"probs": np.where(mask, out["probs"], 0), "values": np.where(mask[..., 0], out["values"], 0)}
 
+    def session(client: TestClient) -> None:  # episode 0 stepped by an agent, one observation per request
+        agent = client.post("/v1/sessions").json()["id"]
+        for t in range(lengths[0]):
+            reply = client.post(f"/v1/sessions/{agent}/step", json={"observation": obs[0, t].tolist()}).json()
+            np.testing.assert_allclose(reply["probabilities"], probs[0, t], **TOL)
+            assert reply["action"] == int(np.argmax(probs[0, t])) and reply["steps"] == t + 1
+
     expected = {"probs": np.where(mask, probs, 0), "values": np.where(mask[..., 0], values, 0)}
     return Case(run, "act", {"obs": obs, "lengths": lengths}, expected,
-                {"episodes": _ragged(obs, lengths)}, answer, view=view)  # fmt: skip
+                {"episodes": _ragged(obs, lengths)}, answer, view=view, session=session)  # fmt: skip
 
 
 BUILDERS = {"classify": (classify_case, CLASSIFY), "forecast": (forecast_case, FORECAST),
@@ -310,6 +318,17 @@ GRID = [(task, name) for task, (_, names) in BUILDERS.items() for name in names]
 def test_every_exportable_task_has_conformance_cases():
     assert sorted(task_names("inference")) == sorted(BUILDERS)
     assert sorted(task_names("serving")) == sorted(BUILDERS)
+
+
+def test_a_memoryless_policy_is_not_exported(tmp_path):
+    cfg = rl.RLConfig(model=rl.PolicyConfig(cell="mlp", hidden_size=4, num_layers=1, head_size=3))
+    env = rl.make_jax_env(cfg.env)
+    policy = rl.build_policy(cfg.model, env.obs_size, env.num_actions, key=jax.random.key(0))
+    params = jax.tree.map(lambda leaf: leaf[None], eqx.filter(policy, eqx.is_inexact_array))
+    meta = {"task": "rl", "config": to_dict(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=1))),
+            "obs_size": env.obs_size, "num_actions": env.num_actions}  # fmt: skip
+    with pytest.raises(ValueError, match="an MLP policy keeps no state"):
+        export_run(_save(tmp_path, "mlp", params, meta), tmp_path / "artifact")
 
 
 def test_onnx_is_refused_for_a_task_that_does_not_offer_it(tmp_path):
@@ -364,6 +383,8 @@ def _http_outputs(case: Case, path: Path) -> dict[str, np.ndarray]:
             reply = client.post(f"/v1/sessions/{session}/step", json=case.request)
         else:
             reply = client.post("/v1/predict", json=case.request)
+        if case.session is not None:
+            case.session(client)
     assert reply.status_code == 200, reply.text
     return case.answer(reply.json())
 
