@@ -95,6 +95,17 @@ def test_garch_recovers_parameters_and_runs_its_recursion(simulated):
     assert np.all(np.isinf(normal.df)) and normal.loc.shape == (1, 100)
 
 
+def test_gjr_garch_runs_its_recursion(simulated):
+    forecast, (p,) = fc.garch_rolling(simulated[:1, :2600], [2500], "normal", asymmetric=True)
+    e, s2, var = simulated[0, :2600] - p["mu"], np.var(simulated[0]), []
+    for t in range(1, 2600):
+        s2 = p["omega"] + (p["alpha"] + p["gamma"] * (e[t - 1] < 0)) * e[t - 1] ** 2 + p["beta"] * s2
+        var.append(s2)
+    np.testing.assert_allclose(forecast.scale[0], np.sqrt(var[2499:]), rtol=1e-8)
+    with pytest.raises(ValueError, match="dist"):
+        fc.garch_rolling(simulated, [2500], "skewt")
+
+
 def test_garch_never_looks_ahead(simulated):
     r = simulated[:, :2700]
     changed = r.copy()
@@ -129,3 +140,30 @@ def test_lstm_rolling_never_looks_ahead_and_reads_the_last_window(simulated, tmp
         one_step(run, r, 5, 10)
     with pytest.raises(ValueError, match="origins"):
         fc.lstm_rolling(r, [150], cfg, tmp_path / "c")
+
+
+@pytest.mark.slow  # the whole protocol on the real series with 20-step LSTMs (about 1-2 minutes on 2 cores)
+def test_tiny_volatility_study_through_the_cli(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from recurrax.cli import app
+
+    result = CliRunner().invoke(app, ["study", "volatility", "--budget", "tiny", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "results.json").read_text())
+    valid = {json.dumps(c): results["valid"][json.dumps(c)]["nll"] for c in results["candidates"]}
+    assert json.dumps(results["chosen"]) == min(valid, key=valid.get)  # chosen on validation alone
+    frame = fc.index_returns()
+    returns, origins = frame.to_numpy().T, fc.year_origins(frame.index, results["data"]["test_years"])
+    garch, _ = fc.garch_rolling(returns, origins, "t")
+    assert results["test"]["garch_t"]["nll"] == pytest.approx(
+        fc.volatility_scores(returns[:, origins[0] :], garch)["nll"]
+    )
+    seeds = results["test"]["lstm"]["seeds"]
+    assert [s["seed"] for s in seeds] == [0, 1, 2] and results["configs_on_test"] == 4
+    assert f"{np.mean([s['nll'] for s in seeds]):.4f} ±" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "volatility.png").stat().st_size > 10_000
+    bad = CliRunner().invoke(app, ["study", "volatility", "--budget", "huge", "--out", str(tmp_path)])
+    assert bad.exit_code != 0

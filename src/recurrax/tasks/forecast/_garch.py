@@ -5,7 +5,9 @@ The model (Bollerslev 1986) with a constant mean:
 
     r_t = mu + e_t,   e_t = sigma_t z_t,   sigma_t^2 = omega + alpha e_{t-1}^2 + beta sigma_{t-1}^2,
 
-``z_t`` standard normal (``dist = "normal"``) or a Student-t with ``nu`` degrees of freedom scaled to unit
+or, with ``asymmetric = True``, GJR-GARCH(1,1,1) (Glosten, Jagannathan & Runkle 1993), whose negative
+returns raise the variance more (the leverage effect): ``sigma_t^2 = omega + (alpha + gamma [e_{t-1} < 0])
+e_{t-1}^2 + beta sigma_{t-1}^2``. ``z_t`` standard normal (``dist = "normal"``) or a Student-t with ``nu`` degrees of freedom scaled to unit
 variance (``dist = "t"``, Bollerslev 1987). At each origin ``o`` the parameters are estimated by maximum
 likelihood on ``r[:o]`` (``arch_model(...).fit(last_obs=o)``), then held fixed while the variance recursion
 runs through the block's returns: the forecast of ``r_t`` is ``mu + sigma_t T`` with ``sigma_t`` from
@@ -26,10 +28,13 @@ from ._volatility import Predictive, blocks, check_rolling, log_returns
 DISTS = ("normal", "t")
 
 
-def garch_rolling(returns: np.ndarray, origins: Sequence[int], dist: str = "t") -> tuple[Predictive, list[dict]]:
+def garch_rolling(
+    returns: np.ndarray, origins: Sequence[int], dist: str = "t", *, asymmetric: bool = False
+) -> tuple[Predictive, list[dict]]:
     """One-step GARCH(1,1) forecasts ``[N, T - origins[0]]`` of returns ``[N, T]`` (percent units: arch's
     optimiser expects a scale near 1), each series on its own, and the fitted parameters of each series and
-    origin (``series``, ``origin``, ``mu``, ``omega``, ``alpha``, ``beta`` and, for ``t``, ``nu``)."""
+    origin (``series``, ``origin``, ``mu``, ``omega``, ``alpha``, ``beta``, for GJR ``gamma`` and for ``t``
+    ``nu``)."""
     if dist not in DISTS:
         raise ValueError(f"unknown dist {dist!r}; expected one of {', '.join(DISTS)}")
     arch_model = require("arch", "the GARCH baseline").arch_model
@@ -38,7 +43,8 @@ def garch_rolling(returns: np.ndarray, origins: Sequence[int], dist: str = "t") 
     for i, series in enumerate(r):
         parts = []
         for start, stop in blocks(origins, r.shape[1]):
-            model = arch_model(series[:stop], mean="Constant", vol="GARCH", p=1, q=1, dist=dist, rescale=False)
+            model = arch_model(series[:stop], mean="Constant", vol="GARCH", p=1, o=int(asymmetric), q=1, dist=dist,
+                               rescale=False)  # fmt: skip
             res = model.fit(last_obs=start, disp="off")
             ahead = res.forecast(horizon=1, start=start - 1, reindex=False)
             mean, variance = (np.asarray(a, np.float64)[:-1, 0] for a in (ahead.mean, ahead.variance))
@@ -48,6 +54,7 @@ def garch_rolling(returns: np.ndarray, origins: Sequence[int], dist: str = "t") 
             parts.append(Predictive(mean, scale, nu))
             fitted.append({"series": i, "origin": start, "mu": float(p["mu"]), "omega": float(p["omega"]),
                            "alpha": float(p["alpha[1]"]), "beta": float(p["beta[1]"]),
+                           **({"gamma": float(p["gamma[1]"])} if asymmetric else {}),
                            **({"nu": nu} if dist == "t" else {})})  # fmt: skip
         rows.append(Predictive.concat(parts))
     return Predictive.concat([p[None] for p in rows], axis=0), fitted
