@@ -4,10 +4,11 @@ cases (`select_setting`, the ``select`` section), then the run on every training
 The order inside `fit_on_raw` (also what the benchmark evaluator runs, so development and test scores measure
 exactly what a user's ``recurrax classify fit`` does):
 
-1. `resolve`: settings derived from the training cases (the stride that ``data.max_steps`` asks for);
-2. `select_setting`: with ``select.mode = "cv"`` and fewer than ``select.max_cases`` training cases, each
+1. `select_setting`: with ``select.mode = "cv"`` and fewer than ``select.max_cases`` training cases, each
    candidate of ``select.candidates`` is scored by stratified ``select.folds``-fold cross-validation on the
    training cases only, and the best one becomes the config;
+2. `resolve` (of each candidate, and of the config trained): settings derived from the training cases (the
+   stride that ``data.max_steps`` asks for, of the input or of the recurrent stack alone);
 3. the run itself (`train_classifier`) on every training case with that config; ``selection.json`` and
    ``report.md`` say which candidate won and by how much.
 """
@@ -58,10 +59,21 @@ def fold_raw(train: Raw, held_out: np.ndarray) -> dict[str, Raw]:
 
 
 def resolve(cfg: ClassifyConfig, train: Raw) -> ClassifyConfig:
-    """``cfg`` with the settings derived from the training cases written in: ``data.stride`` as
-    `resolved_stride` makes it (so prediction applies the same stride to raw input)."""
+    """``cfg`` with the settings derived from the training cases written in (so prediction applies them to
+    raw input): the stride that ``data.max_steps`` asks for (`resolved_stride`) becomes ``data.stride``;
+    with a convolution branch (``model.conv_channels``) it becomes ``model.rnn_stride`` instead (and
+    ``data.max_steps`` None), so only the recurrent stack reads the shortened series and the convolutions
+    keep every step. Idempotent."""
     stride = resolved_stride(cfg.data, train[0])
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, stride=stride))
+    if not cfg.model.conv_channels or stride == cfg.data.stride:
+        return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, stride=stride))
+    longest = -(-max(len(s) for s in train[0]) // cfg.data.stride)
+    rnn_stride = max(cfg.model.rnn_stride, -(-longest // cfg.data.max_steps))
+    return dataclasses.replace(
+        cfg,
+        model=dataclasses.replace(cfg.model, rnn_stride=rnn_stride),
+        data=dataclasses.replace(cfg.data, max_steps=None),
+    )
 
 
 def candidate_config(cfg: ClassifyConfig, name: str) -> ClassifyConfig:
@@ -84,13 +96,13 @@ def select_setting(
     accuracy minus the runner-up's)."""
     choice = cfg.select
     if choice.mode == "off" or len(train[1]) >= choice.max_cases or len(choice.candidates) < 2:
-        return cfg, None
+        return resolve(cfg, train), None
     classes = class_order(train[1]) if classes is None else classes
     folds = cv_folds(train[1], choice.folds, cfg.train.seed)
     scores: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="recurrax-select-") as scratch:
         for name in choice.candidates:
-            option = candidate_config(cfg, name)
+            option = resolve(candidate_config(cfg, name), train)
             per_fold = []
             for index, held_out in enumerate(folds):
                 raw = fold_raw(train, held_out)
@@ -112,7 +124,7 @@ def select_setting(
         "cases": len(train[1]),
         "candidates": scores,
     }
-    return candidate_config(cfg, picked), record
+    return resolve(candidate_config(cfg, picked), train), record
 
 
 def fit_on_raw(
@@ -124,10 +136,9 @@ def fit_on_raw(
     resume: bool = False,
     progress: bool = True,
 ) -> ClassifyRun:
-    """`fit_classifier` on raw cases (``{"train": (series, labels), "test": ...}``): `resolve`,
-    `select_setting` on ``raw["train"]`` only, then `train_classifier` on every training case; ``run_dir``'s
-    ``config.toml`` is the config that was trained."""
-    cfg = resolve(cfg, raw["train"])
+    """`fit_classifier` on raw cases (``{"train": (series, labels), "test": ...}``): `select_setting` on
+    ``raw["train"]`` only (each candidate `resolve`-d on it), then `train_classifier` on every training case;
+    ``run_dir``'s ``config.toml`` is the config that was trained."""
     cfg, record = select_setting(cfg, raw["train"], classes)
     run_dir = start_run_dir(run_dir, to_toml(cfg), resume)
     if record is not None:

@@ -15,6 +15,7 @@ from ...scan import check_rate, dropout, valid_mask
 
 POOLINGS = ("last", "mean", "attention")
 INPUT_NORMS = ("none", "series")
+CONV_NORMS = ("none", "layer", "instance")
 
 
 class SequenceClassifier(eqx.Module):
@@ -40,8 +41,16 @@ class SequenceClassifier(eqx.Module):
     (predict, export, the service) applies it; the dataset standardisation before it changes nothing.
 
     With ``conv_channels`` ``(C_1, ..., C_k)`` a convolution branch runs beside the stack (LSTM-FCN, Karim et
-    al. 2017): ``u_0 = xs``, ``u_j = relu(conv_j(u_{j-1}) + b_j) * valid`` ("same" padding, width
-    ``conv_kernels[j]``), and ``z`` becomes ``[z; (1/n) sum_{t<n} u_k]``.
+    al. 2017): ``u_0 = xs``, ``u_j = relu(norm_j(conv_j(u_{j-1}) + b_j)) * valid`` ("same" padding, width
+    ``conv_kernels[j]``), and ``z`` becomes ``[z; (1/n) sum_{t<n} u_k]``. ``conv_norm`` stands in for the
+    paper's batch normalisation with statistics of each sequence alone (no batch statistics, so training and
+    inference compute the same function; `group_normalise`): ``"layer"`` z-normalises ``a = conv_j(.) + b_j``
+    over all channels and valid steps of the sequence, ``"instance"`` each channel over the valid steps, then
+    ``norm_j(a) = gamma_j * a' + beta_j`` (per-channel, initialised 1 and 0); ``"none"``: ``norm_j(a) = a``.
+
+    ``rnn_stride = s > 1`` feeds the stack every ``s``-th step only (``x_0, x_s, ...``, ``ceil(n / s)`` steps),
+    while the convolution branch reads every step: long series cost the recurrent scan ``s`` times less and
+    the convolutions keep full resolution.
 
     Padding never reaches the result: the stack zeroes its outputs past each length and its backward
     direction starts at each sequence's last valid step; the pooling reads only the valid steps.
@@ -50,7 +59,8 @@ class SequenceClassifier(eqx.Module):
     Weights (``H'`` the stack's output size, ``A = attention_size``, ``C_k`` the last conv channel count or 0):
     ``rnn`` the `RNNStack`; ``attention_weight`` ``W`` ``[A, H']``, ``attention_bias`` ``b`` ``[A]``,
     ``attention_vector`` ``v`` ``[A]`` (None unless ``pooling="attention"``); ``conv_weights[j]``
-    ``[C_j, C_{j-1}, conv_kernels[j]]`` (``C_0 = D``) and ``conv_biases[j]`` ``[C_j]``; ``head_weight``
+    ``[C_j, C_{j-1}, conv_kernels[j]]`` (``C_0 = D``), ``conv_biases[j]`` ``[C_j]``, ``conv_scales[j]`` and
+    ``conv_shifts[j]`` ``[C_j]`` (``gamma_j``, ``beta_j``; empty with ``conv_norm="none"``); ``head_weight``
     ``W_out`` ``[num_classes, H' + C_k]``, ``head_bias`` ``b_out`` ``[num_classes]``.
 
     Args:
@@ -66,6 +76,8 @@ class SequenceClassifier(eqx.Module):
         conv_channels: channels of the LSTM-FCN convolution branch, ``()`` for none, default ``()``.
         conv_kernels: one kernel width per conv layer, default ``(8, 5, 3)``.
         input_norm: ``"none"`` or ``"series"`` (per-sequence z-normalisation), default ``"none"``.
+        conv_norm: ``"none"``, ``"layer"`` or ``"instance"`` after each convolution, default ``"none"``.
+        rnn_stride: the stack reads every ``rnn_stride``-th step, default 1.
         key: PRNG key for the initial weights (required).
         **options: further `RNNStack` / cell options (``recurrent_dropout``, ``zoneout``, ``peepholes``, ...).
 
@@ -82,12 +94,16 @@ class SequenceClassifier(eqx.Module):
     attention_vector: Array | None
     conv_weights: tuple[Array, ...]
     conv_biases: tuple[Array, ...]
+    conv_scales: tuple[Array, ...]
+    conv_shifts: tuple[Array, ...]
     head_weight: Array
     head_bias: Array
     num_classes: int = eqx.field(static=True)
     pooling: str = eqx.field(static=True)
     dropout: float = eqx.field(static=True)
     input_norm: str = eqx.field(static=True)
+    conv_norm: str = eqx.field(static=True)
+    rnn_stride: int = eqx.field(static=True)
 
     def __init__(
         self,
@@ -104,6 +120,8 @@ class SequenceClassifier(eqx.Module):
         conv_channels: tuple[int, ...] = (),
         conv_kernels: tuple[int, ...] = (8, 5, 3),
         input_norm: str = "none",
+        conv_norm: str = "none",
+        rnn_stride: int = 1,
         key: Array,
         **options: Any,
     ):
@@ -115,8 +133,12 @@ class SequenceClassifier(eqx.Module):
             raise ValueError(f"conv_kernels needs one width per conv_channels entry, got {conv_kernels}")
         if input_norm not in INPUT_NORMS:
             raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
+        if conv_norm not in CONV_NORMS:
+            raise ValueError(f"conv_norm must be one of {CONV_NORMS}, got {conv_norm!r}")
+        if rnn_stride < 1:
+            raise ValueError(f"rnn_stride must be >= 1, got {rnn_stride}")
         k_rnn, k_att, k_vec, k_head, k_conv = jax.random.split(key, 5)
-        self.input_norm = input_norm
+        self.input_norm, self.conv_norm, self.rnn_stride = input_norm, conv_norm, rnn_stride
         self.num_classes, self.pooling, self.dropout = num_classes, pooling, check_rate("dropout", dropout)
         self.rnn = RNNStack(
             input_size, hidden_size, num_layers, bidirectional, dropout, cell=cell, key=k_rnn, **options
@@ -135,6 +157,9 @@ class SequenceClassifier(eqx.Module):
                                              conv_channels, conv_kernels)
         )  # fmt: skip
         self.conv_biases = tuple(jnp.zeros((c,), jnp.float32) for c in conv_channels)
+        normed = conv_channels if conv_norm != "none" else ()
+        self.conv_scales = tuple(jnp.ones((c,), jnp.float32) for c in normed)
+        self.conv_shifts = tuple(jnp.zeros((c,), jnp.float32) for c in normed)
         out += conv_channels[-1] if conv_channels else 0
         self.head_weight = glorot_uniform(k_head, (num_classes, out), jnp.float32)
         self.head_bias = jnp.zeros((num_classes,), jnp.float32)
@@ -148,8 +173,13 @@ class SequenceClassifier(eqx.Module):
         k_rnn, k_out = (None, None) if key is None else jax.random.split(key)
         if self.input_norm == "series":
             xs = series_normalise(xs, lengths)
-        ys, _ = self.rnn(xs, lengths, key=k_rnn)
-        pooled = self.pool(ys, lengths)
+        if self.rnn_stride > 1:
+            step = self.rnn_stride
+            ys, _ = self.rnn(xs[:, ::step], (lengths + step - 1) // step, key=k_rnn)
+            pooled = self.pool(ys, (lengths + step - 1) // step)
+        else:
+            ys, _ = self.rnn(xs, lengths, key=k_rnn)
+            pooled = self.pool(ys, lengths)
         if self.conv_weights:
             pooled = jnp.concatenate([pooled, self.conv_features(xs, lengths)], axis=-1)
         pooled = dropout(pooled, self.dropout, k_out)
@@ -159,11 +189,16 @@ class SequenceClassifier(eqx.Module):
         """The convolution branch: ``[B, T, D]`` -> ``[B, C_k]``, the mean of its last layer over the valid steps."""
         mask = valid_mask(lengths, xs.shape[1]).astype(xs.dtype)[:, :, None]
         hidden = xs * mask
-        for weight, bias in zip(self.conv_weights, self.conv_biases):
+        for j, (weight, bias) in enumerate(zip(self.conv_weights, self.conv_biases)):
             hidden = jax.lax.conv_general_dilated(
                 hidden, weight, window_strides=(1,), padding="SAME", dimension_numbers=("NWC", "OIW", "NWC")
             )
-            hidden = jax.nn.relu(hidden + bias.reshape(1, 1, -1)) * mask
+            hidden = hidden + bias.reshape(1, 1, -1)
+            if self.conv_norm != "none":
+                groups = 1 if self.conv_norm == "layer" else hidden.shape[2]
+                hidden = group_normalise(hidden, lengths, groups)
+                hidden = hidden * self.conv_scales[j].reshape(1, 1, -1) + self.conv_shifts[j].reshape(1, 1, -1)
+            hidden = jax.nn.relu(hidden) * mask
         return jnp.sum(hidden, axis=1) / jnp.maximum(lengths, 1).astype(xs.dtype).reshape(-1, 1)
 
     def attention(self, ys: Array, lengths: Array) -> Array:
@@ -197,3 +232,20 @@ def series_normalise(xs: Array, lengths: Array) -> Array:
     centred = (xs - mean) * mask
     std = jnp.sqrt(jnp.sum(centred * centred, axis=1, keepdims=True) / count)
     return centred / jnp.where(std < 1e-8, 1.0, std)
+
+
+def group_normalise(hs: Array, lengths: Array, groups: int) -> Array:
+    """``[B, T, C]`` -> ``[B, T, C]``: the ``C`` channels cut into ``groups`` consecutive groups, each group of
+    each sequence z-normalised over its channels and valid steps (group normalisation, Wu and He 2018, over
+    the valid steps only; population variance, ``eps = 1e-5``), zero past each length. ``groups = 1``: layer
+    normalisation over channels and time; ``groups = C``: instance normalisation (each channel alone)."""
+    batch, steps, channels = hs.shape
+    if channels % groups:
+        raise ValueError(f"groups must divide the {channels} channels, got {groups}")
+    mask = valid_mask(lengths, steps).astype(hs.dtype)[:, :, None, None]
+    grouped = hs.reshape(batch, steps, groups, channels // groups)
+    count = jnp.maximum(lengths, 1).astype(hs.dtype).reshape(-1, 1, 1, 1) * (channels // groups)
+    mean = jnp.sum(grouped * mask, axis=(1, 3), keepdims=True) / count
+    centred = (grouped - mean) * mask
+    var = jnp.sum(centred * centred, axis=(1, 3), keepdims=True) / count
+    return (centred * jax.lax.rsqrt(var + 1e-5)).reshape(batch, steps, channels)

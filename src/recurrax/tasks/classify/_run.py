@@ -99,6 +99,8 @@ def build_model(cfg: ModelConfig, input_size: int, num_classes: int, *, key: jax
             conv_channels=cfg.conv_channels,
             conv_kernels=cfg.conv_kernels,
             input_norm=cfg.input_norm,
+            conv_norm=cfg.conv_norm,
+            rnn_stride=cfg.rnn_stride,
             key=k,
         )
 
