@@ -165,3 +165,31 @@ def test_stack_passes_fused_through(key):
     assert not any(rnn.fused for layer in generic.layers for rnn in (layer.forward, layer.backward))
     outputs = jax.jit(lambda models, xs, lengths: [m(xs, lengths) for m in models])((fused, generic), xs, lengths)
     assert_trees_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-6, what="stack")
+
+
+def test_bfloat16_matmuls_stay_within_bfloat16_error_of_float32(key):
+    """``matmul_dtype="bfloat16"``: outputs and every gradient within bfloat16's rounding (8-bit mantissa,
+    relative 2^-8 per operand) of the float32 kernel, and not equal to it (the reduced path really runs);
+    through `RNNStack` too; an unknown dtype or a cell without the fused kernel is refused."""
+    k_x, k_m = jax.random.split(key)
+    xs, lengths = jax.random.normal(k_x, (4, 12, 6), jnp.float32), jnp.array([12, 7, 1, 10])
+    exact = rx.LSTM(6, 16, num_layers=2, key=k_m)
+    reduced = rx.LSTM(6, 16, num_layers=2, key=k_m, matmul_dtype="bfloat16")
+
+    def loss_and_grads(model):
+        def loss(m):
+            ys, (h, c) = m(xs, lengths)
+            return jnp.sum(ys * jnp.cos(ys)) + jnp.sum(h) + jnp.sum(c * c)
+
+        return jax.value_and_grad(loss)(model)
+
+    (l32, g32), (l16, g16) = jax.jit(lambda a, b: (loss_and_grads(a), loss_and_grads(b)))(exact, reduced)
+    assert float(l16) != float(l32)
+    np.testing.assert_allclose(float(l16), float(l32), rtol=2e-2)
+    for a, b in zip(jax.tree.leaves(g32), jax.tree.leaves(g16)):
+        scale = float(jnp.max(jnp.abs(a)))
+        assert float(jnp.max(jnp.abs(a - b))) <= 3e-2 * scale + 1e-6
+    with pytest.raises(ValueError, match="matmul_dtype must be None or 'bfloat16', got 'float16'"):
+        rx.LSTM(6, 16, key=k_m, matmul_dtype="float16")
+    with pytest.raises(ValueError, match="matmul_dtype applies to the fused plain LSTM only"):
+        rx.RNNStack(6, 16, cell="peephole", key=k_m, matmul_dtype="bfloat16")

@@ -177,6 +177,7 @@ def builders(plan: Plan) -> dict[str, Callable[[Config, Any], Pair]]:
         "flax": build_flax,
         "equinox": build_equinox,
         "recurrax": build_recurrax,
+        "recurrax_bf16": lambda cfg, key: build_recurrax(cfg, key, matmul_dtype="bfloat16"),
         "recurrax_generic": lambda cfg, key: build_recurrax(cfg, key, fused=False),
     }
     return {name: every[name] for name in plan.impls if name != "torch"}
