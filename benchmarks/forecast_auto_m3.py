@@ -48,7 +48,7 @@ def load(collection: str) -> dict[str, list]:
     return grouped
 
 
-def run_frequency(collection: str, split: str, frequency: str, seed: int, out: Path) -> dict:
+def run_frequency(collection: str, split: str, frequency: str, seed: int, out: Path, resume: bool = False) -> dict:
     """Auto, its LSTM, seasonal naive and Theta on one frequency's ``split``; sMAPE, MASE and seconds."""
     groups = load(collection)
     if frequency not in groups:
@@ -59,7 +59,7 @@ def run_frequency(collection: str, split: str, frequency: str, seed: int, out: P
     actual = np.stack([s.xx for s in series])
     cfg = fc.ForecastConfig(data=fc.DataConfig(horizon=h, period=period), train=fc.ForecastTrainConfig(seed=seed))
     start = time.perf_counter()
-    run = fc.fit_auto(cfg, history, out / frequency, progress=False)
+    run = fc.fit_auto(cfg, history, out / frequency, resume=resume, progress=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         auto = fc.predict_series(run, history).mean
@@ -88,12 +88,13 @@ def main() -> None:
     parser.add_argument("--frequencies", nargs="+", default=["yearly", "quarterly"], choices=fc.FREQUENCIES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/auto_m3"))
+    parser.add_argument("--resume", action="store_true", help="continue stopped fits from their checkpoints")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for frequency in args.frequencies:
-        results[frequency] = run_frequency(args.collection, args.split, frequency, args.seed, args.out)
+        results[frequency] = run_frequency(args.collection, args.split, frequency, args.seed, args.out, args.resume)
         path.write_text(json.dumps(results, indent=1) + "\n")
         row = results[frequency]
         scores = ", ".join(f"{k} {v:.2f}" for k, v in row["smape"].items())
