@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 
 import equinox as eqx
 import jax
@@ -187,6 +188,24 @@ def test_evaluate_and_play_read_the_checkpoint(trained):
     rewards = [float(line.split("reward ")[1].split()[0]) for line in lines[:-1]]
     assert rewards[:3] == [0.0, 0.0, 0.0] and abs(rewards[3]) == 1.0
     assert lines[-1].startswith(f"episode return {rewards[3]:+.2f}")
+
+
+def test_resume_after_a_kill_ends_where_the_uninterrupted_run_does(trained, tmp_path):
+    """A copy of the trained run cut back to its first chunk (its last checkpoint and metrics rows gone, as a
+    kill after update 20 leaves it) resumes to the same parameters, bit for bit, and the same rows (but the
+    measured speed)."""
+    run_dir, _ = trained
+    copy = tmp_path / "killed"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "checkpoints" / "step_40")
+    rows = (run_dir / "metrics.jsonl").read_text().splitlines()
+    (copy / "metrics.jsonl").write_text(rows[0] + "\n")
+    code, out = _run(["rl", "train", "--out", str(copy), "--resume", "--no-progress"])
+    assert code == 0, out
+    untimed = lambda lines: [{k: v for k, v in json.loads(line).items() if k != "steps_per_s"} for line in lines]  # noqa: E731
+    assert untimed((copy / "metrics.jsonl").read_text().splitlines()) == untimed(rows)
+    for a, b in zip(jax.tree.leaves(rl.load(run_dir).params), jax.tree.leaves(rl.load(copy).params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_bad_config_is_one_clear_error():

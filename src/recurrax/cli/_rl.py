@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._options import ConfigFile, Out, Overrides, Progress, RunPath, Seed, fit_arguments
+from ._options import ConfigFile, Out, Overrides, Progress, Resume, RunPath, Seed, fit_arguments
 
 app = typer.Typer(help="Train, evaluate and watch recurrent policies (PPO) on memory tasks.", no_args_is_help=True)
 
@@ -21,10 +21,12 @@ def train(
     overrides: Overrides = None,
     seed: Seed = None,
     out: Out = None,
+    resume: Resume = False,
     progress: Progress = True,
 ) -> None:
     """Train train.seeds policies as one program; writes config.toml, metrics.jsonl, checkpoints/,
-    learning_curve.png and report.md, and prints the evaluation (mean return ± sd over seeds).
+    learning_curve.png and report.md, and prints the evaluation (mean return ± sd over seeds). --resume
+    continues a killed gymnax run from its last checkpoint, to the same result.
 
     Examples:
 
@@ -35,11 +37,13 @@ def train(
       recurrax rl train --set env.name=CartPole-v1 --set "env.observe=[0, 2]" --set model.cell=gru
 
       recurrax rl train --set env.name=popgym:RepeatPreviousEasy --set ppo.updates=300
+
+      recurrax rl train --out runs/chain20 --resume
     """
     from ..tasks import rl
 
-    cfg, run_dir = fit_arguments(rl.RLConfig, "rl", config, overrides, seed, out, resume=False)
-    run = rl.train(cfg, run_dir, progress=progress)
+    cfg, run_dir = fit_arguments(rl.RLConfig, "rl", config, overrides, seed, out, resume)
+    run = rl.train(cfg, run_dir, progress=progress, resume=resume)
     typer.echo(_scores_line(run.scores))
     typer.echo(f"wrote {run_dir}/report.md, learning_curve.png, metrics.jsonl, checkpoints/")
 

@@ -9,10 +9,13 @@ the last checkpoints (safetensors + JSON, written atomically) and resumes bit fo
 from ._checkpoint import CHECKPOINTS_DIR as CHECKPOINTS_DIR
 from ._checkpoint import find_checkpoint as find_checkpoint
 from ._checkpoint import load_checkpoint as load_checkpoint
+from ._checkpoint import load_train_state as load_train_state
+from ._checkpoint import prune_checkpoints as prune_checkpoints
 from ._checkpoint import read_meta as read_meta
 from ._checkpoint import same_architecture as same_architecture
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._checkpoint import start_run_dir as start_run_dir
+from ._checkpoint import step_checkpoints as step_checkpoints
 from ._clip import clip_member as clip_member
 from ._config import OptimConfig as OptimConfig
 from ._config import TrainConfig as TrainConfig

@@ -5,6 +5,12 @@ the mean return over seeds of the episodes that ended in the chunk's last rollou
 an ``eval`` row at the end), ``checkpoints/step_<updates>/`` (the parameters of every seed's policy stacked on
 a leading seed axis; ``meta.json`` holds the config and the environment's sizes, so the checkpoint alone
 rebuilds the policies), ``learning_curve.png`` and ``report.md``.
+
+For gymnax environments a checkpoint is written after every logged chunk of updates (the last two kept),
+with the optimiser states and the environments' rollout state (``train_state.safetensors``): ``train(...,
+resume=True)`` continues a killed run from its last one and ends with the same parameters, bit for bit, as
+the run that was not interrupted (update ``u`` draws its randomness from ``fold_in(key, u)``). POPGym runs,
+whose environments live in Python, checkpoint at the end only and do not resume.
 """
 
 from __future__ import annotations
@@ -23,13 +29,17 @@ from matplotlib.figure import Figure
 
 from ...config import from_dict, to_dict, to_toml
 from ...train import (
+    CHECKPOINTS_DIR,
     MetricsLog,
     ProgressBar,
     find_checkpoint,
     load_checkpoint,
+    load_train_state,
+    prune_checkpoints,
     read_meta,
     save_checkpoint,
     start_run_dir,
+    step_checkpoints,
 )
 from ._config import RLConfig
 from ._envs import JaxEnv, is_popgym, make_jax_env
@@ -85,18 +95,22 @@ def make_env(cfg: RLConfig, seed: int = 0) -> JaxEnv | GymnasiumEnvs:
     return make_jax_env(cfg.env)
 
 
-def train(cfg: RLConfig, run_dir: str | Path, *, progress: bool = True) -> RLRun:
+def train(cfg: RLConfig, run_dir: str | Path, *, progress: bool = True, resume: bool = False) -> RLRun:
     """Train ``train.seeds`` policies with PPO (one vmapped program for gymnax, the Gymnasium adapter for
-    POPGym), log, checkpoint, evaluate, plot and write ``report.md``."""
-    run_dir = start_run_dir(run_dir, to_toml(cfg), resume=False)
+    POPGym), log, checkpoint, evaluate, plot and write ``report.md``; ``resume`` continues from the run's last
+    chunk checkpoint (see the module docstring)."""
+    run_dir = start_run_dir(run_dir, to_toml(cfg), resume=resume)
     env = make_env(cfg)
     trainer = Trainer(cfg, env)
+    meta = {"task": TASK, "config": to_dict(cfg), "obs_size": env.obs_size, "num_actions": env.num_actions}
+    start, state = (0, None) if not resume else _last_state(run_dir, trainer, env, cfg)
     chunks = [(first, min(cfg.train.log_every, cfg.ppo.updates - first))
-              for first in range(0, cfg.ppo.updates, cfg.train.log_every)]  # fmt: skip
+              for first in range(start, cfg.ppo.updates, cfg.train.log_every)]  # fmt: skip
     per_update = cfg.env.num_envs * cfg.env.num_steps * cfg.train.seeds
-    rows = []
-    with MetricsLog(run_dir) as log, ProgressBar(cfg.ppo.updates, 0, progress) as bar:
-        for first, count, metrics, seconds, params in _chunks(cfg, trainer, env, chunks):
+    with MetricsLog(run_dir, keep_until_step=start if resume else None) as log, \
+            ProgressBar(cfg.ppo.updates, start, progress) as bar:  # fmt: skip
+        rows = [row for row in log.rows if row["split"] == "train"]
+        for first, count, metrics, seconds, params, state in _chunks(cfg, trainer, env, chunks, state):
             returns = np.asarray(metrics["return"])[:, -1]
             row = {
                 "step": first + count, "split": "train", "env_steps": (first + count) * per_update // cfg.train.seeds,
@@ -107,27 +121,44 @@ def train(cfg: RLConfig, run_dir: str | Path, *, progress: bool = True) -> RLRun
             }  # fmt: skip
             log.write(row)
             rows.append(row)
+            log.sync()
+            save_checkpoint(run_dir / CHECKPOINTS_DIR / f"step_{first + count}", params, meta,
+                            train_state=None if state is None else state[1:])  # fmt: skip
+            prune_checkpoints(run_dir / CHECKPOINTS_DIR, keep=2)
             bar.advance(first + count, row)
-        meta = {"task": TASK, "config": to_dict(cfg), "obs_size": env.obs_size, "num_actions": env.num_actions}
-        checkpoint = save_checkpoint(run_dir / "checkpoints" / f"step_{cfg.ppo.updates}", params, meta)
-        scores = evaluate(checkpoint)
+        scores = evaluate(run_dir / CHECKPOINTS_DIR / f"step_{cfg.ppo.updates}")
         log.write({"step": cfg.ppo.updates, "split": "eval", **{k: v for k, v in scores.items() if k != "env"}})
     write_curve_png(rows, run_dir / "learning_curve.png", f"{env.name}: {cfg.model.cell}")
     (run_dir / "report.md").write_text(_report(cfg, env, rows, scores))
     return RLRun(run_dir, params, scores, rows)
 
 
-def _chunks(cfg: RLConfig, trainer: Trainer, env: Any, chunks: list[tuple[int, int]]):
-    """Run the chunks of updates; yields ``(first, count, metrics [S, count], seconds, params)``."""
+def _last_state(run_dir: Path, trainer: Trainer, env: Any, cfg: RLConfig) -> tuple[int, Any]:
+    """``(update, state)`` of the run's last chunk checkpoint, to resume from (gymnax only)."""
+    if not isinstance(env, JaxEnv):
+        raise ValueError("resume continues gymnax runs; a POPGym run (environments in Python) starts again")
+    found = step_checkpoints(run_dir / CHECKPOINTS_DIR)
+    if not found:
+        raise ValueError(f"{run_dir} holds no checkpoint to resume from")
+    update, checkpoint = found[-1]
+    skeleton = jax.eval_shape(trainer.jitted()[0], seed_keys(cfg))
+    params, _ = load_checkpoint(checkpoint, skeleton[0])
+    opt_state, runner = load_train_state(checkpoint, skeleton[1:])
+    return update, (params, opt_state, runner)
+
+
+def _chunks(cfg: RLConfig, trainer: Trainer, env: Any, chunks: list[tuple[int, int]], state: Any = None):
+    """Run the chunks of updates (from ``state`` when given, else a fresh start); yields ``(first, count,
+    metrics [S, count], seconds, params, state)``, ``state`` None for the Gymnasium adapter."""
     keys = seed_keys(cfg)
     if isinstance(env, JaxEnv):
         init, updates = trainer.jitted()
-        state = init(keys)
+        state = init(keys) if state is None else state
         for first, count in chunks:
             start = time.perf_counter()
             state, metrics = updates(state, keys, first, count)
             jax.block_until_ready(metrics)
-            yield first, count, metrics, time.perf_counter() - start, state[0]
+            yield first, count, metrics, time.perf_counter() - start, state[0], state
         return
     params, opt_state = jax.jit(jax.vmap(trainer.init_params))(keys)
     envs = [env] + [make_env(cfg, seed=1000 * s) for s in range(1, cfg.train.seeds)]
@@ -145,7 +176,7 @@ def _chunks(cfg: RLConfig, trainer: Trainer, env: Any, chunks: list[tuple[int, i
             params, opt_state, info = learn(params, opt_state, initial, steps, last_value, update_keys)
             history.append({**jax.vmap(episode_stats)(steps), **info})
         metrics = jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *history)
-        yield first, count, metrics, time.perf_counter() - start, params
+        yield first, count, metrics, time.perf_counter() - start, params, None
 
 
 def load(run: str | Path) -> LoadedPolicy:
