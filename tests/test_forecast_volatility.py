@@ -1,13 +1,14 @@
 """Volatility forecasting: predictive scores against scipy and plain loops, rolling origins that never look
 ahead (LSTM and GARCH), and the GARCH(1,1) baseline against its own recursion and known parameters."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
 
 from recurrax.tasks import forecast as fc
-from recurrax.tasks.forecast._volatility import one_step
+from recurrax.tasks.forecast import _volatility as volatility
 
 pytest.importorskip("arch")
 
@@ -55,6 +56,24 @@ def test_scores_against_loops():
     assert got["nll"] == pytest.approx(np.mean(-stats.t.logpdf(y, 5.0, p.loc, p.scale)), rel=1e-12)
     with pytest.raises(ValueError, match="shape"):
         fc.volatility_scores(y[:, :3], p)
+
+
+def test_diebold_mariano_against_a_t_statistic_and_a_loop():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=200) + 0.1, rng.normal(size=200)
+    plain = fc.diebold_mariano(a, b, lags=0)  # no autocovariances: the one-sample t statistic with ddof 0
+    t = stats.ttest_1samp(a - b, 0.0)
+    assert plain["stat"] == pytest.approx(t.statistic * np.sqrt(200 / 199), rel=1e-10)
+    assert plain["p"] == pytest.approx(2 * stats.norm.sf(abs(plain["stat"])), rel=1e-10)
+    d = np.convolve(rng.normal(size=303), np.ones(4), "valid") + 0.2  # MA(3): autocorrelated differences
+    got = fc.diebold_mariano(d, np.zeros(300), lags=3)
+    c = d - d.mean()
+    gamma = [sum(c[t] * c[t - k] for t in range(k, 300)) / 300 for k in range(4)]
+    variance = gamma[0] + 2 * sum((1 - k / 4) * gamma[k] for k in range(1, 4))
+    assert got["stat"] == pytest.approx(d.mean() / np.sqrt(variance / 300), rel=1e-10)
+    assert fc.diebold_mariano(d, np.zeros(300))["lags"] == 6
+    with pytest.raises(ValueError, match="T >= 3"):
+        fc.diebold_mariano([1.0], [2.0])
 
 
 def test_returns_and_origins():
@@ -116,33 +135,44 @@ def test_garch_never_looks_ahead(simulated):
     assert np.all(before.scale[:, 51] != after.scale[:, 51])
 
 
-def test_lstm_rolling_never_looks_ahead_and_reads_the_last_window(simulated, tmp_path):
-    r, origin, size = simulated[:, :120] * 2.0, 100, 8
-    cfg = fc.volatility_config(size, 4, 3, batch_size=8)
+def test_lstm_rolling_never_looks_ahead_and_reads_the_last_window(simulated, tmp_path, monkeypatch):
+    # `fit_forecast` replaced by a spy that records each origin's history and returns an untrained model with
+    # fixed weights and the history's scaler: a future return reaching a fit would change its scaler
+    seen = []
+
+    def fit(cfg, history, run_dir, progress=False):
+        seen.append(np.stack(history.values))
+        model = fc.build_model(cfg.model, 1, key=jax.random.key(0))
+        return fc.ForecastRun(run_dir, model, fc.Scaler.fit(history.values, "standard"), cfg, None)
+
+    monkeypatch.setattr(volatility, "fit_forecast", fit)
+    r, origins, size = simulated[:, :120] * 2.0, [100, 110], 8
+    cfg = fc.volatility_config(size, 4, 3)
     changed = r.copy()
-    changed[:, 110] -= 7.0
-    before = fc.lstm_rolling(r, [origin], cfg, tmp_path / "a", ids=["x", "y"])
-    after = fc.lstm_rolling(changed, [origin], cfg, tmp_path / "b", ids=["x", "y"])
-    np.testing.assert_array_equal(before.loc[:, :11], after.loc[:, :11])  # targets 100..110
-    np.testing.assert_array_equal(before.scale[:, :11], after.scale[:, :11])
-    assert np.all(before.scale[:, 11] != after.scale[:, 11])
+    changed[:, 105] -= 7.0
+    before = fc.lstm_rolling(r, origins, cfg, tmp_path)
+    assert [h.shape for h in seen] == [(2, 100), (2, 110)] and np.array_equal(seen[1], r[:, :110])
+    after = fc.lstm_rolling(changed, origins, cfg, tmp_path)
+    np.testing.assert_array_equal(before.loc[:, :6], after.loc[:, :6])  # targets 100..105
+    np.testing.assert_array_equal(before.scale[:, :6], after.scale[:, :6])
+    assert np.all(before.scale[:, 6] != after.scale[:, 6])
     # the plain loop: each target's window of the `size` returns before it, the head mapped back by hand
-    run = fc.load_forecast(tmp_path / "a" / f"origin_{origin}")
-    m, s = r[:, :origin].mean(axis=1, keepdims=True), r[:, :origin].std(axis=1, keepdims=True)
-    targets = [origin, 107, 119]
+    run = fit(cfg, fc.SeriesSet.from_arrays(list(r[:, :110])), tmp_path)
+    m, s = r[:, :110].mean(axis=1, keepdims=True), r[:, :110].std(axis=1, keepdims=True)
+    targets = [110, 113, 119]
     windows = np.stack([(r[:, t - size : t] - m) / s for t in targets], axis=1).reshape(-1, size)  # [2 * 3, size]
     raw = np.asarray(run.model(jnp.asarray(windows, jnp.float32), jnp.full(6, size)), np.float64).reshape(2, 3, 3)
-    picked = before[:, [t - origin for t in targets]]
+    picked = before[:, [t - 100 for t in targets]]
     np.testing.assert_allclose(picked.loc, raw[..., 0] * s + m, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(picked.scale, (np.logaddexp(0, raw[..., 1]) + 1e-3) * s, rtol=1e-5)
     np.testing.assert_allclose(picked.df, 2 + np.logaddexp(0, raw[..., 2]), rtol=1e-5)
     with pytest.raises(ValueError, match="input_size"):
-        one_step(run, r, 5, 10)
+        volatility.one_step(run, r, 5, 10)
     with pytest.raises(ValueError, match="origins"):
-        fc.lstm_rolling(r, [150], cfg, tmp_path / "c")
+        fc.lstm_rolling(r, [150], cfg, tmp_path)
 
 
-@pytest.mark.slow  # the whole protocol on the real series with 20-step LSTMs (about 1-2 minutes on 2 cores)
+@pytest.mark.slow  # the whole protocol on the real series, trained 20-step LSTMs (about 1-2 minutes on 2 cores)
 def test_tiny_volatility_study_through_the_cli(tmp_path):
     import json
 

@@ -14,7 +14,8 @@ of each test year, scored once for the chosen settings with seeds ``0 .. seeds -
 program, each member equal to its single run) and for the baselines (`BASELINES`: GARCH(1,1) with Student-t
 and normal innovations, GJR-GARCH(1,1,1) with Student-t; nothing chosen for them). Scores over both series
 and all test days (`volatility_scores`): NLL, the mean pinball loss at 0.05 and 0.95 and the coverage of the
-90% interval between them; each also per series and per test year.
+90% interval between them; each also per series and per test year; and the Diebold-Mariano test of each
+LSTM seed against each baseline on the daily NLL (the mean over the series).
 """
 
 from __future__ import annotations
@@ -107,8 +108,11 @@ def run_volatility_study(out: str | Path, budget: str = "small", *, valid_years=
     cfg = fc.volatility_config(**chosen, seed=0, seeds=seeds)
     forecasts["lstm"] = fc.lstm_rolling(returns, test_origins, cfg, out / "test", ids=names)
     forecasts["actual"] = y_test
+    daily = {name: forecasts[name].nll(y_test).mean(axis=0) for name in BASELINES}  # [T]: mean over series
     members = [{"seed": m, **_scores(y_test, forecasts["lstm"][m], names),
-                "per_year": _per_year(y_test, forecasts["lstm"][m], test_origins, test_years)}
+                "per_year": _per_year(y_test, forecasts["lstm"][m], test_origins, test_years),
+                "diebold_mariano": {name: fc.diebold_mariano(forecasts["lstm"][m].nll(y_test).mean(axis=0), loss)
+                                    for name, loss in daily.items()}}
                for m in range(seeds)]  # fmt: skip
     test["lstm"] = {"config": chosen, "seconds": time.perf_counter() - start, "seeds": members}
     result = {
@@ -125,7 +129,8 @@ def run_volatility_study(out: str | Path, budget: str = "small", *, valid_years=
 
 
 def volatility_markdown(result: dict) -> str:
-    """The test table (the LSTM's mean ± sd over seeds, every seed, the baselines) and the NLL by test year."""
+    """The test table (the LSTM's mean ± sd over seeds, every seed, the baselines), the NLL by test year and the
+    Diebold-Mariano statistics (negative: the LSTM's NLL is lower)."""
 
     def row(label: str, cells) -> str:
         return f"| {label} | " + " | ".join(cells) + " |"
@@ -145,6 +150,10 @@ def volatility_markdown(result: dict) -> str:
                                               for y in years)))  # fmt: skip
     lines += [row(BASELINES[name][2], (f"{test[name]['per_year'][str(y)]['nll']:.4f}" for y in years))
               for name in BASELINES]  # fmt: skip
+    lines += ["", "| Diebold-Mariano, daily NLL of the LSTM against | " + " | ".join(f"seed {s['seed']}" for s in seeds)
+              + " |", "|---" * (len(seeds) + 1) + "|"]  # fmt: skip
+    lines += [row(BASELINES[name][2], (f"{s['diebold_mariano'][name]['stat']:.2f} (p {s['diebold_mariano'][name]['p']:.3f})"
+                                       for s in seeds)) for name in BASELINES]  # fmt: skip
     return "\n".join(lines)
 
 

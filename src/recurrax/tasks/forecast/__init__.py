@@ -29,7 +29,7 @@ them (`load_series`, `fit_holdout`, `holdout_forecast`, `evaluate_forecast`, `pr
 The M3 benchmark: `load_m3`, `M3Series`, `M3Settings`, `m3_lstm_forecast`, `m3_scores`,
 `evaluate_m3_protocol` (the evaluator of the ``m3`` benchmark protocol). Volatility (docs/finance.md):
 `index_returns`, `log_returns`, `year_origins`, `lstm_rolling` (`volatility_config`) against `garch_rolling`,
-one-step `Predictive` distributions scored by `volatility_scores`.
+one-step `Predictive` distributions scored by `volatility_scores` and compared by `diebold_mariano`.
 See docs/forecast.md.
 """
 
@@ -106,6 +106,7 @@ from ._select import combination_weights as combination_weights
 from ._seq2seq import Seq2SeqForecaster as Seq2SeqForecaster
 from ._task import forecast_inference as forecast_inference
 from ._volatility import Predictive as Predictive
+from ._volatility import diebold_mariano as diebold_mariano
 from ._volatility import log_returns as log_returns
 from ._volatility import lstm_rolling as lstm_rolling
 from ._volatility import volatility_config as volatility_config

@@ -11,7 +11,7 @@ or after its origin.
 Each forecast is a location-scale Student-t, ``r_t ~ loc + scale * T_df`` (`Predictive`; ``df = inf`` is the
 normal), scored by `volatility_scores`: the mean negative log-likelihood (per return, in percent units), the
 mean pinball loss at the quantile levels, and the coverage of the central interval between the outermost
-levels (0.05 and 0.95: the 90% interval).
+levels (0.05 and 0.95: the 90% interval); `diebold_mariano` tests two forecasters' daily losses.
 
 The LSTM (`lstm_rolling`): a global `Forecaster` over all ``N`` series (`volatility_config`: recursive, head
 ``student_t``, horizon 1, each series standardised by the mean and standard deviation of its training
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import equinox as eqx
 import numpy as np
-from scipy.special import gammaln, ndtri, stdtrit
+from scipy.special import erfc, gammaln, ndtri, stdtrit
 
 from ...metrics import coverage, quantile_loss
 from ...models import MIN_SCALE
@@ -101,6 +101,23 @@ def volatility_scores(y: np.ndarray, forecast: Predictive, levels: Sequence[floa
     q = forecast.quantiles(levels)
     return {"nll": float(np.mean(forecast.nll(y))), "pinball": quantile_loss(y, q, levels),
             "coverage": coverage(y, q[..., 0], q[..., -1])}  # fmt: skip
+
+
+def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, lags: int | None = None) -> dict[str, float]:
+    """The Diebold-Mariano test (Diebold & Mariano 1995) of equal expected loss of two forecasters, from their
+    losses ``[T]`` on the same days: ``d_t = a_t - b_t``, ``stat = mean(d) / sqrt(S / T)`` with ``S`` the
+    Newey-West long-run variance of ``d`` (Bartlett weights ``1 - k / (lags + 1)``, ``lags`` default
+    ``floor(T^(1/3))``); ``p`` the two-sided normal p-value. A negative ``stat``: ``a`` has the lower loss."""
+    d = np.asarray(loss_a, np.float64) - np.asarray(loss_b, np.float64)
+    if d.ndim != 1 or d.size < 3:
+        raise ValueError(f"expected two loss series [T] of one length T >= 3, got shape {d.shape}")
+    lags = int(d.size ** (1 / 3)) if lags is None else lags
+    e = d - d.mean()
+    variance = e @ e / d.size
+    for k in range(1, lags + 1):
+        variance += 2 * (1 - k / (lags + 1)) * (e[k:] @ e[:-k]) / d.size
+    stat = d.mean() / np.sqrt(variance / d.size)
+    return {"stat": float(stat), "p": float(erfc(abs(stat) / np.sqrt(2))), "lags": lags}
 
 
 def log_returns(prices: np.ndarray) -> np.ndarray:
