@@ -10,6 +10,8 @@ Protocol, per task and variant:
    evaluations: early stopping). Each (task, variant) is one Optuna study ``odyssey-<task>-<variant>`` in
    ``storage`` (SQLite by default): several machines running the same command on one database share the
    studies (``load_if_exists``; the sampler's seed is offset by the trials already there).
+   Every variant's study starts its sampler from the same seed, so with one machine the variants are
+   searched over the same configurations (a paired design: they differ by cell and initialisation only).
 2. **Test, once per variant**: the variant's best trial on valid (over every complete trial in the storage)
    is re-trained with ``seeds`` fresh seeds and each seed's best-valid parameters are scored on **test**.
    Only these configurations (tasks x variants) see the test split.
