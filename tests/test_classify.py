@@ -407,13 +407,15 @@ def test_cli_sets_the_new_options(tmp_path):
         f"data.path={tmp_path / 'train.npz'}", "data.valid_fraction=0", "data.augment_noise=0.1",
         "data.augment_crop=0.8", "data.augment_warp=0.2", "data.augment_scale=0.1", "model.hidden_size=4",
         "model.conv_channels=[4]", "model.conv_kernels=[3]", "model.input_norm=series", "data.max_steps=4",
-        "train.steps=2", "select.mode=off",
+        "train.steps=2", "select.mode=off", "model.conv_norm=layer",
     ]  # fmt: skip
     args = [part for item in settings for part in ("--set", item)]
     assert main(["classify", "fit", *args, "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     cfg = C.load_classifier(tmp_path / "run").config
     assert (cfg.data.valid_fraction, cfg.data.augment_warp, cfg.model.conv_channels) == (0.0, 0.2, (4,))
-    assert (cfg.model.input_norm, cfg.data.max_steps, cfg.data.stride, cfg.select.mode) == ("series", 4, 2, "off")
+    # with a conv branch the stride that data.max_steps derives goes to the recurrent stack alone
+    assert (cfg.model.input_norm, cfg.model.rnn_stride, cfg.data.stride) == ("series", 2, 1)
+    assert cfg.model.conv_norm == "layer"
     cfg.train.early_stopping_patience = 2
     with pytest.raises(ValueError, match="valid_fraction"):
         C.fit_classifier(cfg, tmp_path / "other", progress=False)
