@@ -89,7 +89,9 @@ class DataConfig:
         max_steps: when the longest training sequence (after ``stride``) has more steps, the stride is raised
             to the smallest one that brings it to at most ``max_steps`` (a derived default, written into the
             run's resolved ``stride``; None: off). Long series cost the recurrent scan time, not information
-            the classifier needs at full resolution (e.g. ACSF1, 1460 steps -> stride 6); default 256.
+            the classifier needs at full resolution (e.g. ACSF1, 1460 steps -> stride 6). With a convolution
+            branch the derived stride becomes ``model.rnn_stride`` instead (the convolutions keep every step;
+            `recurrax.tasks.classify.resolve`); default 256.
         augment_crop: random crop of each training batch to this fraction of the steps (1: off), default 1.0.
         augment_warp: time warping, speeds ``exp(augment_warp * z)`` (0: off), default 0.0.
         augment_scale: multiply each sequence's feature by ``1 + augment_scale * z`` (0: off), default 0.0.
