@@ -88,7 +88,11 @@ def main() -> None:
     parser.add_argument("--frequencies", nargs="+", default=["yearly", "quarterly"], choices=fc.FREQUENCIES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/auto_m3"))
-    parser.add_argument("--resume", action="store_true", help="continue stopped fits from their checkpoints")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoints of a run stopped during its refit (fit_auto resumes both fits)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.json"
