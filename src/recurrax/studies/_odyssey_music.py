@@ -25,6 +25,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._extras import require
+from ..data import cache_root
 
 STEP = 0.5
 """Frame length in quarter notes (eighth notes)."""
@@ -66,8 +67,6 @@ def load_chorales(
     cache_dir: str | Path | None = None, log: Callable[[str], None] | None = None
 ) -> dict[str, np.ndarray]:
     """``{name: roll [T, 128] uint8}`` of the four-part chorales, from the cache or parsed (and cached)."""
-    from ..data._registry import cache_root
-
     path = cache_root(cache_dir) / CACHE_NAME
     if path.exists():
         with np.load(path) as data:

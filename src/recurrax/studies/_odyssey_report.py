@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import stdtr
 
+from .._extras import MissingExtra
 from ._odyssey import LABELS, PARAMS, VARIANTS, Space
 
 ALPHA = 0.05
@@ -49,8 +50,6 @@ def importances(trials: list[dict], space: Space, with_variant: bool = False, se
     ``{}`` with fewer than 4 trials."""
     import optuna
     from optuna.distributions import CategoricalDistribution
-
-    from .._extras import MissingExtra
 
     try:
         import sklearn  # noqa: F401  (the evaluator's random forest)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._odyssey_music import HIGH, LOW, frame_nll, pad_rolls, split_pieces
+from ._odyssey_music import HIGH, LOW, frame_nll, load_chorales, pad_rolls, split_pieces
 
 TASKS = ("music", "charlm")
 
@@ -142,8 +142,6 @@ def build_task(name: str, *, window: int, eval_chars: int, split_seed: int = 0, 
     """Task ``name`` (``music`` or ``charlm``); music reads ``rolls`` or the cached chorales."""
     if name == "music":
         if rolls is None:
-            from ._odyssey_music import load_chorales
-
             rolls = load_chorales(cache_dir, log)
         return music_task(rolls, window=window, split_seed=split_seed)
     if name == "charlm":

@@ -33,7 +33,7 @@ import optax
 from jaxtyping import Array
 
 import recurrax as rx
-from recurrax.train._optim import _with_standard_promotion
+from recurrax.train import with_standard_promotion
 
 from ._odyssey_tasks import OdysseyTask
 
@@ -134,7 +134,7 @@ def _adam(lr: Array, beta1: Array) -> optax.GradientTransformation:
     """Clip to global norm 1, Adam with ``b1 = beta1``, times ``-lr`` (under standard dtype promotion, as
     `recurrax.train.make_optimizer`'s chain)."""
     chain = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam(b1=beta1), optax.scale(-lr))
-    return _with_standard_promotion(chain)
+    return with_standard_promotion(chain)
 
 
 def _evaluate(task: OdysseyTask, model, arrays: dict[str, Array], split: str, chunk: int) -> Array:

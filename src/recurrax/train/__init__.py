@@ -30,6 +30,7 @@ from ._optim import last_learning_rate as last_learning_rate
 from ._optim import make_optimizer as make_optimizer
 from ._optim import make_schedule as make_schedule
 from ._optim import scale_learning_rate as scale_learning_rate
+from ._optim import with_standard_promotion as with_standard_promotion
 from ._progress import ProgressBar as ProgressBar
 from ._sharding import Placement as Placement
 from ._sharding import initialize_distributed as initialize_distributed

@@ -85,10 +85,10 @@ def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfor
     else:
         raise ValueError(f"unknown optimizer {cfg.name!r}; expected adam, adamw, sgd or rmsprop")
     links.append(_scale_by_learning_rate(make_schedule(cfg, total_steps)))
-    return _with_standard_promotion(optax.chain(*links))
+    return with_standard_promotion(optax.chain(*links))
 
 
-def _with_standard_promotion(transform: optax.GradientTransformation) -> optax.GradientTransformation:
+def with_standard_promotion(transform: optax.GradientTransformation) -> optax.GradientTransformation:
     """``transform`` run under JAX's standard dtype promotion: optax's Adam bias correction raises a float to
     an int32 power, which ``jax_numpy_dtype_promotion="strict"`` rejects; this keeps the chain usable there."""
 
