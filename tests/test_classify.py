@@ -188,6 +188,7 @@ def test_fit_evaluate_predict_round_trip(tmp_path):
         model=C.ModelConfig(hidden_size=8, pooling="attention", attention_size=4),
         data=C.DataConfig(path=str(tmp_path / "train.npz"), test_path=str(tmp_path / "test.npz"), batch_size=16,
                           eval_batch_size=16, valid_fraction=0.25, class_weights="balanced"),
+        select=C.SelectConfig(mode="off"),  # the CV selection has its own tests (test_classify_select.py)
     )  # fmt: skip
     cfg.train.steps, cfg.train.eval_every, cfg.optim.lr = 30, 15, 0.03
     run = C.fit_classifier(cfg, tmp_path / "run", progress=False)

@@ -97,6 +97,7 @@ def test_classify_fit_evaluate_predict(tmp_path, capsys):
     settings = [
         f"data.path={tmp_path / 'train.npz'}", f"data.test_path={tmp_path / 'test.npz'}", "data.batch_size=16",
         "data.valid_fraction=0.25", "model.hidden_size=8", "optim.lr=0.03", "train.steps=20", "train.eval_every=10",
+        "select.mode=off",  # the CV selection has its own tests (test_classify_select.py)
     ]  # fmt: skip
     args = [part for item in settings for part in ("--set", item)]
     assert main(["classify", "fit", *args, "--out", str(run_dir), "--no-progress"]) == 0

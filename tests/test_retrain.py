@@ -164,7 +164,8 @@ def test_classifier_retrain(tmp_path):
     from recurrax.tasks.classify._run import evaluate_cases
 
     settings = ["model.hidden_size=8", "model.bidirectional=false", "data.batch_size=16", "optim.lr=0.03",
-                "train.steps=1", "train.eval_every=0", f"data.path={cases_file(tmp_path / 'a.npz', 1, 60)}"]  # fmt: skip
+                "train.steps=1", "train.eval_every=0", "select.mode=off",
+                f"data.path={cases_file(tmp_path / 'a.npz', 1, 60)}"]  # fmt: skip
     cfg = load_config(classify.ClassifyConfig, None, settings)
     classify.fit_classifier(cfg, tmp_path / "champion", progress=False)
     registry = ModelRegistry(tmp_path / "models")
@@ -198,7 +199,7 @@ def test_classifier_holdout_loss_is_the_tasks_class_weighted_loss(tmp_path):
     from recurrax.tasks import classify
 
     settings = ["model.hidden_size=8", "model.bidirectional=false", "data.batch_size=16", "train.steps=2",
-                "train.eval_every=0", "data.class_weights=balanced", "data.valid_fraction=0",
+                "train.eval_every=0", "data.class_weights=balanced", "data.valid_fraction=0", "select.mode=off",
                 f"data.path={cases_file(tmp_path / 'a.npz', 1, 40)}"]  # fmt: skip
     classify.fit_classifier(load_config(classify.ClassifyConfig, None, settings), tmp_path / "run", progress=False)
     series, labels = classify.read_cases(cases_file(tmp_path / "h.npz", 3, 30))
