@@ -37,8 +37,7 @@ def _series(length: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"time_features": True, "seasonal_lags": True},
-     {"learn_every": 16, "ensemble": 2, "time_features": True, "learn_lr": 1e-3}],
+    [{}, {"learn_every": 16, "ensemble": 2, "time_features": True, "seasonal_lags": True, "learn_lr": 1e-3}],
 )
 def test_forecasts_never_use_future_points(options, key):
     stamps, values = _series()
