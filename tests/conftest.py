@@ -1,13 +1,22 @@
 """A strict harness: strict dtype promotion, rank promotion raises, warnings are errors (pyproject), and
-random keys from a fixture whose seed is printed when a test fails."""
+random keys from a fixture whose seed is printed when a test fails.
+
+XLA's CPU backend compiles at optimisation level 0 here (``XLA_FLAGS``, inherited by the subprocesses that
+tests start): the suite checks numbers, not speed, and most of its time is compilation, which this cuts by
+about 30% (the same HLO runs; benchmarks keep the default level). ``RECURRAX_TEST_XLA_OPT=1`` turns it off.
+"""
 
 from __future__ import annotations
 
 import os
 import zlib
 
-import jax
-import pytest
+_flags = os.environ.get("XLA_FLAGS", "")
+if os.environ.get("RECURRAX_TEST_XLA_OPT") != "1" and "xla_backend_optimization_level" not in _flags:
+    os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
+
+import jax  # noqa: E402 - after XLA_FLAGS, which the backend reads when it starts
+import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")

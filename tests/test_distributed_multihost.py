@@ -36,7 +36,8 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
     processes do."""
     out = tmp_path_factory.mktemp("multihost")
     port = str(_free_port())
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
     processes = [
         subprocess.Popen([sys.executable, str(SCRIPT), str(i), port, str(out / "run")], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
