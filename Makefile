@@ -9,6 +9,7 @@ $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
+	$(PY) -m recurrax.native
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base

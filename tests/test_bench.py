@@ -106,7 +106,7 @@ def test_a_missing_peer_package_is_not_available_not_an_error(monkeypatch):
 def test_plan_resolves_configs_peers_and_repeats():
     plan = bench.make_plan("cpu", True, 1, configs=["c1", TINY + "L2"], peers=["equinox", "torch"], cells=False)
     assert [c.label for c in plan.configs] == ["c1 B4 T12 D8 H16", "custom B2 T5 D3 H4, 2 layers"]
-    assert plan.impls == ["torch", "equinox", "recurrax", "recurrax_bf16", "recurrax_generic"]
+    assert plan.impls == ["torch", "equinox", "recurrax", "recurrax_xla", "recurrax_bf16", "recurrax_generic"]
     assert (plan.rounds, plan.min_rounds, plan.variant_configs, plan.compile_steps) == (1, 1, [], (100, 1000))
     full = bench.make_plan("cpu")
     assert [c.key for c in full.configs] == ["c1", "c2", "c3"] and full.rounds == 10
@@ -135,7 +135,7 @@ def test_cli_writes_json_with_every_timing(tiny_run):
     assert report["configs"] == [{"name": "custom", "batch": 2, "steps": 5, "inputs": 3, "hidden": 4, "layers": 1,
                                   "dtype": "float32", "label": "custom B2 T5 D3 H4"}]  # fmt: skip
     row = report["results"]["custom B2 T5 D3 H4"]
-    assert set(row) == {"torch", "recurrax", "recurrax_bf16", "recurrax_generic"}
+    assert set(row) == {"torch", "recurrax", "recurrax_xla", "recurrax_bf16", "recurrax_generic"}
     for impl in row.values():
         for mode in ("fwd_bwd", "fwd"):
             assert impl[mode]["error"] is None and impl[mode]["repeats"] == 1

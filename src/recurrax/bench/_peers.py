@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from ..models import LSTM, RNNStack
+from ..scan import vendor_kernels
 from ._configs import Config, Plan
 from ._timing import Unavailable
 
@@ -93,6 +94,20 @@ def build_recurrax(cfg: Config, key, **options) -> Pair:
             raise Unavailable("rx.LSTM has no `fused` option") from err
         raise
     return recurrax_pair(cast(model, cfg.dtype), jax_inputs(cfg, key))
+
+
+def build_recurrax_xla(cfg: Config, key) -> Pair:
+    """`build_recurrax` with vendor kernels forbidden while its functions trace: recurrax's own XLA kernel."""
+    pair = build_recurrax(cfg, key)
+
+    def without_vendor(fn: Callable) -> Callable:
+        def call():
+            with vendor_kernels(False):
+                return fn()
+
+        return call
+
+    return without_vendor(pair[0]), without_vendor(pair[1])
 
 
 def build_cell(name: str, cfg: Config, key) -> Pair:
@@ -177,6 +192,7 @@ def builders(plan: Plan) -> dict[str, Callable[[Config, Any], Pair]]:
         "flax": build_flax,
         "equinox": build_equinox,
         "recurrax": build_recurrax,
+        "recurrax_xla": build_recurrax_xla,
         "recurrax_bf16": lambda cfg, key: build_recurrax(cfg, key, matmul_dtype="bfloat16"),
         "recurrax_generic": lambda cfg, key: build_recurrax(cfg, key, fused=False),
     }

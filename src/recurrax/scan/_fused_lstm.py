@@ -43,6 +43,10 @@ at B64 H256 and B16 H512 (AMD EPYC Zen 4, 2 cores; the whole layer: ``benchmarks
 ``recurrax, bfloat16 matmuls``); outputs move by about 1e-2 relative (bfloat16 keeps 8 bits of mantissa),
 bounded in ``tests/test_fused_lstm.py``.
 
+On CPU, a float32 call without lengths runs oneDNN's LSTM instead (`recurrax.scan._onednn_lstm`: the kernel of
+torch ``nn.LSTM``, as an XLA FFI call built at install), when it was built; everything else runs the kernel
+below. ``with vendor_kernels(False):`` forces this one.
+
 Forward-mode differentiation (`jax.jvp`, `jax.jacfwd`) is not available through a `jax.custom_vjp`; use the
 generic scan (``RNN(..., fused=False)``) for it.
 """
@@ -57,6 +61,7 @@ from jaxtyping import Array
 
 from ..cells._base import broadcast_to_rank
 from ..cells._lstm import LSTMCell
+from ._onednn_lstm import onednn_applies, onednn_lstm
 
 
 def is_plain_lstm(cell) -> bool:
@@ -129,6 +134,10 @@ def fused_lstm(
         raise ValueError(f"expected h0 and c0 [B, H] = [{batch}, {hidden}], got {h0.shape} and {c0.shape}")
     if valid is not None and valid.shape != (steps, batch):
         raise ValueError(f"expected valid [T, B] = [{steps}, {batch}], got {tuple(valid.shape)}")
+    arrays = (weight_ih, weight_hh, xs, h0, c0) + (() if bias is None else (bias,))
+    if onednn_applies(arrays, valid, matmul_dtype):
+        bias = jnp.zeros((gates,), xs.dtype) if bias is None else bias
+        return onednn_lstm(weight_ih, weight_hh, bias, xs, h0, c0)
     if hoist_input is None:
         hoist_input = jax.default_backend() != "cpu"
     config = (int(unroll), bool(hoist_input), check_matmul_dtype(matmul_dtype))

@@ -28,6 +28,7 @@ import safetensors.numpy
 from .. import __version__
 from .._files import move_into_place, write_synced
 from ..metrics import REFERENCE_PROFILE_FILE, ReferenceProfile
+from ..scan import vendor_kernels
 from ..tasks import Function, get_task, task_names
 from ..train import CHECKPOINTS_DIR, find_checkpoint, read_meta
 from ._artifact import (
@@ -54,7 +55,8 @@ def export_function(function: Function, weights: dict[str, np.ndarray]) -> tuple
         for spec in function.inputs
     }
     weight_args = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in weights.items()}
-    exported = jax.export.export(jax.jit(function.fn), platforms=PLATFORMS)(weight_args, args)
+    with vendor_kernels(False):  # an artifact calls no library that the serving machine may lack
+        exported = jax.export.export(jax.jit(function.fn), platforms=PLATFORMS)(weight_args, args)
     returned = jax.tree_util.tree_unflatten(exported.out_tree, exported.out_avals)
     outputs = [
         {"name": name, "shape": [d if isinstance(d, int) else str(d) for d in aval.shape], "dtype": str(aval.dtype)}

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from .._files import write_atomic
 from ..models import RNNStack
+from ..scan import vendor_kernels
 
 
 def _jax2onnx() -> Any:
@@ -132,5 +133,6 @@ def write_onnx(
 ) -> Path:
     """Convert ``fn`` with jax2onnx (dimension ``"B"`` dynamic) and write the model to ``path`` atomically."""
     to_onnx = _jax2onnx()
-    proto = to_onnx(fn, specs, model_name="recurrax", opset=opset, input_names=inputs, output_names=outputs)
+    with vendor_kernels(False):  # ONNX has no oneDNN custom call
+        proto = to_onnx(fn, specs, model_name="recurrax", opset=opset, input_names=inputs, output_names=outputs)
     return write_atomic(path, proto.SerializeToString())

@@ -1,0 +1,18 @@
+"""``python -m recurrax.native``: build the oneDNN LSTM kernel now and say whether it is available.
+
+Exits 0 either way: without it recurrax runs its XLA kernels (the install step must not fail for an optional
+speed-up); the reason is printed.
+"""
+
+from . import library_path, load_onednn_lstm, onednn_unavailable_reason
+
+
+def main() -> None:
+    if load_onednn_lstm() is None:
+        print(f"oneDNN LSTM kernel unavailable, the XLA kernel runs instead: {onednn_unavailable_reason()}")
+    else:
+        print(f"oneDNN LSTM kernel ready: {library_path()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The oneDNN LSTM kernel (`recurrax.scan._onednn_lstm`, `recurrax.native`) against recurrax's own XLA kernel.
+
+Oracle: `fused_lstm` under ``vendor_kernels(False)``, itself tested against torch ``nn.LSTM`` with copied weights
+and a float64 NumPy loop (tests/test_fused_lstm.py, tests/test_torch_parity.py). Also: when the kernel is chosen,
+and that exports never contain it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from recurrax.native import load_onednn_lstm, onednn_unavailable_reason
+from recurrax.scan import vendor_kernels
+from recurrax.scan._fused_lstm import fused_lstm
+
+BUILT_HERE = (
+    platform.system() == "Linux" and platform.machine() == "x86_64" and os.environ.get("RECURRAX_ONEDNN") != "0"
+)
+needs_kernel = pytest.mark.skipif(not BUILT_HERE, reason="the oneDNN kernel is built on Linux x86-64 only")
+TARGET = "recurrax_onednn_lstm"
+
+
+@needs_kernel
+def test_the_install_built_the_kernel():
+    assert load_onednn_lstm() is not None, onednn_unavailable_reason()
+
+
+def _layer(key, steps, batch, inputs, hidden, bias=True):
+    k = jax.random.split(key, 9)
+    n = lambda i, shape, s=0.4: s * jax.random.normal(k[i], shape, jnp.float32)
+    weights = (n(0, (4 * hidden, inputs)), n(1, (4 * hidden, hidden)), n(2, (4 * hidden,)) if bias else None)
+    inputs_ = (n(3, (steps, batch, inputs), 1.0), n(4, (batch, hidden), 1.0), n(5, (batch, hidden), 1.0))
+    cotangents = (n(6, (steps, batch, hidden), 1.0), (n(7, (batch, hidden), 1.0), n(8, (batch, hidden), 1.0)))
+    return weights, inputs_, cotangents
+
+
+def _vjp(vendor: bool, weights, inputs, cotangents):
+    with vendor_kernels(vendor):
+        out, pullback = jax.vjp(lambda *a: fused_lstm(*a), *weights, *inputs)
+    return out, pullback(cotangents)
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("steps", "batch", "inputs", "hidden", "bias"),
+    [(7, 3, 5, 4, True), (1, 1, 1, 1, True), (13, 8, 16, 32, False), (30, 2, 3, 64, True)],
+)
+def test_outputs_and_every_gradient_equal_the_xla_kernel(key, steps, batch, inputs, hidden, bias):
+    weights, inputs_, cotangents = _layer(key, steps, batch, inputs, hidden, bias)
+    if not bias:
+        weights = weights[:2] + (None,)
+    ours, our_grads = _vjp(True, weights, inputs_, cotangents)
+    ref, ref_grads = _vjp(False, weights, inputs_, cotangents)
+    for a, b in zip(jax.tree.leaves((ours, our_grads)), jax.tree.leaves((ref, ref_grads)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-5)
+
+
+@needs_kernel
+def test_inference_without_gradients_equals_the_training_forward(key):
+    weights, inputs_, _ = _layer(key, 9, 4, 6, 8)
+    inference = jax.jit(lambda *a: fused_lstm(*a))(*weights, *inputs_)
+    training, _ = _vjp(True, weights, inputs_, jax.tree.map(jnp.zeros_like, inference))
+    for a, b in zip(jax.tree.leaves(inference), jax.tree.leaves(training), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@needs_kernel
+def test_vmapped_members_equal_each_member_alone(key):
+    layers = [_layer(k, 6, 3, 4, 5) for k in jax.random.split(key, 3)]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[(w, i) for w, i, _ in layers])
+    loss = lambda w, i: jnp.sum(fused_lstm(*w, *i)[0] ** 2)
+    grads = jax.vmap(jax.grad(loss))(*stacked)
+    for member, (w, i, _) in enumerate(layers):
+        alone = jax.grad(loss)(w, i)
+        for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(alone), strict=True):
+            np.testing.assert_allclose(a[member], b, rtol=1e-5, atol=1e-6)
+
+
+def _targets(fn, *args) -> str:
+    return jax.jit(fn).lower(*args).as_text()
+
+
+@needs_kernel
+def test_dispatch_runs_onednn_only_where_it_computes_the_same_layer(key):
+    weights, (xs, h0, c0), _ = _layer(key, 5, 2, 3, 4)
+    grad = jax.grad(lambda x, valid=None: fused_lstm(*weights, x, h0, c0, valid)[0].sum())
+    assert TARGET in _targets(grad, xs)
+    assert TARGET not in _targets(lambda x: grad(x, jnp.ones((5, 2), bool)), xs)  # lengths: the XLA kernel
+    assert TARGET not in _targets(lambda x: fused_lstm(*weights, x, h0, c0, matmul_dtype="bfloat16")[0], xs)
+    with vendor_kernels(False):
+        assert TARGET not in _targets(grad, xs)
+    with jax.enable_x64(True):
+        w64, xs64, h64, c64 = jax.tree.map(lambda a: a.astype(jnp.float64), (weights, xs, h0, c0))
+        lowered = _targets(lambda x: fused_lstm(*w64, x, h64, c64)[0], xs64)
+    assert TARGET not in lowered
+
+
+@needs_kernel
+def test_an_exported_module_never_calls_the_kernel(key):
+    """Concrete sizes, so that only `vendor_kernels(False)` in the export keeps the custom call out."""
+    from recurrax.models import LSTM
+    from recurrax.serve._export import export_function
+    from recurrax.tasks import Function, Input
+
+    model = LSTM(3, 4, key=key)
+    function = Function(
+        fn=lambda w, a: {"ys": model(a["xs"] * w["scale"])[0]}, inputs=(Input("xs", (2, 5, 3), "float32"),)
+    )
+    assert TARGET in _targets(lambda x: function.fn({"scale": jnp.float32(1)}, {"xs": x}), jnp.ones((2, 5, 3)))
+    module, _ = export_function(function, {"scale": np.float32(1)})
+    assert TARGET.encode() not in module
