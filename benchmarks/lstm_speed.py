@@ -1,4 +1,4 @@
-"""Speed of a single-direction LSTM: recurrax against torch, flax, equinox and cuDNN, in one process.
+"""Speed of a single-direction LSTM: recurrax against torch, flax, equinox and cuDNN.
 
     python benchmarks/lstm_speed.py [--device cpu|gpu] [--quick] [--repeats N] [--out F.json] [--markdown F.md]
 
@@ -9,10 +9,10 @@ Also times every registered recurrax cell against the plain ``"lstm"`` and the f
 recurrax fwd+bwd at T=100 and T=1000. ``--quick`` runs every code path at tiny sizes with 1-2 repeats, and
 ``--device gpu --quick`` does so on the CPU when there is no GPU (a smoke test of the GPU code paths).
 
-Method: all JAX measurements run first, torch's last, because ``OMP_WAIT_POLICY=ACTIVE`` (needed for stable
-torch timings on small CPUs) leaves an OpenMP thread spinning after torch's first call, which would steal a
-core from XLA. Within a config the implementations are timed in interleaved rounds, so drifting load on a
-shared machine hits all of them alike.
+Method: the JAX implementations of a config are timed in one process in interleaved rounds, so drifting load
+on a shared machine hits all of them alike. torch runs last: on CPU in a fresh process with
+``OMP_WAIT_POLICY=ACTIVE`` (its fastest setting on small CPUs), because its spinning OpenMP threads and those of
+recurrax's oneDNN kernel would take each other's cores in one process (`recurrax.bench._torch_process`).
 
 The timing core is the library's `recurrax.bench` (also run by ``recurrax bench``); this script is its
 command line with the options above.
@@ -26,7 +26,6 @@ import os
 import sys
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")  # before torch is imported: stable oneDNN timings
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX and torch share the GPU
 
 from recurrax.bench import make_plan, markdown_report, print_report, run_benchmark

@@ -1,4 +1,4 @@
-"""LSTM speed benchmark: recurrax against torch ``nn.LSTM``, flax, equinox and cuDNN, in one process.
+"""LSTM speed benchmark: recurrax against torch ``nn.LSTM``, flax, equinox and cuDNN (torch on CPU in its own process).
 
 ``recurrax bench`` and ``benchmarks/lstm_speed.py`` are thin fronts over this package: `make_plan` picks the
 configs, peers and repetitions, `run_benchmark` times them (fwd+bwd and forward, median over rounds after a

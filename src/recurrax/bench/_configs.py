@@ -172,6 +172,7 @@ def make_plan(
     deadline = started + 150.0 if on_gpu else float("inf")  # the GPU run must end within 4 minutes
     return Plan(
         device, on_gpu, quick, rounds, min(min_rounds, rounds), warmup, budget, selected,
-        variant_configs if cells else [], [*impls, "recurrax", "recurrax_xla", "recurrax_bf16", "recurrax_generic"], deadline,
+        variant_configs if cells else [],
+        [*impls, "recurrax", "recurrax_xla", "recurrax_bf16", "recurrax_generic"], deadline,
         (100, 1000) if first_call else (),
     )  # fmt: skip

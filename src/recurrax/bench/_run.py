@@ -1,9 +1,8 @@
 """One speed run: every config of a `Plan`, then the recurrax cells, the first-call times, and torch last.
 
-Method: all JAX measurements run first, torch's last, because ``OMP_WAIT_POLICY=ACTIVE`` (needed for stable
-torch timings on small CPUs, set by `prepare_environment`) leaves an OpenMP thread spinning after torch's
-first call, which would steal a core from XLA. Within a config the implementations are timed in interleaved
-rounds (`measure`).
+Method: within a config the JAX implementations are timed in interleaved rounds (`measure`). torch runs last:
+on a GPU in this process; on CPU in a fresh process with ``OMP_WAIT_POLICY=ACTIVE`` (`_torch_process`), since
+its spinning OpenMP threads and those of recurrax's oneDNN kernel would take each other's cores in one process.
 """
 
 from __future__ import annotations
@@ -23,12 +22,12 @@ from ._configs import COMPILE_SIZES, Config, Plan
 from ._peers import build_cell, build_recurrax, build_torch, builders
 from ._report import machine_info
 from ._timing import Entry, describe, entries_for, measure
+from ._torch_process import time_torch_elsewhere
 
 
 def prepare_environment() -> None:
-    """Settings read when torch / the JAX GPU client start, so call it first: OpenMP threads spin
-    (``OMP_WAIT_POLICY=ACTIVE``) and JAX does not preallocate GPU memory, leaving room for torch."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
+    """A setting read when the JAX GPU client starts, so call it first: JAX does not preallocate GPU memory,
+    leaving room for torch."""
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
@@ -102,11 +101,14 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
             entry = entries_for(name, build, ("fwd_bwd",))
             compile_times.setdefault(name, {})[steps] = measure(entry, replace(plan, rounds=1))[0].summary()
 
-    if "torch" in plan.impls:
-        device = "cuda" if plan.on_gpu else "cpu"
+    if "torch" in plan.impls and plan.on_gpu:
         for cfg in plan.configs:
             log(f"torch at {cfg.label}")
-            store(cfg.label, measure(entries_for("torch", lambda cfg=cfg: build_torch(cfg, device)), plan))
+            store(cfg.label, measure(entries_for("torch", lambda cfg=cfg: build_torch(cfg, "cuda")), plan))
+    elif "torch" in plan.impls:
+        log("torch, every config, in its own process")
+        for label, modes in time_torch_elsewhere(plan).items():
+            results[label]["torch"] = modes
     return {"results": results, "variants": variants, "compile": compile_times}
 
 

@@ -39,7 +39,7 @@ def bench(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write every number as JSON here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the tables in markdown here.")] = None,
 ) -> None:
-    """Time a single-direction LSTM, fwd+bwd and forward, in recurrax and its peers, in one process.
+    """Time a single-direction LSTM, fwd+bwd and forward, in recurrax and its peers (torch on CPU in its own process).
 
     Each number is the median over rounds after a first (compiling) call and warm-up; x = torch time /
     implementation time (above 1 is faster). Prints the machine and the tables; progress goes to stderr. A
