@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -115,3 +117,20 @@ def test_an_exported_module_never_calls_the_kernel(key):
     assert TARGET in _targets(lambda x: function.fn({"scale": jnp.float32(1)}, {"xs": x}), jnp.ones((2, 5, 3)))
     module, _ = export_function(function, {"scale": np.float32(1)})
     assert TARGET.encode() not in module
+
+
+@needs_kernel
+def test_a_failed_build_says_why_and_the_xla_kernel_runs(tmp_path):
+    """A fresh cache and no working compiler: the library is None with the compiler's message, and the LSTM
+    still runs (on the XLA kernel), in a fresh process."""
+    script = (
+        "import jax, jax.numpy as jnp, recurrax as rx\n"
+        "from recurrax.native import load_onednn_lstm, onednn_unavailable_reason\n"
+        "ys, _ = rx.LSTM(3, 4, key=jax.random.key(0))(jnp.ones((2, 5, 3)))\n"
+        "assert load_onednn_lstm() is None and ys.shape == (2, 5, 4)\n"
+        "print(onednn_unavailable_reason())\n"
+    )
+    env = {**os.environ, "RECURRAX_CACHE": str(tmp_path), "CXX": str(tmp_path / "no-compiler")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no-compiler" in done.stdout and not list(tmp_path.glob("native/*.so"))

@@ -85,19 +85,22 @@ def _build(out: Path) -> None:
         partial = Path(tmp.name)
     command = [compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-w", f"-I{jax.ffi.include_dir()}", f"-I{include}",
                str(SOURCE), f"-L{lib}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib}", "-o", str(partial)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise RuntimeError(f"compiling {SOURCE.name} failed: {done.stderr.strip()[-2000:]}")
-    os.replace(partial, out)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"compiling {SOURCE.name} failed: {done.stderr.strip()[-2000:]}")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing behind
 
 
 def library_path() -> Path:
-    """Where the compiled library lives: the recurrax cache, named by a hash of the source and the versions."""
+    """Where the compiled library lives: the recurrax cache, named by a hash of the source, the versions and the
+    oneDNN library it links by absolute path (each environment builds its own)."""
     import jax
 
-    versions = f"{jax.__version__}-{importlib.metadata.version(HEADERS_WHEEL)}"
-    digest = hashlib.sha256(SOURCE.read_bytes() + versions.encode()).hexdigest()[:16]
+    key = f"{jax.__version__}-{importlib.metadata.version(HEADERS_WHEEL)}-{_wheel_dir(LIBRARY_WHEEL, '/libdnnl.so.3')}"
+    digest = hashlib.sha256(SOURCE.read_bytes() + key.encode()).hexdigest()[:16]
     return cache_root() / "native" / f"onednn_lstm-{digest}.so"
 
 
