@@ -1,6 +1,6 @@
-"""Kernels compiled on the user's machine: oneDNN's LSTM as XLA FFI custom calls (``onednn_lstm.cc``).
+"""Kernels compiled on the user's machine: oneDNN's LSTM and GRU as XLA FFI custom calls (``onednn_rnn.cc``).
 
-`load_onednn_lstm` compiles the C++ source with the system's C++ compiler against the headers of the
+`load_onednn` compiles the C++ source with the system's C++ compiler against the headers of the
 ``onednn-devel-cpu-gomp`` wheel (oneDNN 3.2, GNU OpenMP) and JAX's FFI headers, into the recurrax cache under a
 name keyed by the source and both versions; it registers the three FFI targets for the CPU platform once per
 process and returns the library. When any step fails (not Linux x86-64, no compiler, the wheel missing, or
@@ -33,8 +33,10 @@ from pathlib import Path
 
 from ..data import cache_root
 
-SOURCE = Path(__file__).with_name("onednn_lstm.cc")
-TARGETS = ("recurrax_onednn_lstm_forward", "recurrax_onednn_lstm_inference", "recurrax_onednn_lstm_backward")
+SOURCE = Path(__file__).with_name("onednn_rnn.cc")
+TARGETS = tuple(
+    f"recurrax_onednn_{cell}_{kind}" for cell in ("lstm", "gru") for kind in ("forward", "inference", "backward")
+)
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters
@@ -59,7 +61,7 @@ if not _own_malloc_settings and os.environ.get("RECURRAX_ONEDNN", "1") != "0":
 
 
 def onednn_unavailable_reason() -> str | None:
-    """Why `load_onednn_lstm` returned None (after it was called), else None."""
+    """Why `load_onednn` returned None (after it was called), else None."""
     return _reason[0] if _reason else None
 
 
@@ -101,12 +103,12 @@ def library_path() -> Path:
 
     key = f"{jax.__version__}-{importlib.metadata.version(HEADERS_WHEEL)}-{_wheel_dir(LIBRARY_WHEEL, '/libdnnl.so.3')}"
     digest = hashlib.sha256(SOURCE.read_bytes() + key.encode()).hexdigest()[:16]
-    return cache_root() / "native" / f"onednn_lstm-{digest}.so"
+    return cache_root() / "native" / f"onednn_rnn-{digest}.so"
 
 
 @functools.cache
-def load_onednn_lstm() -> ctypes.CDLL | None:
-    """The oneDNN LSTM library with its FFI targets registered (built on first use), or None (see the module)."""
+def load_onednn() -> ctypes.CDLL | None:
+    """The oneDNN RNN library with its FFI targets registered (built on first use), or None (see the module)."""
     import jax
 
     try:
@@ -125,7 +127,8 @@ def load_onednn_lstm() -> ctypes.CDLL | None:
         return None
     for target in TARGETS:
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)), platform="cpu")
-    library.recurrax_onednn_lstm_workspace_bytes.restype = ctypes.c_int64
-    library.recurrax_onednn_lstm_workspace_bytes.argtypes = [ctypes.c_int64] * 4
+    for cell in ("lstm", "gru"):
+        sizes = getattr(library, f"recurrax_onednn_{cell}_workspace_bytes")
+        sizes.restype, sizes.argtypes = ctypes.c_int64, [ctypes.c_int64] * 4
     _reason.clear()
     return library

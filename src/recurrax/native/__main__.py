@@ -1,17 +1,17 @@
-"""``python -m recurrax.native``: build the oneDNN LSTM kernel now and say whether it is available.
+"""``python -m recurrax.native``: build the oneDNN LSTM/GRU kernels now and say whether it is available.
 
 Exits 0 either way: without it recurrax runs its XLA kernels (the install step must not fail for an optional
 speed-up); the reason is printed.
 """
 
-from . import library_path, load_onednn_lstm, onednn_unavailable_reason
+from . import library_path, load_onednn, onednn_unavailable_reason
 
 
 def main() -> None:
-    if load_onednn_lstm() is None:
-        print(f"oneDNN LSTM kernel unavailable, the XLA kernel runs instead: {onednn_unavailable_reason()}")
+    if load_onednn() is None:
+        print(f"oneDNN LSTM/GRU kernels unavailable, the XLA kernel runs instead: {onednn_unavailable_reason()}")
     else:
-        print(f"oneDNN LSTM kernel ready: {library_path()}")
+        print(f"oneDNN LSTM/GRU kernels ready: {library_path()}")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ at B64 H256 and B16 H512 (AMD EPYC Zen 4, 2 cores; the whole layer: ``benchmarks
 ``recurrax, bfloat16 matmuls``); outputs move by about 1e-2 relative (bfloat16 keeps 8 bits of mantissa),
 bounded in ``tests/test_fused_lstm.py``.
 
-On CPU, a float32 call without lengths runs oneDNN's LSTM instead (`recurrax.scan._onednn_lstm`: the kernel of
+On CPU, a float32 call without lengths runs oneDNN's LSTM instead (`recurrax.scan._onednn`: the kernel of
 torch ``nn.LSTM``, as an XLA FFI call built at install), when it was built; everything else runs the kernel
 below. ``with vendor_kernels(False):`` forces this one.
 
@@ -61,7 +61,7 @@ from jaxtyping import Array
 
 from ..cells._base import broadcast_to_rank
 from ..cells._lstm import LSTMCell
-from ._onednn_lstm import onednn_applies, onednn_lstm
+from ._onednn import onednn_applies, onednn_lstm
 
 
 def is_plain_lstm(cell) -> bool:

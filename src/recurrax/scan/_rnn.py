@@ -10,9 +10,11 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ..cells._base import AbstractCell
+from ..cells._gru import GRUCell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
+from ._onednn import onednn_applies, onednn_gru_layer
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -163,11 +165,18 @@ class RNN(eqx.Module):
             h0, c0 = carry
             ys, carry = fused_lstm(cell.weight_ih, cell.weight_hh, bias, xs, h0, c0, valid, unroll=self.unroll,
                                    matmul_dtype=self.matmul_dtype)  # fmt: skip
+        elif is_torch_gru(cell) and onednn_applies((xs, carry, *jax.tree.leaves(cell)), valid, None):
+            ys, carry = onednn_gru_layer(cell, xs, carry)  # oneDNN's lbr_gru: the PyTorch form
         else:
             ys, carry = fused_scan(cell, cell.project_input(xs), carry, valid, unroll=self.unroll)
         if reverse:
             ys = reverse_padded(ys, lengths)
         return jnp.swapaxes(ys, 0, 1), carry
+
+
+def is_torch_gru(cell: Any) -> bool:
+    """Exactly a `GRUCell` in the PyTorch form (not Cho's), the cell oneDNN's ``lbr_gru`` computes."""
+    return type(cell) is GRUCell and not cell.cho
 
 
 def _expand(valid: Array, leaf: Array) -> Array:

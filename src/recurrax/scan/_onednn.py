@@ -1,0 +1,151 @@
+"""`onednn_lstm`, `onednn_gru_layer`: LSTM and GRU layers on oneDNN's primitives (torch ``nn.LSTM`` / ``nn.GRU``'s
+CPU kernels), on CPU.
+
+`onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
+``i, f, g, o``, one combined bias); `onednn_gru_layer` runs a PyTorch-form `recurrax.cells.GRUCell` (oneDNN's
+``lbr_gru``: gates reordered from r, z, n to oneDNN's u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by
+ordinary JAX ops that autodiff maps back). Each runs three XLA FFI custom calls of `recurrax.native`:
+inference (oneDNN's brgemm kernel) when the layer is not differentiated, and, under `jax.grad`, a training
+forward that writes oneDNN's workspace and the backward primitive that reads it (``dX``, ``dh0`` (``dc0``),
+``dW_ih``, ``dW_hh``, ``db``). `fused_lstm` and `recurrax.scan.RNN` dispatch here when `onednn_applies` (CPU
+backend, float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero sizes, the library built) and
+`vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with
+`vendor_kernels(False)`, so an artifact never calls a library that the serving machine may not have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax._src import config as jax_config  # private: a trace-time switch that is part of jit's cache key
+from jaxtyping import Array
+
+from ..native import load_onednn
+
+_VENDOR_KERNELS = jax_config.bool_state(
+    "recurrax_vendor_kernels",
+    True,
+    "Allow recurrax's vendor kernels (oneDNN's LSTM and GRU on CPU) in traced code.",
+    include_in_jit_key=True,
+    include_in_trace_context=True,
+)
+
+
+def vendor_kernels(enabled: bool) -> Any:
+    """A context manager: allow (True, the default) or forbid vendor kernels in what is traced inside it.
+
+    A JAX config state included in jit's cache key, so a function jitted both inside and outside the block
+    traces twice instead of reusing the other trace; ``RECURRAX_VENDOR_KERNELS=0`` sets the default off."""
+    return _VENDOR_KERNELS(enabled)
+
+
+def onednn_applies(arrays: tuple[Array, ...], valid: Array | None, matmul_dtype: str | None) -> bool:
+    """Whether the oneDNN kernel can run this layer call (see the module docstring)."""
+    if not _VENDOR_KERNELS.value or valid is not None or matmul_dtype is not None or jax.default_backend() != "cpu":
+        return False
+    if any(a.dtype != jnp.float32 for a in arrays):
+        return False
+    if not all(isinstance(d, int) and d > 0 for a in arrays for d in a.shape):  # symbolic (export) or empty
+        return False
+    return load_onednn() is not None
+
+
+def _f32(shape: tuple[int, ...]) -> jax.ShapeDtypeStruct:
+    return jax.ShapeDtypeStruct(shape, jnp.float32)
+
+
+def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array) -> tuple[Array, ...]:
+    return jax.ffi.ffi_call(target, results, vmap_method="sequential")(*args)
+
+
+@jax.custom_vjp
+def onednn_lstm(
+    weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, c0: Array
+) -> tuple[Array, tuple[Array, Array]]:
+    """One LSTM layer over ``xs [T, B, D]`` from ``(h0, c0) [B, H]``; ``weight_ih [4H, D]``, ``weight_hh [4H, H]``,
+    ``bias [4H]`` (``bias_ih + bias_hh``; zeros for none). Returns ``ys [T, B, H], (h_T, c_T)``, float32."""
+    steps, batch, _ = xs.shape
+    hidden = weight_hh.shape[1]
+    state = _f32((batch, hidden))
+    ys, h, c = _call("recurrax_onednn_lstm_inference", (_f32((steps, batch, hidden)), state, state),
+                     xs, h0, c0, weight_ih, weight_hh, bias)  # fmt: skip
+    return ys, (h, c)
+
+
+def _forward(weight_ih, weight_hh, bias, xs, h0, c0):
+    steps, batch, input_size = xs.shape
+    hidden = weight_hh.shape[1]
+    size = load_onednn().recurrax_onednn_lstm_workspace_bytes(steps, batch, input_size, hidden)
+    if size < 0:
+        raise RuntimeError(f"oneDNN has no LSTM for T={steps} B={batch} D={input_size} H={hidden}")
+    state = _f32((batch, hidden))
+    results = (_f32((steps, batch, hidden)), state, state, jax.ShapeDtypeStruct((size,), jnp.uint8))
+    ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, bias)
+    return (ys, (h, c)), (weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace)
+
+
+def _backward(residuals, cotangents):
+    weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace = residuals
+    dys, (dh, dc) = cotangents
+    state = _f32(h0.shape)
+    results = (_f32(xs.shape), state, state, _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
+    dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_bias = _call(
+        "recurrax_onednn_lstm_backward", results, xs, h0, c0, weight_ih, weight_hh, bias, ys, h, c, workspace, dys,
+        dh, dc,
+    )  # fmt: skip
+    return d_weight_ih, d_weight_hh, d_bias, dxs, dh0, dc0
+
+
+onednn_lstm.defvjp(_forward, _backward)
+
+
+@jax.custom_vjp
+def onednn_gru(weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array) -> tuple[Array, Array]:
+    """One ``lbr_gru`` layer in oneDNN's layout (gate blocks u, r, o; ``weight_ih [3H, D]``, ``weight_hh [3H, H]``,
+    ``bias [4H]``) over ``xs [T, B, D]`` from ``h0 [B, H]``; returns ``ys [T, B, H], h_T``, float32."""
+    steps, batch, _ = xs.shape
+    hidden = weight_hh.shape[1]
+    ys, h = _call("recurrax_onednn_gru_inference", (_f32((steps, batch, hidden)), _f32((batch, hidden))),
+                  xs, h0, weight_ih, weight_hh, bias)  # fmt: skip
+    return ys, h
+
+
+def _gru_forward(weight_ih, weight_hh, bias, xs, h0):
+    steps, batch, input_size = xs.shape
+    hidden = weight_hh.shape[1]
+    size = load_onednn().recurrax_onednn_gru_workspace_bytes(steps, batch, input_size, hidden)
+    if size < 0:
+        raise RuntimeError(f"oneDNN has no GRU for T={steps} B={batch} D={input_size} H={hidden}")
+    results = (_f32((steps, batch, hidden)), _f32((batch, hidden)), jax.ShapeDtypeStruct((size,), jnp.uint8))
+    ys, h, workspace = _call("recurrax_onednn_gru_forward", results, xs, h0, weight_ih, weight_hh, bias)
+    return (ys, h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
+
+
+def _gru_backward(residuals, cotangents):
+    weight_ih, weight_hh, bias, xs, h0, ys, h, workspace = residuals
+    dys, dh = cotangents
+    results = (_f32(xs.shape), _f32(h0.shape), _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
+    dxs, dh0, d_weight_ih, d_weight_hh, d_bias = _call(
+        "recurrax_onednn_gru_backward", results, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace, dys, dh
+    )
+    return d_weight_ih, d_weight_hh, d_bias, dxs, dh0
+
+
+onednn_gru.defvjp(_gru_forward, _gru_backward)
+
+
+def onednn_gru_layer(cell: Any, xs: Array, h0: Array) -> tuple[Array, Array]:
+    """A PyTorch-form `recurrax.cells.GRUCell` over ``xs [T, B, D]`` from ``h0 [B, H]`` on `onednn_gru`:
+    ``ys [T, B, H], h_T``. The weights' gate blocks go from r, z, n to u = z, r, n; the bias becomes
+    ``(b_iz + b_hz, b_ir + b_hr, b_in, b_hn)`` (zeros without bias)."""
+    hidden = cell.hidden_size
+    r, z, n = slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, 3 * hidden)
+    to_onednn = lambda w: jnp.concatenate([w[z], w[r], w[n]])
+    if cell.bias_ih is None:
+        bias = jnp.zeros((4 * hidden,), xs.dtype)
+    else:
+        b_ih, b_hh = cell.bias_ih, cell.bias_hh
+        bias = jnp.concatenate([b_ih[z] + b_hh[z], b_ih[r] + b_hh[r], b_ih[n], b_hh[n]])
+    return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0)
