@@ -1,4 +1,4 @@
-// oneDNN's LSTM and GRU primitives (the kernels behind torch nn.LSTM / nn.GRU on CPU) as XLA FFI custom calls.
+// oneDNN's LSTM and GRU primitives (the LSTM is torch nn.LSTM's CPU kernel) as XLA FFI custom calls.
 //
 // One layer, one direction, float32, time-major. The weights arrive in oneDNN's `ldgoi` layout for dims
 // {1, 1, I, G, H} (PyTorch's [G*H, I]) and each call reorders them into the layout the primitive chose.

@@ -1,5 +1,5 @@
-"""`onednn_lstm`, `onednn_gru_layer`: LSTM and GRU layers on oneDNN's primitives (torch ``nn.LSTM`` / ``nn.GRU``'s
-CPU kernels), on CPU.
+"""`onednn_lstm`, `onednn_gru_layer`: LSTM and GRU layers on oneDNN's primitives (the LSTM's is torch
+``nn.LSTM``'s CPU kernel; torch's CPU GRU does not use oneDNN), on CPU.
 
 `onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
 ``i, f, g, o``, one combined bias); `onednn_gru_layer` runs a PyTorch-form `recurrax.cells.GRUCell` (oneDNN's

@@ -56,7 +56,10 @@ class RNN(eqx.Module):
     (`jax.jvp`), which a `jax.custom_vjp` does not support. ``matmul_dtype="bfloat16"`` gives the fused plain
     LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
     instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
-    kernel falls back to under active recurrent dropout, computes in the parameters' dtype.
+    kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
+    plain-LSTM and PyTorch-form GRU layers without lengths run oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel)
+    and ``lbr_gru`` primitives through `recurrax.scan._onednn` where `recurrax.native` built them;
+    ``vendor_kernels(False)`` keeps them on the XLA kernels.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
