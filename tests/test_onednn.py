@@ -172,3 +172,24 @@ def test_gru_dispatch_leaves_the_cho_form_and_lengths_to_the_xla_kernels(key):
     lowered = lambda m, *a: eqx.filter_jit(lambda m: m(xs, *a)[0]).lower(m).as_text()
     assert "recurrax_onednn_gru" not in lowered(_gru_stack(key, cho=True))
     assert "recurrax_onednn_gru" not in lowered(_gru_stack(key), jnp.array([4, 2]))
+
+
+@needs_kernel
+@pytest.mark.parametrize("peepholes", [("i", "f", "o"), ("f",), ("i", "o")])
+def test_peephole_lstm_outputs_and_every_gradient_equal_the_xla_kernel(key, peepholes):
+    """Any subset of peepholes: oneDNN takes all three rows, the absent ones zeros without gradient."""
+    import equinox as eqx
+
+    from recurrax.models import RNNStack
+
+    stack = RNNStack(5, 6, 2, key=key, cell="lstm", peepholes=peepholes)
+    noise = lambda a: a + 0.3 * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
+    stack = jax.tree.map(noise, stack, is_leaf=eqx.is_inexact_array)
+    xs = jax.random.normal(key, (3, 9, 5))
+    loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
+    assert "recurrax_onednn_peephole_lstm" in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
+    ours = (stack(xs), eqx.filter_grad(loss)(stack))
+    with vendor_kernels(False):
+        ref = (stack(xs), eqx.filter_grad(loss)(stack))
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)

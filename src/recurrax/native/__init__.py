@@ -1,4 +1,5 @@
-"""Kernels compiled on the user's machine: oneDNN's LSTM and GRU as XLA FFI custom calls (``onednn_rnn.cc``).
+"""Kernels compiled on the user's machine: oneDNN's LSTM (plain and peephole) and GRU as XLA FFI custom calls
+(``onednn_rnn.cc``).
 
 `load_onednn` compiles the C++ source with the system's C++ compiler against the headers of the
 ``onednn-devel-cpu-gomp`` wheel (oneDNN 3.2, GNU OpenMP) and JAX's FFI headers, into the recurrax cache under a
@@ -34,9 +35,8 @@ from pathlib import Path
 from ..data import cache_root
 
 SOURCE = Path(__file__).with_name("onednn_rnn.cc")
-TARGETS = tuple(
-    f"recurrax_onednn_{cell}_{kind}" for cell in ("lstm", "gru") for kind in ("forward", "inference", "backward")
-)
+CELLS = ("lstm", "peephole_lstm", "gru")
+TARGETS = tuple(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward"))
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters
@@ -127,7 +127,7 @@ def load_onednn() -> ctypes.CDLL | None:
         return None
     for target in TARGETS:
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)), platform="cpu")
-    for cell in ("lstm", "gru"):
+    for cell in CELLS:
         sizes = getattr(library, f"recurrax_onednn_{cell}_workspace_bytes")
         sizes.restype, sizes.argtypes = ctypes.c_int64, [ctypes.c_int64] * 4
     _reason.clear()

@@ -10,6 +10,9 @@
 //   recurrax_onednn_lstm_backward  x, h0, c0, w_ih, w_hh, bias, y, h_T, c_T, workspace, dy, dh_T, dc_T
 //                                  -> dx [T, N, I], dh0, dc0, dw_ih [4H, I], dw_hh [4H, H], dbias [4H]
 //
+//   Peephole LSTM: recurrax_onednn_peephole_lstm_{forward,inference,backward}, the LSTM's with w_peephole [3, H]
+//   (rows i, f, o; after w_hh) among the inputs and dw_peephole (after dw_hh) among the backward's outputs.
+//
 //   GRU, oneDNN's `lbr_gru` (PyTorch's form: the reset gate multiplies W_hn h + b_hn), G = 3 in oneDNN's order
 //   u (update, PyTorch's z), r, o (candidate, PyTorch's n), bias [4H] = (b_u, b_r, b_o from x, b_o from h):
 //   recurrax_onednn_gru_forward    x, h0, w_ih [3H, I], w_hh [3H, H], bias [4H] -> y, h_T, workspace
@@ -55,19 +58,23 @@ struct Lstm {
   using Forward = dnnl::lstm_forward;
   using Backward = dnnl::lstm_backward;
   static constexpr int64_t kGates = 4, kBiasGates = 4;
-  static constexpr bool kCellState = true;
+  static constexpr bool kCellState = true, kPeephole = false;
+};
+
+struct PeepholeLstm : Lstm {  // diagonal peepholes on i, f (from c_{t-1}) and o (from c_t): weights [3, H]
+  static constexpr bool kPeephole = true;
 };
 
 struct Gru {
   using Forward = dnnl::lbr_gru_forward;
   using Backward = dnnl::lbr_gru_backward;
   static constexpr int64_t kGates = 3, kBiasGates = 4;
-  static constexpr bool kCellState = false;
+  static constexpr bool kCellState = false, kPeephole = false;
 };
 
 template <typename Cell>
 struct Descs {
-  memory::desc src_layer, src_iter, weights_layer, weights_iter, bias, dst_layer, dst_iter;
+  memory::desc src_layer, src_iter, weights_layer, weights_iter, peephole, bias, dst_layer, dst_iter;
   memory::desc user_weights_layer, user_weights_iter;
   explicit Descs(const Shape &shape) {
     const auto [t, n, i, h] = shape;
@@ -80,6 +87,7 @@ struct Descs {
     user_weights_layer = memory::desc({1, 1, i, Cell::kGates, h}, f32, tag::ldgoi);
     user_weights_iter = memory::desc({1, 1, h, Cell::kGates, h}, f32, tag::ldgoi);
     bias = memory::desc({1, 1, Cell::kBiasGates, h}, f32, tag::ldgo);
+    peephole = memory::desc({1, 1, 3, h}, f32, tag::ldgo);
     dst_layer = memory::desc({t, n, h}, f32, tag::tnc);
     dst_iter = memory::desc({1, 1, n, h}, f32, tag::ldnc);
   }
@@ -96,7 +104,10 @@ constexpr auto kLeftToRight = dnnl::rnn_direction::unidirectional_left2right;
 template <typename Cell>
 typename Cell::Forward::primitive_desc forward_desc(const Shape &shape, dnnl::prop_kind kind) {
   const Descs<Cell> d(shape);
-  if constexpr (Cell::kCellState) {
+  if constexpr (Cell::kPeephole) {
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
+            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, user_scratchpad()};
+  } else if constexpr (Cell::kCellState) {
     return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
             d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, user_scratchpad()};
   } else {
@@ -110,7 +121,12 @@ typename Cell::Backward::primitive_desc backward_desc(const Shape &shape) {
   const Descs<Cell> d(shape);
   const auto hint = forward_desc<Cell>(shape, dnnl::prop_kind::forward_training);
   const auto backward = dnnl::prop_kind::backward;
-  if constexpr (Cell::kCellState) {
+  if constexpr (Cell::kPeephole) {
+    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
+            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, d.src_layer, d.src_iter,
+            d.src_iter, d.weights_layer, d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter,
+            hint, user_scratchpad()};
+  } else if constexpr (Cell::kCellState) {
     return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
             d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, d.src_layer, d.src_iter, d.src_iter,
             d.weights_layer, d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, hint, user_scratchpad()};
@@ -219,13 +235,13 @@ memory as_layout(const memory::desc &user, void *data, const memory::desc &wante
 
 // The buffers of one call, as raw pointers (`c0`, `c_last` and their gradients are null for a GRU).
 struct Tensors {
-  float *x, *h0, *c0, *w_ih, *w_hh, *bias, *y, *h_last, *c_last;
+  float *x, *h0, *c0, *w_ih, *w_hh, *w_peephole, *bias, *y, *h_last, *c_last;
   uint8_t *workspace;
   int64_t workspace_bytes;
 };
 
 struct Gradients {
-  float *dy, *dh_last, *dc_last, *dx, *dh0, *dc0, *dw_ih, *dw_hh, *dbias;
+  float *dy, *dh_last, *dc_last, *dx, *dh0, *dc0, *dw_ih, *dw_hh, *dw_peephole, *dbias;
 };
 
 ffi::Error error(const char *where, const std::string &what) {
@@ -245,6 +261,7 @@ std::unordered_map<int, memory> forward_args(const Descs<Cell> &d, const Tensors
       {DNNL_ARG_DST_LAYER, plain(d.dst_layer, t.y)},
       {DNNL_ARG_DST_ITER, plain(d.dst_iter, t.h_last)},
   };
+  if constexpr (Cell::kPeephole) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, plain(d.peephole, t.w_peephole)});
   if constexpr (Cell::kCellState) {
     args.insert({DNNL_ARG_SRC_ITER_C, plain(d.src_iter, t.c0)});
     args.insert({DNNL_ARG_DST_ITER_C, plain(d.dst_iter, t.c_last)});
@@ -300,6 +317,10 @@ ffi::Error backward_here(const Shape &shape, const Tensors &t, const Gradients &
     args.insert({DNNL_ARG_DIFF_WEIGHTS_LAYER, d_weights_layer});
     args.insert({DNNL_ARG_DIFF_WEIGHTS_ITER, d_weights_iter});
     args.insert({DNNL_ARG_DIFF_BIAS, plain(d.bias, g.dbias)});
+    if constexpr (Cell::kPeephole) {
+      std::memset(g.dw_peephole, 0, d.peephole.get_size());
+      args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plain(d.peephole, g.dw_peephole)});
+    }
     if constexpr (Cell::kCellState) {
       args.insert({DNNL_ARG_DIFF_DST_ITER_C, plain(d.dst_iter, g.dc_last)});
       args.insert({DNNL_ARG_DIFF_SRC_ITER_C, plain(d.src_iter, g.dc0)});
@@ -344,13 +365,13 @@ int64_t bytes(ffi::Buffer<ffi::U8> &b) { return static_cast<int64_t>(b.element_c
 int64_t bytes(Workspace &b) { return static_cast<int64_t>(b->element_count()); }
 
 ffi::Error lstm_forward(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, Out h_last, Out c_last, Workspace ws) {
-  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
             bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(), ws->typed_data(), bytes(ws)};
   return forward<Lstm>(true, shape_of(x, w_hh), t);
 }
 
 ffi::Error lstm_inference(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, Out h_last, Out c_last) {
-  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
             bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(), nullptr, 0};
   return forward<Lstm>(false, shape_of(x, w_hh), t);
 }
@@ -358,31 +379,59 @@ ffi::Error lstm_inference(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, 
 ffi::Error lstm_backward(In x, In h0, In c0, In w_ih, In w_hh, In bias, In y, In h_last, In c_last,
                          ffi::Buffer<ffi::U8> ws, In dy, In dh_last, In dc_last, Out dx, Out dh0, Out dc0, Out dw_ih,
                          Out dw_hh, Out dbias) {
-  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
             bias.typed_data(), y.typed_data(), h_last.typed_data(), c_last.typed_data(), ws.typed_data(), bytes(ws)};
   Gradients g{dy.typed_data(),  dh_last.typed_data(), dc_last.typed_data(), dx->typed_data(),   dh0->typed_data(),
-              dc0->typed_data(), dw_ih->typed_data(), dw_hh->typed_data(),  dbias->typed_data()};
+              dc0->typed_data(), dw_ih->typed_data(), dw_hh->typed_data(),  nullptr, dbias->typed_data()};
   return backward<Lstm>(shape_of(x, w_hh), t, g);
 }
 
+ffi::Error peephole_forward(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole, In bias, Out y, Out h_last,
+                            Out c_last, Workspace ws) {
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
+            w_peephole.typed_data(), bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(),
+            ws->typed_data(), bytes(ws)};
+  return forward<PeepholeLstm>(true, shape_of(x, w_hh), t);
+}
+
+ffi::Error peephole_inference(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole, In bias, Out y, Out h_last,
+                              Out c_last) {
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
+            w_peephole.typed_data(), bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(),
+            nullptr, 0};
+  return forward<PeepholeLstm>(false, shape_of(x, w_hh), t);
+}
+
+ffi::Error peephole_backward(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole, In bias, In y, In h_last,
+                             In c_last, ffi::Buffer<ffi::U8> ws, In dy, In dh_last, In dc_last, Out dx, Out dh0,
+                             Out dc0, Out dw_ih, Out dw_hh, Out dw_peephole, Out dbias) {
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
+            w_peephole.typed_data(), bias.typed_data(), y.typed_data(), h_last.typed_data(), c_last.typed_data(),
+            ws.typed_data(), bytes(ws)};
+  Gradients g{dy.typed_data(),    dh_last.typed_data(), dc_last.typed_data(), dx->typed_data(),
+              dh0->typed_data(),  dc0->typed_data(),    dw_ih->typed_data(),  dw_hh->typed_data(),
+              dw_peephole->typed_data(), dbias->typed_data()};
+  return backward<PeepholeLstm>(shape_of(x, w_hh), t, g);
+}
+
 ffi::Error gru_forward(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, Workspace ws) {
-  Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), bias.typed_data(),
+  Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, ws->typed_data(), bytes(ws)};
   return forward<Gru>(true, shape_of(x, w_hh), t);
 }
 
 ffi::Error gru_inference(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last) {
-  Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), bias.typed_data(),
+  Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, nullptr, 0};
   return forward<Gru>(false, shape_of(x, w_hh), t);
 }
 
 ffi::Error gru_backward(In x, In h0, In w_ih, In w_hh, In bias, In y, In h_last, ffi::Buffer<ffi::U8> ws, In dy,
                         In dh_last, Out dx, Out dh0, Out dw_ih, Out dw_hh, Out dbias) {
-  Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), bias.typed_data(),
+  Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y.typed_data(), h_last.typed_data(), nullptr, ws.typed_data(), bytes(ws)};
   Gradients g{dy.typed_data(), dh_last.typed_data(), nullptr, dx->typed_data(), dh0->typed_data(), nullptr,
-              dw_ih->typed_data(), dw_hh->typed_data(), dbias->typed_data()};
+              dw_ih->typed_data(), dw_hh->typed_data(), nullptr, dbias->typed_data()};
   return backward<Gru>(shape_of(x, w_hh), t, g);
 }
 
@@ -411,6 +460,16 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_lstm_backward, lstm_backward,
                                   .Arg<ffi::Buffer<ffi::U8>>()          // workspace
                                   .ARG.ARG.ARG                          // dy, dh_T, dc_T
                                   .RET.RET.RET.RET.RET.RET);            // dx, dh0, dc0, dw_ih, dw_hh, dbias
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_forward, peephole_forward,
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_inference, peephole_inference,
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_backward, peephole_backward,
+                              ffi::Ffi::Bind()
+                                  .ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG  // x .. w_peephole, bias, y, h_T, c_T
+                                  .Arg<ffi::Buffer<ffi::U8>>()              // workspace
+                                  .ARG.ARG.ARG                              // dy, dh_T, dc_T
+                                  .RET.RET.RET.RET.RET.RET.RET);  // dx, dh0, dc0, dw_ih, dw_hh, dw_peephole, dbias
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_forward, gru_forward,
                               ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_inference, gru_inference,
@@ -424,6 +483,11 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_backward, gru_backward,
 
 extern "C" int64_t recurrax_onednn_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
   return workspace_bytes<Lstm>(steps, batch, input, hidden);
+}
+
+extern "C" int64_t recurrax_onednn_peephole_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input,
+                                                                 int64_t hidden) {
+  return workspace_bytes<PeepholeLstm>(steps, batch, input, hidden);
 }
 
 extern "C" int64_t recurrax_onednn_gru_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {

@@ -1,8 +1,10 @@
-"""`onednn_lstm`, `onednn_gru_layer`: LSTM and GRU layers on oneDNN's primitives (the LSTM's is torch
-``nn.LSTM``'s CPU kernel; torch's CPU GRU does not use oneDNN), on CPU.
+"""`onednn_lstm`, `onednn_peephole_layer`, `onednn_gru_layer`: LSTM, peephole LSTM and GRU layers on oneDNN's
+primitives (the LSTM's is torch ``nn.LSTM``'s CPU kernel; torch's CPU GRU does not use oneDNN), on CPU.
 
 `onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
-``i, f, g, o``, one combined bias); `onednn_gru_layer` runs a PyTorch-form `recurrax.cells.GRUCell` (oneDNN's
+``i, f, g, o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departure from the plain
+LSTM is diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which
+autodiff leaves without gradient); `onednn_gru_layer` runs a PyTorch-form `recurrax.cells.GRUCell` (oneDNN's
 ``lbr_gru``: gates reordered from r, z, n to oneDNN's u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by
 ordinary JAX ops that autodiff maps back). Each runs three XLA FFI custom calls of `recurrax.native`:
 inference (oneDNN's brgemm kernel) when the layer is not differentiated, and, under `jax.grad`, a training
@@ -149,3 +151,52 @@ def onednn_gru_layer(cell: Any, xs: Array, h0: Array) -> tuple[Array, Array]:
         b_ih, b_hh = cell.bias_ih, cell.bias_hh
         bias = jnp.concatenate([b_ih[z] + b_hh[z], b_ih[r] + b_hh[r], b_ih[n], b_hh[n]])
     return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0)
+
+
+@jax.custom_vjp
+def onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0):
+    """`onednn_lstm` with diagonal peepholes ``peephole [3, H]`` (rows i, f, o; i and f read ``c_{t-1}``, o reads
+    ``c_t``)."""
+    steps, batch, _ = xs.shape
+    state = _f32((batch, weight_hh.shape[1]))
+    ys, h, c = _call("recurrax_onednn_peephole_lstm_inference", (_f32((steps, batch, state.shape[1])), state, state),
+                     xs, h0, c0, weight_ih, weight_hh, peephole, bias)  # fmt: skip
+    return ys, (h, c)
+
+
+def _peephole_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0):
+    steps, batch, input_size = xs.shape
+    hidden = weight_hh.shape[1]
+    size = load_onednn().recurrax_onednn_peephole_lstm_workspace_bytes(steps, batch, input_size, hidden)
+    if size < 0:
+        raise RuntimeError(f"oneDNN has no peephole LSTM for T={steps} B={batch} D={input_size} H={hidden}")
+    state = _f32((batch, hidden))
+    results = (_f32((steps, batch, hidden)), state, state, jax.ShapeDtypeStruct((size,), jnp.uint8))
+    ys, h, c, workspace = _call(
+        "recurrax_onednn_peephole_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, peephole, bias
+    )
+    return (ys, (h, c)), (weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace)
+
+
+def _peephole_backward(residuals, cotangents):
+    weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace = residuals
+    dys, (dh, dc) = cotangents
+    shapes = (xs, h0, c0, weight_ih, weight_hh, peephole, bias)
+    dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_peephole, d_bias = _call(
+        "recurrax_onednn_peephole_lstm_backward", tuple(_f32(a.shape) for a in shapes), xs, h0, c0, weight_ih,
+        weight_hh, peephole, bias, ys, h, c, workspace, dys, dh, dc,
+    )  # fmt: skip
+    return d_weight_ih, d_weight_hh, d_peephole, d_bias, dxs, dh0, dc0
+
+
+onednn_peephole_lstm.defvjp(_peephole_forward, _peephole_backward)
+
+
+def onednn_peephole_layer(cell: Any, xs: Array, carry: tuple[Array, Array]) -> tuple[Array, tuple[Array, Array]]:
+    """A peephole `recurrax.cells.LSTMCell` (see the module docstring) over ``xs [T, B, D]`` from ``(h0, c0)``
+    on `onednn_peephole_lstm`: ``ys [T, B, H], (h_T, c_T)``."""
+    rows = {gate: cell.weight_peephole[k] for k, gate in enumerate(cell.peepholes)}
+    zeros = jnp.zeros((cell.hidden_size,), xs.dtype)
+    peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
+    bias = jnp.zeros((4 * cell.hidden_size,), xs.dtype) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+    return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, bias, xs, *carry)

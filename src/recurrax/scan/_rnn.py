@@ -11,10 +11,11 @@ from jaxtyping import Array
 
 from ..cells._base import AbstractCell
 from ..cells._gru import GRUCell
+from ..cells._lstm import LSTMCell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._onednn import onednn_applies, onednn_gru_layer
+from ._onednn import onednn_applies, onednn_gru_layer, onednn_peephole_layer
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -57,9 +58,9 @@ class RNN(eqx.Module):
     LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
     instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
     kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
-    plain-LSTM and PyTorch-form GRU layers without lengths run oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel)
-    and ``lbr_gru`` primitives through `recurrax.scan._onednn` where `recurrax.native` built them;
-    ``vendor_kernels(False)`` keeps them on the XLA kernels.
+    plain-LSTM, peephole-LSTM and PyTorch-form GRU layers without lengths run oneDNN's LSTM (torch
+    ``nn.LSTM``'s CPU kernel), peephole LSTM and ``lbr_gru`` primitives through `recurrax.scan._onednn` where
+    `recurrax.native` built them; ``vendor_kernels(False)`` keeps them on the XLA kernels.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -170,11 +171,20 @@ class RNN(eqx.Module):
                                    matmul_dtype=self.matmul_dtype)  # fmt: skip
         elif is_torch_gru(cell) and onednn_applies((xs, carry, *jax.tree.leaves(cell)), valid, None):
             ys, carry = onednn_gru_layer(cell, xs, carry)  # oneDNN's lbr_gru: the PyTorch form
+        elif is_peephole_lstm(cell) and onednn_applies((xs, *carry, *jax.tree.leaves(cell)), valid, None):
+            ys, carry = onednn_peephole_layer(cell, xs, carry)
         else:
             ys, carry = fused_scan(cell, cell.project_input(xs), carry, valid, unroll=self.unroll)
         if reverse:
             ys = reverse_padded(ys, lengths)
         return jnp.swapaxes(ys, 0, 1), carry
+
+
+def is_peephole_lstm(cell: Any) -> bool:
+    """An `LSTMCell` that is the plain LSTM but for peepholes on some of i, f, o: oneDNN's peephole LSTM."""
+    gates = cell.input_gate and cell.forget_gate and cell.output_gate if type(cell) is LSTMCell else False
+    plain = gates and cell.input_activation and cell.output_activation and not cell.coupled
+    return bool(plain and cell.peepholes and cell.proj_size == 0 and not cell.full_gate_recurrence)
 
 
 def is_torch_gru(cell: Any) -> bool:
