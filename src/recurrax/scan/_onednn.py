@@ -58,6 +58,14 @@ def _f32(shape: tuple[int, ...]) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(shape, jnp.float32)
 
 
+def _workspace(cell: str, steps: int, batch: int, input_size: int, hidden: int) -> jax.ShapeDtypeStruct:
+    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, gru) writes."""
+    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden)
+    if size < 0:
+        raise RuntimeError(f"oneDNN has no {cell} layer for T={steps} B={batch} D={input_size} H={hidden}")
+    return jax.ShapeDtypeStruct((size,), jnp.uint8)
+
+
 def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array) -> tuple[Array, ...]:
     return jax.ffi.ffi_call(target, results, vmap_method="sequential")(*args)
 
@@ -79,11 +87,9 @@ def onednn_lstm(
 def _forward(weight_ih, weight_hh, bias, xs, h0, c0):
     steps, batch, input_size = xs.shape
     hidden = weight_hh.shape[1]
-    size = load_onednn().recurrax_onednn_lstm_workspace_bytes(steps, batch, input_size, hidden)
-    if size < 0:
-        raise RuntimeError(f"oneDNN has no LSTM for T={steps} B={batch} D={input_size} H={hidden}")
+    workspace = _workspace("lstm", steps, batch, input_size, hidden)
     state = _f32((batch, hidden))
-    results = (_f32((steps, batch, hidden)), state, state, jax.ShapeDtypeStruct((size,), jnp.uint8))
+    results = (_f32((steps, batch, hidden)), state, state, workspace)
     ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, bias)
     return (ys, (h, c)), (weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace)
 
@@ -117,10 +123,8 @@ def onednn_gru(weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: A
 def _gru_forward(weight_ih, weight_hh, bias, xs, h0):
     steps, batch, input_size = xs.shape
     hidden = weight_hh.shape[1]
-    size = load_onednn().recurrax_onednn_gru_workspace_bytes(steps, batch, input_size, hidden)
-    if size < 0:
-        raise RuntimeError(f"oneDNN has no GRU for T={steps} B={batch} D={input_size} H={hidden}")
-    results = (_f32((steps, batch, hidden)), _f32((batch, hidden)), jax.ShapeDtypeStruct((size,), jnp.uint8))
+    workspace = _workspace("gru", steps, batch, input_size, hidden)
+    results = (_f32((steps, batch, hidden)), _f32((batch, hidden)), workspace)
     ys, h, workspace = _call("recurrax_onednn_gru_forward", results, xs, h0, weight_ih, weight_hh, bias)
     return (ys, h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
 
@@ -167,11 +171,9 @@ def onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0):
 def _peephole_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0):
     steps, batch, input_size = xs.shape
     hidden = weight_hh.shape[1]
-    size = load_onednn().recurrax_onednn_peephole_lstm_workspace_bytes(steps, batch, input_size, hidden)
-    if size < 0:
-        raise RuntimeError(f"oneDNN has no peephole LSTM for T={steps} B={batch} D={input_size} H={hidden}")
+    workspace = _workspace("peephole_lstm", steps, batch, input_size, hidden)
     state = _f32((batch, hidden))
-    results = (_f32((steps, batch, hidden)), state, state, jax.ShapeDtypeStruct((size,), jnp.uint8))
+    results = (_f32((steps, batch, hidden)), state, state, workspace)
     ys, h, c, workspace = _call(
         "recurrax_onednn_peephole_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, peephole, bias
     )
