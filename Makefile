@@ -29,7 +29,7 @@ adding: $(VENV)/.base
 	$(PY) -m recurrax.demos.adding --out runs/adding
 
 test: $(VENV)/.test
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadfile -q
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/lstm_speed.py
