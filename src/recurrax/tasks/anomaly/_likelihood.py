@@ -105,6 +105,27 @@ def novelty_score(scores: np.ndarray, *, long: int = 8640, quantile: float = 1.0
     return np.where(np.isfinite(scores), novelty, 0.0)
 
 
+def rest_period(scores: np.ndarray, rest: int) -> np.ndarray:
+    """Scores ``[T]`` with every point that does not exceed all of the ``rest`` scores before it set to 0, online.
+
+    ``out_t = s_t`` if ``s_t > max(s_{t-rest} .. s_{t-1})``, else 0: one event (a run of high scores while the
+    forecaster recovers from an anomaly) raises at most its rising edge above a threshold, the rest period
+    of NAB's detectors in score space (any threshold sees the same suppression). ``rest = 0`` returns the
+    scores unchanged.
+
+    Example:
+        >>> rest_period(np.array([0.1, 0.9, 0.8, 0.95, 0.2, 0.3]), rest=2).tolist()
+        [0.1, 0.9, 0.0, 0.95, 0.0, 0.0]
+    """
+    scores = np.asarray(scores, np.float64)
+    if rest < 0:
+        raise ValueError(f"rest must be >= 0, got {rest}")
+    if rest == 0:
+        return scores
+    past = pd.Series(scores).shift(1).rolling(rest, min_periods=1).max().fillna(-np.inf).to_numpy()
+    return np.where(scores > past, scores, 0.0)
+
+
 def log_likelihood_score(likelihood: np.ndarray) -> np.ndarray:
     """Numenta's ``computeLogLikelihood``: ``log(1.0000000001 - L) / log(1e-10)``, in [0, 1]."""
     return np.clip(np.log(1.0000000001 - np.asarray(likelihood, np.float64)) / LOG_FLOOR, 0.0, 1.0)

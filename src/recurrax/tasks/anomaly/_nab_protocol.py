@@ -14,9 +14,16 @@ The detector is online. ``program = "scorer"`` (`online_scores`): a ``prediction
 each file's probationary period, streamed over the file. ``program = "joint"`` (`online_forecasts`, one
 compiled program per file): the same LSTM with optional time-stamp inputs (``time_features``), seasonal
 lags (``seasonal_lags``), continual learning on every past point (``learn_every``) and a vmapped ensemble
-(``ensemble``); its scores are 0 in the probationary period. Either way the errors, optionally averaged over
+(``ensemble``). Either way the errors, optionally averaged over
 the last ``smooth`` points, become [0, 1] scores by ``transform`` (``novelty`` against the largest error of
-the last ``long`` points, or their ``quantile`` quantile; ``likelihood``). Raw errors depend on the model settings
+the last ``long`` points, or their ``quantile`` quantile; ``likelihood``). With ``seasonal = S > 0`` a second
+channel catches changes of the daily pattern: the novelty (against its largest value over the last ``long``
+points) of `seasonal_residual`, the mean distance of the last ``S`` values from the same time one day earlier;
+with ``level = L > 0`` a third catches changes of level: the novelty of `level_shift`, the distance of the
+mean of the last ``L`` values from the median of the ``level_before`` values before them, in their standard
+deviations. A point's score is the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every
+score of the ``R`` points before it (`rest_period`: one event raises one alarm). Scores are 0 in the
+probationary period, which NAB does not score. Raw errors depend on the model settings
 and the seed only, so they are computed once per (settings, seed) and kept in ``<workdir>/../nab_raw/`` for
 the other candidates, folds and splits. Scores are rounded to 12 significant digits, as NAB's results files
 hold them.
@@ -36,8 +43,9 @@ import pandas as pd
 from ...data import NabSeries, load_nab
 from ...metrics import nab_corpus_score
 from ...train import OptimConfig, TrainConfig
+from ._channels import level_shift, seasonal_residual
 from ._online import OnlineConfig, online_forecasts
-from ._likelihood import anomaly_likelihood, log_likelihood_score, novelty_score
+from ._likelihood import anomaly_likelihood, log_likelihood_score, novelty_score, rest_period
 from ._scorers import ScorerConfig
 from ._streaming import online_scores
 
@@ -45,7 +53,7 @@ MODEL_KEYS = ("hidden_size", "window", "steps", "lr", "batch_size", "learn_every
 JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble", "learn_lr")
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
             "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
-            "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None}  # fmt: skip
+            "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0, "level_before": 288, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
                                 "long": 8640, "quantile": 0.9995}  # fmt: skip
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the NAB protocol's
@@ -76,6 +84,11 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"program must be 'scorer' or 'joint', got {settings['program']!r}")
     if settings["program"] == "scorer" and any(settings[k] != DEFAULTS[k] for k in JOINT_KEYS[1:]):
         raise ValueError("time_features, seasonal_lags and ensemble need program = 'joint'")
+    for key in ("seasonal", "level", "level_before", "rest"):
+        if isinstance(settings[key], bool) or not isinstance(settings[key], int) or settings[key] < 0:
+            raise ValueError(f"{key} must be an integer >= 0 (points; 0: off), got {settings[key]!r}")
+    if settings["level_before"] < 1:
+        raise ValueError(f"level_before must be >= 1, got {settings['level_before']}")
     return settings
 
 
@@ -106,20 +119,29 @@ def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.nda
     return raw
 
 
-def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], window: int, probation: int = 0) -> np.ndarray:
-    """``transform`` of the raw errors (their mean over the last ``smooth`` points), rounded to 12
-    significant digits as in NAB's results files; 0 in the probationary period for the joint program."""
+def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], series: NabSeries) -> np.ndarray:
+    """``transform`` of the raw errors ``[T]`` of ``series`` (their mean over the last ``smooth`` points), the
+    largest of it and the context channels' novelty (``seasonal``, ``level``), the rest period (``rest``),
+    rounded to 12 significant digits as in NAB's results files; 0 in the probationary period (which NAB does
+    not score, and which so cannot mute the first scored points)."""
     if settings["smooth"] > 1:
         raw = pd.Series(raw).rolling(int(settings["smooth"]), min_periods=1).mean().to_numpy()
     if settings["transform"] == "novelty":
         scores = novelty_score(raw, long=settings["long"], quantile=settings["quantile"])
     elif settings["transform"] == "likelihood":
-        likelihood = anomaly_likelihood(raw, short=settings["short"], long=settings["long"], learning=window)
+        learning = min(settings["window"], series.probation)
+        likelihood = anomaly_likelihood(raw, short=settings["short"], long=settings["long"], learning=learning)
         scores = log_likelihood_score(likelihood)
     else:
         raise ValueError(f"transform must be 'novelty' or 'likelihood', got {settings['transform']!r}")
-    if settings["program"] == "joint":
-        scores = np.where(np.arange(len(scores)) < probation, 0.0, scores)
+    if settings["seasonal"] > 0:
+        residual = seasonal_residual(series.values, series.timestamps, series.probation, settings["seasonal"])
+        scores = np.maximum(scores, novelty_score(np.nan_to_num(residual), long=settings["long"]))
+    if settings["level"] > 0:
+        shift = level_shift(series.values, settings["level"], settings["level_before"])
+        scores = np.maximum(scores, novelty_score(np.nan_to_num(shift), long=settings["long"]))
+    scores = np.where(np.arange(len(scores)) < series.probation, 0.0, scores)
+    scores = rest_period(scores, int(settings["rest"]))
     return np.array([float(f"{v:.12g}") for v in scores], np.float64)
 
 
@@ -127,8 +149,7 @@ def nab_scores(series: NabSeries, config: dict[str, Any] | None = None, *, seed:
     """The online NAB detector's anomaly scores ``[T]`` in [0, 1] for one file: `NAB_DETECTOR` updated by
     ``config`` (keys of `DEFAULTS`), seeded by ``seed``; what `write_nab_results` writes for NAB's run.py."""
     settings = _settings({**NAB_DETECTOR, **(config or {})})
-    raw = raw_errors(series, settings, seed)
-    return anomaly_scores(raw, settings, min(settings["window"], series.probation), series.probation)
+    return anomaly_scores(raw_errors(series, settings, seed), settings, series)
 
 
 def evaluate_protocol(
@@ -158,8 +179,7 @@ def evaluate_protocol(
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache.with_suffix(".tmp.npz"), **{str(i): raw[name] for i, name in enumerate(sorted(corpus))})
         cache.with_suffix(".tmp.npz").replace(cache)
-    scores = {name: anomaly_scores(raw[name], settings, min(settings["window"], s.probation), s.probation)
-              for name, s in corpus.items()}  # fmt: skip
+    scores = {name: anomaly_scores(raw[name], settings, series) for name, series in corpus.items()}
     dev_names = nab_halves(sorted(corpus))[fold]
     dev = [corpus[name] for name in dev_names]
     test = [series for name, series in corpus.items() if name not in set(dev_names)]

@@ -107,14 +107,20 @@ def time_features(timestamps: np.ndarray) -> np.ndarray:
     return np.stack([np.sin(day), np.cos(day), np.sin(week), np.cos(week)], axis=1).astype(np.float32)
 
 
-def seasonal_lag_features(z: np.ndarray, timestamps: np.ndarray, probation: int) -> np.ndarray:
-    """``[T, 2]`` float32: ``z[t + 1 - P]`` for ``P`` one day and one week in points (0 before it exists)."""
+def points_per(period: float, timestamps: np.ndarray, probation: int) -> int:
+    """``period`` seconds in points (>= 1): the sampling interval is the median step of the first
+    ``probation`` time stamps (one day when they do not tell)."""
     stamps = np.asarray(timestamps, "datetime64[s]").astype(np.int64)
     steps = np.diff(stamps[: max(probation, 2)])
     step = float(np.median(steps)) if len(steps) and np.median(steps) > 0 else DAY
+    return max(1, int(round(period / step)))
+
+
+def seasonal_lag_features(z: np.ndarray, timestamps: np.ndarray, probation: int) -> np.ndarray:
+    """``[T, 2]`` float32: ``z[t + 1 - P]`` for ``P`` one day and one week in points (0 before it exists)."""
     out = np.zeros((len(z), 2), np.float32)
     for column, period in enumerate((DAY, WEEK)):
-        lag = max(1, int(round(period / step)))
+        lag = points_per(period, timestamps, probation)
         if lag - 1 < len(z):
             out[lag - 1 :, column] = z[: len(z) - lag + 1]
     return out
