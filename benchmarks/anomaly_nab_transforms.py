@@ -6,13 +6,14 @@ half of NAB's files (`nab_halves`, stratified by category) is scored with the th
 picks on that same half: the protocol's ``split = "dev"`` score. No held-out half is scored here.
 
 A transform is a JSON object of detector settings (`recurrax.tasks.anomaly.nab_protocol_settings`: e.g.
-``{"seasonal": 48, "rest": 50}``), or one of two transforms tried and not adopted:
+``{"seasonal": 48, "rest": 50}``), or one of three transforms of the error channel tried and not adopted:
 
 - ``{"low": q1, "high": q2}``: the exceedance over the ``q1`` quantile of the last 8640 errors in units of the
   ``q1``-``q2`` quantile spread (an exponential tail's log-probability is affine in it), as ``z / (1 + z)``;
-- ``{"also_smooth": k}``: the larger of the errors' novelty and the novelty of their mean over ``k`` points.
+- ``{"also_smooth": k}``: the larger of the errors' novelty and the novelty of their mean over ``k`` points;
+- ``{"local": k}``: the novelty of the errors divided by their median over the ``k`` points before.
 
-Both accept ``rest`` and ``seasonal`` too.
+All three accept ``rest``, ``seasonal`` and ``level`` too.
 
     RECURRAX_DATA=../shared/data python benchmarks/anomaly_nab_transforms.py --seed 0 --seed 1 --seed 2 \\
         --transforms runs/transforms.json --out runs/nab_transforms.json
@@ -52,18 +53,23 @@ def cached_raw(corpus: list[NabSeries], model: dict, seed: int, cache: Path) -> 
 
 
 def untried_scores(raw: np.ndarray, series: NabSeries, extra: dict) -> np.ndarray:
-    """The two transforms that were tried and not adopted (module docstring), then the library's seasonal
-    channel and rest period through `anomaly_scores` on a zero error channel."""
+    """The transforms that were tried and not adopted (module docstring), then the library's context channels
+    (`anomaly_scores` on a zero error channel) and the rest period."""
     past = pd.Series(raw).shift(1).rolling(8640, min_periods=1)
-    if "low" in extra:
+    if "local" in extra:
+        local = pd.Series(raw).shift(1).rolling(extra["local"], min_periods=1).median().to_numpy()
+        floor = np.nanmedian(raw[: series.probation]) * 1e-2 + 1e-12
+        scores = novelty_score(np.nan_to_num(raw / (np.nan_to_num(local) + floor)), quantile=extra.get("q", 0.999))
+    elif "low" in extra:
         low, high = past.quantile(extra["low"]).to_numpy(), past.quantile(extra["high"]).to_numpy()
         z = np.clip((raw - low) / np.maximum(high - low, 1e-12), 0.0, None)
         scores = np.where(np.isfinite(z), z / (1.0 + z), 0.0)
     else:
         smoothed = pd.Series(raw).rolling(extra["also_smooth"], min_periods=1).mean().to_numpy()
         scores = np.maximum(novelty_score(raw, quantile=0.999), novelty_score(smoothed, quantile=0.999))
-    if extra.get("seasonal", 0):
-        channel = anomaly_scores(np.zeros_like(raw), _settings({"seasonal": extra["seasonal"]}), series)
+    if extra.get("seasonal", 0) or extra.get("level", 0):
+        context = {key: extra[key] for key in ("seasonal", "level") if key in extra}
+        channel = anomaly_scores(np.zeros_like(raw), _settings(context), series)
         scores = np.maximum(scores, channel)
     scores = np.where(np.arange(len(scores)) < series.probation, 0.0, scores)
     return np.array([float(f"{v:.12g}") for v in rest_period(scores, int(extra.get("rest", 0)))], np.float64)
@@ -94,7 +100,7 @@ def main() -> None:
     for seed in args.seed or [0]:
         raw = cached_raw(corpus, model, seed, args.cache)
         for extra in transforms:
-            if "low" in extra or "also_smooth" in extra:
+            if "low" in extra or "also_smooth" in extra or "local" in extra:
                 scores = {s.name: untried_scores(raw[s.name], s, extra) for s in corpus}
             else:
                 settings = {**DEFAULTS, **_settings({**model, **extra})}
