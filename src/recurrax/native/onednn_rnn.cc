@@ -46,7 +46,7 @@ using dnnl::memory;
 
 namespace {
 
-using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t>;  // T, N, I, H
+using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, bool>;  // T, N, I, H, batch-major x and y
 
 dnnl::engine &cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -77,10 +77,11 @@ struct Descs {
   memory::desc src_layer, src_iter, weights_layer, weights_iter, peephole, bias, dst_layer, dst_iter;
   memory::desc user_weights_layer, user_weights_iter;
   explicit Descs(const Shape &shape) {
-    const auto [t, n, i, h] = shape;
+    const auto [t, n, i, h, batch_first] = shape;
     const auto f32 = memory::data_type::f32;
     using tag = memory::format_tag;
-    src_layer = memory::desc({t, n, i}, f32, tag::tnc);
+    const auto layer = batch_first ? tag::ntc : tag::tnc;  // oneDNN reads and writes either: no transposes
+    src_layer = memory::desc({t, n, i}, f32, layer);
     src_iter = memory::desc({1, 1, n, h}, f32, tag::ldnc);
     weights_layer = memory::desc({1, 1, i, Cell::kGates, h}, f32, tag::any);
     weights_iter = memory::desc({1, 1, h, Cell::kGates, h}, f32, tag::any);
@@ -88,7 +89,7 @@ struct Descs {
     user_weights_iter = memory::desc({1, 1, h, Cell::kGates, h}, f32, tag::ldgoi);
     bias = memory::desc({1, 1, Cell::kBiasGates, h}, f32, tag::ldgo);
     peephole = memory::desc({1, 1, 3, h}, f32, tag::ldgo);
-    dst_layer = memory::desc({t, n, h}, f32, tag::tnc);
+    dst_layer = memory::desc({t, n, h}, f32, layer);
     dst_iter = memory::desc({1, 1, n, h}, f32, tag::ldnc);
   }
 };
@@ -356,90 +357,92 @@ using In = ffi::Buffer<ffi::F32>;
 using Out = ffi::ResultBuffer<ffi::F32>;
 using Workspace = ffi::ResultBuffer<ffi::U8>;
 
-Shape shape_of(In &x, In &w_hh) {
+// x is [T, N, I], or [N, T, I] with `batch_first` (the FFI attribute of every handler).
+Shape shape_of(In &x, In &w_hh, bool batch_first) {
   const auto dims = x.dimensions();
-  return {dims[0], dims[1], dims[2], w_hh.dimensions()[1]};
+  const int64_t steps = batch_first ? dims[1] : dims[0], batch = batch_first ? dims[0] : dims[1];
+  return {steps, batch, dims[2], w_hh.dimensions()[1], batch_first};
 }
 
 int64_t bytes(ffi::Buffer<ffi::U8> &b) { return static_cast<int64_t>(b.element_count()); }
 int64_t bytes(Workspace &b) { return static_cast<int64_t>(b->element_count()); }
 
-ffi::Error lstm_forward(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, Out h_last, Out c_last, Workspace ws) {
+ffi::Error lstm_forward(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, Out h_last, Out c_last, Workspace ws, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
             bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(), ws->typed_data(), bytes(ws)};
-  return forward<Lstm>(true, shape_of(x, w_hh), t);
+  return forward<Lstm>(true, shape_of(x, w_hh, batch_first), t);
 }
 
-ffi::Error lstm_inference(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, Out h_last, Out c_last) {
+ffi::Error lstm_inference(In x, In h0, In c0, In w_ih, In w_hh, In bias, Out y, Out h_last, Out c_last, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
             bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(), nullptr, 0};
-  return forward<Lstm>(false, shape_of(x, w_hh), t);
+  return forward<Lstm>(false, shape_of(x, w_hh, batch_first), t);
 }
 
 ffi::Error lstm_backward(In x, In h0, In c0, In w_ih, In w_hh, In bias, In y, In h_last, In c_last,
                          ffi::Buffer<ffi::U8> ws, In dy, In dh_last, In dc_last, Out dx, Out dh0, Out dc0, Out dw_ih,
-                         Out dw_hh, Out dbias) {
+                         Out dw_hh, Out dbias, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
             bias.typed_data(), y.typed_data(), h_last.typed_data(), c_last.typed_data(), ws.typed_data(), bytes(ws)};
   Gradients g{dy.typed_data(),  dh_last.typed_data(), dc_last.typed_data(), dx->typed_data(),   dh0->typed_data(),
               dc0->typed_data(), dw_ih->typed_data(), dw_hh->typed_data(),  nullptr, dbias->typed_data()};
-  return backward<Lstm>(shape_of(x, w_hh), t, g);
+  return backward<Lstm>(shape_of(x, w_hh, batch_first), t, g);
 }
 
 ffi::Error peephole_forward(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole, In bias, Out y, Out h_last,
-                            Out c_last, Workspace ws) {
+                            Out c_last, Workspace ws, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
             w_peephole.typed_data(), bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(),
             ws->typed_data(), bytes(ws)};
-  return forward<PeepholeLstm>(true, shape_of(x, w_hh), t);
+  return forward<PeepholeLstm>(true, shape_of(x, w_hh, batch_first), t);
 }
 
 ffi::Error peephole_inference(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole, In bias, Out y, Out h_last,
-                              Out c_last) {
+                              Out c_last, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
             w_peephole.typed_data(), bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(),
             nullptr, 0};
-  return forward<PeepholeLstm>(false, shape_of(x, w_hh), t);
+  return forward<PeepholeLstm>(false, shape_of(x, w_hh, batch_first), t);
 }
 
 ffi::Error peephole_backward(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole, In bias, In y, In h_last,
                              In c_last, ffi::Buffer<ffi::U8> ws, In dy, In dh_last, In dc_last, Out dx, Out dh0,
-                             Out dc0, Out dw_ih, Out dw_hh, Out dw_peephole, Out dbias) {
+                             Out dc0, Out dw_ih, Out dw_hh, Out dw_peephole, Out dbias, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(),
             w_peephole.typed_data(), bias.typed_data(), y.typed_data(), h_last.typed_data(), c_last.typed_data(),
             ws.typed_data(), bytes(ws)};
   Gradients g{dy.typed_data(),    dh_last.typed_data(), dc_last.typed_data(), dx->typed_data(),
               dh0->typed_data(),  dc0->typed_data(),    dw_ih->typed_data(),  dw_hh->typed_data(),
               dw_peephole->typed_data(), dbias->typed_data()};
-  return backward<PeepholeLstm>(shape_of(x, w_hh), t, g);
+  return backward<PeepholeLstm>(shape_of(x, w_hh, batch_first), t, g);
 }
 
-ffi::Error gru_forward(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, Workspace ws) {
+ffi::Error gru_forward(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, Workspace ws, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, ws->typed_data(), bytes(ws)};
-  return forward<Gru>(true, shape_of(x, w_hh), t);
+  return forward<Gru>(true, shape_of(x, w_hh, batch_first), t);
 }
 
-ffi::Error gru_inference(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last) {
+ffi::Error gru_inference(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, nullptr, 0};
-  return forward<Gru>(false, shape_of(x, w_hh), t);
+  return forward<Gru>(false, shape_of(x, w_hh, batch_first), t);
 }
 
 ffi::Error gru_backward(In x, In h0, In w_ih, In w_hh, In bias, In y, In h_last, ffi::Buffer<ffi::U8> ws, In dy,
-                        In dh_last, Out dx, Out dh0, Out dw_ih, Out dw_hh, Out dbias) {
+                        In dh_last, Out dx, Out dh0, Out dw_ih, Out dw_hh, Out dbias, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y.typed_data(), h_last.typed_data(), nullptr, ws.typed_data(), bytes(ws)};
   Gradients g{dy.typed_data(), dh_last.typed_data(), nullptr, dx->typed_data(), dh0->typed_data(), nullptr,
               dw_ih->typed_data(), dw_hh->typed_data(), nullptr, dbias->typed_data()};
-  return backward<Gru>(shape_of(x, w_hh), t, g);
+  return backward<Gru>(shape_of(x, w_hh, batch_first), t, g);
 }
 
 template <typename Cell>
-int64_t workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
+int64_t workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden, bool batch_first) {
   try {
     return static_cast<int64_t>(
-        cached_forward<Cell>({steps, batch, input, hidden}, true).desc.workspace_desc().get_size());
+        cached_forward<Cell>({steps, batch, input, hidden, batch_first}, true).desc.workspace_desc().get_size());
   } catch (const dnnl::error &) {
     return -1;
   }
@@ -451,45 +454,56 @@ int64_t workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hid
 #define RET Ret<In>()
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_lstm_forward, lstm_forward,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET.Ret<ffi::Buffer<ffi::U8>>()
+                                  .Attr<bool>("batch_first"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_lstm_inference, lstm_inference,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET);
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET
+                                  .Attr<bool>("batch_first"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_lstm_backward, lstm_backward,
                               ffi::Ffi::Bind()
                                   .ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG  // x, h0, c0, w_ih, w_hh, bias, y, h_T, c_T
                                   .Arg<ffi::Buffer<ffi::U8>>()          // workspace
                                   .ARG.ARG.ARG                          // dy, dh_T, dc_T
-                                  .RET.RET.RET.RET.RET.RET);            // dx, dh0, dc0, dw_ih, dw_hh, dbias
+                                  .RET.RET.RET.RET.RET.RET
+                                  .Attr<bool>("batch_first"));            // dx, dh0, dc0, dw_ih, dw_hh, dbias
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_forward, peephole_forward,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET.Ret<ffi::Buffer<ffi::U8>>()
+                                  .Attr<bool>("batch_first"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_inference, peephole_inference,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET);
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET
+                                  .Attr<bool>("batch_first"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_backward, peephole_backward,
                               ffi::Ffi::Bind()
                                   .ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG  // x .. w_peephole, bias, y, h_T, c_T
                                   .Arg<ffi::Buffer<ffi::U8>>()              // workspace
                                   .ARG.ARG.ARG                              // dy, dh_T, dc_T
-                                  .RET.RET.RET.RET.RET.RET.RET);  // dx, dh0, dc0, dw_ih, dw_hh, dw_peephole, dbias
+                                  .RET.RET.RET.RET.RET.RET.RET
+                                  .Attr<bool>("batch_first"));  // dx, dh0, dc0, dw_ih, dw_hh, dw_peephole, dbias
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_forward, gru_forward,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Ret<ffi::Buffer<ffi::U8>>()
+                                  .Attr<bool>("batch_first"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_inference, gru_inference,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET);
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET
+                                  .Attr<bool>("batch_first"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_backward, gru_backward,
                               ffi::Ffi::Bind()
                                   .ARG.ARG.ARG.ARG.ARG.ARG.ARG  // x, h0, w_ih, w_hh, bias, y, h_T
                                   .Arg<ffi::Buffer<ffi::U8>>()  // workspace
                                   .ARG.ARG                      // dy, dh_T
-                                  .RET.RET.RET.RET.RET);        // dx, dh0, dw_ih, dw_hh, dbias
+                                  .RET.RET.RET.RET.RET
+                                  .Attr<bool>("batch_first"));        // dx, dh0, dw_ih, dw_hh, dbias
 
-extern "C" int64_t recurrax_onednn_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
-  return workspace_bytes<Lstm>(steps, batch, input, hidden);
+extern "C" int64_t recurrax_onednn_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden,
+                                                        bool batch_first) {
+  return workspace_bytes<Lstm>(steps, batch, input, hidden, batch_first);
 }
 
 extern "C" int64_t recurrax_onednn_peephole_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input,
-                                                                 int64_t hidden) {
-  return workspace_bytes<PeepholeLstm>(steps, batch, input, hidden);
+                                                                 int64_t hidden, bool batch_first) {
+  return workspace_bytes<PeepholeLstm>(steps, batch, input, hidden, batch_first);
 }
 
-extern "C" int64_t recurrax_onednn_gru_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
-  return workspace_bytes<Gru>(steps, batch, input, hidden);
+extern "C" int64_t recurrax_onednn_gru_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden,
+                                                       bool batch_first) {
+  return workspace_bytes<Gru>(steps, batch, input, hidden, batch_first);
 }

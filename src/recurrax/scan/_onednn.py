@@ -17,6 +17,7 @@ backend, float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -58,50 +59,60 @@ def _f32(shape: tuple[int, ...]) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(shape, jnp.float32)
 
 
-def _workspace(cell: str, steps: int, batch: int, input_size: int, hidden: int) -> jax.ShapeDtypeStruct:
-    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, gru) writes."""
-    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden)
+def _outputs(xs: Array, hidden: int) -> jax.ShapeDtypeStruct:
+    """The layer output ``ys``: ``[T, B, H]`` or ``[B, T, H]``, the leading axes of ``xs``."""
+    return _f32((*xs.shape[:2], hidden))
+
+
+def _workspace(cell: str, xs: Array, weight_hh: Array, batch_first: bool) -> jax.ShapeDtypeStruct:
+    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, gru) writes for
+    ``xs`` ``[T, B, D]`` (``[B, T, D]`` with ``batch_first``)."""
+    first, second, input_size = xs.shape
+    steps, batch = (second, first) if batch_first else (first, second)
+    hidden = weight_hh.shape[1]
+    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden,
+                                                                              batch_first)  # fmt: skip
     if size < 0:
         raise RuntimeError(f"oneDNN has no {cell} layer for T={steps} B={batch} D={input_size} H={hidden}")
     return jax.ShapeDtypeStruct((size,), jnp.uint8)
 
 
-def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array) -> tuple[Array, ...]:
-    return jax.ffi.ffi_call(target, results, vmap_method="sequential")(*args)
+def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], batch_first: bool, *args: Array) -> tuple[Array, ...]:
+    call = jax.ffi.ffi_call(target, results, vmap_method="sequential")
+    return call(*args, batch_first=bool(batch_first))
 
 
-@jax.custom_vjp
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def onednn_lstm(
-    weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, c0: Array
+    weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, c0: Array, batch_first: bool = False
 ) -> tuple[Array, tuple[Array, Array]]:
-    """One LSTM layer over ``xs [T, B, D]`` from ``(h0, c0) [B, H]``; ``weight_ih [4H, D]``, ``weight_hh [4H, H]``,
-    ``bias [4H]`` (``bias_ih + bias_hh``; zeros for none). Returns ``ys [T, B, H], (h_T, c_T)``, float32."""
-    steps, batch, _ = xs.shape
-    hidden = weight_hh.shape[1]
-    state = _f32((batch, hidden))
-    ys, h, c = _call("recurrax_onednn_lstm_inference", (_f32((steps, batch, hidden)), state, state),
-                     xs, h0, c0, weight_ih, weight_hh, bias)  # fmt: skip
+    """One LSTM layer over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``: oneDNN reads and writes that
+    layout itself, no transposes) from ``(h0, c0) [B, H]``; ``weight_ih [4H, D]``, ``weight_hh [4H, H]``,
+    ``bias [4H]`` (``bias_ih + bias_hh``; zeros for none). Returns ``ys [T, B, H]`` (``[B, T, H]``),
+    ``(h_T, c_T)``, float32."""
+    state = _f32(h0.shape)
+    ys, h, c = _call("recurrax_onednn_lstm_inference", (_outputs(xs, state.shape[1]), state, state),
+                     batch_first, xs, h0, c0, weight_ih, weight_hh, bias)  # fmt: skip
     return ys, (h, c)
 
 
-def _forward(weight_ih, weight_hh, bias, xs, h0, c0):
-    steps, batch, input_size = xs.shape
-    hidden = weight_hh.shape[1]
-    workspace = _workspace("lstm", steps, batch, input_size, hidden)
-    state = _f32((batch, hidden))
-    results = (_f32((steps, batch, hidden)), state, state, workspace)
-    ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, bias)
+def _forward(weight_ih, weight_hh, bias, xs, h0, c0, batch_first):
+    state = _f32(h0.shape)
+    results = (_outputs(xs, state.shape[1]), state, state,
+               _workspace("lstm", xs, weight_hh, batch_first))  # fmt: skip
+    ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, batch_first, xs, h0, c0, weight_ih,
+                                weight_hh, bias)  # fmt: skip
     return (ys, (h, c)), (weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace)
 
 
-def _backward(residuals, cotangents):
+def _backward(batch_first, residuals, cotangents):
     weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace = residuals
     dys, (dh, dc) = cotangents
     state = _f32(h0.shape)
     results = (_f32(xs.shape), state, state, _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
     dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_bias = _call(
-        "recurrax_onednn_lstm_backward", results, xs, h0, c0, weight_ih, weight_hh, bias, ys, h, c, workspace, dys,
-        dh, dc,
+        "recurrax_onednn_lstm_backward", results, batch_first, xs, h0, c0, weight_ih, weight_hh, bias, ys, h, c,
+        workspace, dys, dh, dc,
     )  # fmt: skip
     return d_weight_ih, d_weight_hh, d_bias, dxs, dh0, dc0
 
@@ -109,42 +120,41 @@ def _backward(residuals, cotangents):
 onednn_lstm.defvjp(_forward, _backward)
 
 
-@jax.custom_vjp
-def onednn_gru(weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array) -> tuple[Array, Array]:
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def onednn_gru(
+    weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, batch_first: bool = False
+) -> tuple[Array, Array]:
     """One ``lbr_gru`` layer in oneDNN's layout (gate blocks u, r, o; ``weight_ih [3H, D]``, ``weight_hh [3H, H]``,
-    ``bias [4H]``) over ``xs [T, B, D]`` from ``h0 [B, H]``; returns ``ys [T, B, H], h_T``, float32."""
-    steps, batch, _ = xs.shape
-    hidden = weight_hh.shape[1]
-    ys, h = _call("recurrax_onednn_gru_inference", (_f32((steps, batch, hidden)), _f32((batch, hidden))),
-                  xs, h0, weight_ih, weight_hh, bias)  # fmt: skip
+    ``bias [4H]``) over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``h0 [B, H]``; returns
+    ``ys`` in the layout of ``xs`` and ``h_T``, float32."""
+    ys, h = _call("recurrax_onednn_gru_inference", (_outputs(xs, h0.shape[1]), _f32(h0.shape)),
+                  batch_first, xs, h0, weight_ih, weight_hh, bias)  # fmt: skip
     return ys, h
 
 
-def _gru_forward(weight_ih, weight_hh, bias, xs, h0):
-    steps, batch, input_size = xs.shape
-    hidden = weight_hh.shape[1]
-    workspace = _workspace("gru", steps, batch, input_size, hidden)
-    results = (_f32((steps, batch, hidden)), _f32((batch, hidden)), workspace)
-    ys, h, workspace = _call("recurrax_onednn_gru_forward", results, xs, h0, weight_ih, weight_hh, bias)
+def _gru_forward(weight_ih, weight_hh, bias, xs, h0, batch_first):
+    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace("gru", xs, weight_hh, batch_first))
+    ys, h, workspace = _call("recurrax_onednn_gru_forward", results, batch_first, xs, h0, weight_ih, weight_hh, bias)
     return (ys, h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
 
 
-def _gru_backward(residuals, cotangents):
+def _gru_backward(batch_first, residuals, cotangents):
     weight_ih, weight_hh, bias, xs, h0, ys, h, workspace = residuals
     dys, dh = cotangents
     results = (_f32(xs.shape), _f32(h0.shape), _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
     dxs, dh0, d_weight_ih, d_weight_hh, d_bias = _call(
-        "recurrax_onednn_gru_backward", results, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace, dys, dh
-    )
+        "recurrax_onednn_gru_backward", results, batch_first, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace,
+        dys, dh,
+    )  # fmt: skip
     return d_weight_ih, d_weight_hh, d_bias, dxs, dh0
 
 
 onednn_gru.defvjp(_gru_forward, _gru_backward)
 
 
-def onednn_gru_layer(cell: Any, xs: Array, h0: Array) -> tuple[Array, Array]:
-    """A PyTorch-form `recurrax.cells.GRUCell` over ``xs [T, B, D]`` from ``h0 [B, H]`` on `onednn_gru`:
-    ``ys [T, B, H], h_T``. The weights' gate blocks go from r, z, n to u = z, r, n; the bias becomes
+def onednn_gru_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
+    """A PyTorch-form `recurrax.cells.GRUCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from
+    ``h0 [B, H]`` on `onednn_gru`: ``ys`` in the layout of ``xs``, ``h_T``. The weights' gate blocks go from r, z, n to u = z, r, n; the bias becomes
     ``(b_iz + b_hz, b_ir + b_hr, b_in, b_hn)`` (zeros without bias)."""
     hidden = cell.hidden_size
     r, z, n = slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, 3 * hidden)
@@ -154,39 +164,38 @@ def onednn_gru_layer(cell: Any, xs: Array, h0: Array) -> tuple[Array, Array]:
     else:
         b_ih, b_hh = cell.bias_ih, cell.bias_hh
         bias = jnp.concatenate([b_ih[z] + b_hh[z], b_ih[r] + b_hh[r], b_ih[n], b_hh[n]])
-    return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0)
+    return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0, batch_first)
 
 
-@jax.custom_vjp
-def onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first=False):
     """`onednn_lstm` with diagonal peepholes ``peephole [3, H]`` (rows i, f, o; i and f read ``c_{t-1}``, o reads
     ``c_t``)."""
-    steps, batch, _ = xs.shape
-    state = _f32((batch, weight_hh.shape[1]))
-    ys, h, c = _call("recurrax_onednn_peephole_lstm_inference", (_f32((steps, batch, state.shape[1])), state, state),
-                     xs, h0, c0, weight_ih, weight_hh, peephole, bias)  # fmt: skip
+    state = _f32(h0.shape)
+    ys, h, c = _call("recurrax_onednn_peephole_lstm_inference",
+                     (_outputs(xs, state.shape[1]), state, state), batch_first, xs, h0, c0, weight_ih,
+                     weight_hh, peephole, bias)  # fmt: skip
     return ys, (h, c)
 
 
-def _peephole_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0):
-    steps, batch, input_size = xs.shape
-    hidden = weight_hh.shape[1]
-    workspace = _workspace("peephole_lstm", steps, batch, input_size, hidden)
-    state = _f32((batch, hidden))
-    results = (_f32((steps, batch, hidden)), state, state, workspace)
+def _peephole_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first):
+    state = _f32(h0.shape)
+    results = (_outputs(xs, state.shape[1]), state, state,
+               _workspace("peephole_lstm", xs, weight_hh, batch_first))  # fmt: skip
     ys, h, c, workspace = _call(
-        "recurrax_onednn_peephole_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, peephole, bias
-    )
+        "recurrax_onednn_peephole_lstm_forward", results, batch_first, xs, h0, c0, weight_ih, weight_hh, peephole,
+        bias,
+    )  # fmt: skip
     return (ys, (h, c)), (weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace)
 
 
-def _peephole_backward(residuals, cotangents):
+def _peephole_backward(batch_first, residuals, cotangents):
     weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace = residuals
     dys, (dh, dc) = cotangents
     shapes = (xs, h0, c0, weight_ih, weight_hh, peephole, bias)
     dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_peephole, d_bias = _call(
-        "recurrax_onednn_peephole_lstm_backward", tuple(_f32(a.shape) for a in shapes), xs, h0, c0, weight_ih,
-        weight_hh, peephole, bias, ys, h, c, workspace, dys, dh, dc,
+        "recurrax_onednn_peephole_lstm_backward", tuple(_f32(a.shape) for a in shapes), batch_first, xs, h0, c0,
+        weight_ih, weight_hh, peephole, bias, ys, h, c, workspace, dys, dh, dc,
     )  # fmt: skip
     return d_weight_ih, d_weight_hh, d_peephole, d_bias, dxs, dh0, dc0
 
@@ -194,11 +203,14 @@ def _peephole_backward(residuals, cotangents):
 onednn_peephole_lstm.defvjp(_peephole_forward, _peephole_backward)
 
 
-def onednn_peephole_layer(cell: Any, xs: Array, carry: tuple[Array, Array]) -> tuple[Array, tuple[Array, Array]]:
-    """A peephole `recurrax.cells.LSTMCell` (see the module docstring) over ``xs [T, B, D]`` from ``(h0, c0)``
-    on `onednn_peephole_lstm`: ``ys [T, B, H], (h_T, c_T)``."""
+def onednn_peephole_layer(
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+) -> tuple[Array, tuple[Array, Array]]:
+    """A peephole `recurrax.cells.LSTMCell` (see the module docstring) over ``xs [T, B, D]`` (``[B, T, D]`` with
+    ``batch_first``) from ``(h0, c0)`` on `onednn_peephole_lstm`: ``ys`` in the layout of ``xs``,
+    ``(h_T, c_T)``."""
     rows = {gate: cell.weight_peephole[k] for k, gate in enumerate(cell.peepholes)}
     zeros = jnp.zeros((cell.hidden_size,), xs.dtype)
     peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
     bias = jnp.zeros((4 * cell.hidden_size,), xs.dtype) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-    return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, bias, xs, *carry)
+    return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, bias, xs, *carry, batch_first)

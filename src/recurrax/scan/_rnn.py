@@ -15,7 +15,7 @@ from ..cells._lstm import LSTMCell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._onednn import onednn_applies, onednn_gru_layer, onednn_peephole_layer
+from ._onednn import onednn_applies, onednn_gru_layer, onednn_lstm, onednn_peephole_layer
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -60,7 +60,8 @@ class RNN(eqx.Module):
     kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
     plain-LSTM, peephole-LSTM and PyTorch-form GRU layers without lengths run oneDNN's LSTM (torch
     ``nn.LSTM``'s CPU kernel), peephole LSTM and ``lbr_gru`` primitives through `recurrax.scan._onednn` where
-    `recurrax.native` built them; ``vendor_kernels(False)`` keeps them on the XLA kernels.
+    `recurrax.native` built them (forward layers hand oneDNN the batch-major input and take its output in that
+    layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on the XLA kernels.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -160,24 +161,46 @@ class RNN(eqx.Module):
 
     def _fused_call(self, xs: Array, lengths: Array | None, carry: Any, reverse: bool) -> tuple[Array, Any]:
         cell = self.cell
+        if lengths is None and not reverse:
+            out = self._onednn_layer(xs, carry, batch_first=True)
+            if out is not None:
+                return out
         xs = jnp.swapaxes(xs, 0, 1)  # [T, B, D]
         if reverse:
             xs = reverse_padded(xs, lengths)
         valid = None if lengths is None else time_mask(lengths, xs.shape[0])
-        if is_plain_lstm(cell):
+        out = self._onednn_layer(xs, carry, batch_first=False) if valid is None else None
+        if out is not None:
+            ys, carry = out
+        elif is_plain_lstm(cell):
             bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
             h0, c0 = carry
             ys, carry = fused_lstm(cell.weight_ih, cell.weight_hh, bias, xs, h0, c0, valid, unroll=self.unroll,
                                    matmul_dtype=self.matmul_dtype)  # fmt: skip
-        elif is_torch_gru(cell) and onednn_applies((xs, carry, *jax.tree.leaves(cell)), valid, None):
-            ys, carry = onednn_gru_layer(cell, xs, carry)  # oneDNN's lbr_gru: the PyTorch form
-        elif is_peephole_lstm(cell) and onednn_applies((xs, *carry, *jax.tree.leaves(cell)), valid, None):
-            ys, carry = onednn_peephole_layer(cell, xs, carry)
         else:
             ys, carry = fused_scan(cell, cell.project_input(xs), carry, valid, unroll=self.unroll)
         if reverse:
             ys = reverse_padded(ys, lengths)
         return jnp.swapaxes(ys, 0, 1), carry
+
+    def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
+        """oneDNN's layer for a plain LSTM, a peephole LSTM or a PyTorch-form GRU over ``xs`` ``[T, B, D]`` or,
+        with ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around
+        the call; ``ys`` comes in the layout of ``xs``), or None where oneDNN does not apply (`onednn_applies`:
+        other cells, dtypes, bfloat16 matmuls, a backend other than CPU)."""
+        cell = self.cell
+        plain = is_plain_lstm(cell)
+        if not (plain or is_torch_gru(cell) or is_peephole_lstm(cell)):
+            return None
+        arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
+        if not onednn_applies(arrays, None, self.matmul_dtype if plain else None):
+            return None
+        if is_torch_gru(cell):
+            return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru: the PyTorch form
+        if not plain:
+            return onednn_peephole_layer(cell, xs, carry, batch_first)
+        bias = jnp.zeros_like(cell.weight_hh[:, 0]) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+        return onednn_lstm(cell.weight_ih, cell.weight_hh, bias, xs, *carry, batch_first)
 
 
 def is_peephole_lstm(cell: Any) -> bool:
