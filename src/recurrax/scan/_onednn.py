@@ -64,45 +64,49 @@ def _outputs(xs: Array, hidden: int) -> jax.ShapeDtypeStruct:
     return _f32((*xs.shape[:2], hidden))
 
 
-def _workspace(cell: str, xs: Array, weight_hh: Array, batch_first: bool) -> jax.ShapeDtypeStruct:
+def _time_major(a: Array, batch_first: bool) -> Array:
+    """``[B, T, ...]`` <-> ``[T, B, ...]`` when ``batch_first``: oneDNN's training forward and backward ran 4-14%
+    slower on batch-major buffers than on time-major ones with XLA's transposes (the CPU bench sizes), so only
+    its inference reads the batch-major layout itself."""
+    return jnp.swapaxes(a, 0, 1) if batch_first else a
+
+
+def _workspace(cell: str, xs: Array, weight_hh: Array) -> jax.ShapeDtypeStruct:
     """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, gru) writes for
-    ``xs`` ``[T, B, D]`` (``[B, T, D]`` with ``batch_first``)."""
-    first, second, input_size = xs.shape
-    steps, batch = (second, first) if batch_first else (first, second)
+    time-major ``xs [T, B, D]``."""
+    steps, batch, input_size = xs.shape
     hidden = weight_hh.shape[1]
-    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden,
-                                                                              batch_first)  # fmt: skip
+    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden)
     if size < 0:
         raise RuntimeError(f"oneDNN has no {cell} layer for T={steps} B={batch} D={input_size} H={hidden}")
     return jax.ShapeDtypeStruct((size,), jnp.uint8)
 
 
-def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], batch_first: bool, *args: Array) -> tuple[Array, ...]:
-    call = jax.ffi.ffi_call(target, results, vmap_method="sequential")
-    return call(*args, batch_first=bool(batch_first))
+def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array, **attributes: Any) -> tuple[Array, ...]:
+    return jax.ffi.ffi_call(target, results, vmap_method="sequential")(*args, **attributes)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def onednn_lstm(
     weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, c0: Array, batch_first: bool = False
 ) -> tuple[Array, tuple[Array, Array]]:
-    """One LSTM layer over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``: oneDNN reads and writes that
-    layout itself, no transposes) from ``(h0, c0) [B, H]``; ``weight_ih [4H, D]``, ``weight_hh [4H, H]``,
-    ``bias [4H]`` (``bias_ih + bias_hh``; zeros for none). Returns ``ys [T, B, H]`` (``[B, T, H]``),
-    ``(h_T, c_T)``, float32."""
+    """One LSTM layer over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``(h0, c0) [B, H]``;
+    ``weight_ih [4H, D]``, ``weight_hh [4H, H]``, ``bias [4H]`` (``bias_ih + bias_hh``; zeros for none). Returns
+    ``ys [T, B, H]`` (``[B, T, H]``), ``(h_T, c_T)``, float32. Not differentiated, oneDNN reads and writes the
+    batch-major layout itself (no transposes)."""
     state = _f32(h0.shape)
     ys, h, c = _call("recurrax_onednn_lstm_inference", (_outputs(xs, state.shape[1]), state, state),
-                     batch_first, xs, h0, c0, weight_ih, weight_hh, bias)  # fmt: skip
+                     xs, h0, c0, weight_ih, weight_hh, bias, batch_first=bool(batch_first))  # fmt: skip
     return ys, (h, c)
 
 
 def _forward(weight_ih, weight_hh, bias, xs, h0, c0, batch_first):
+    xs = _time_major(xs, batch_first)
     state = _f32(h0.shape)
-    results = (_outputs(xs, state.shape[1]), state, state,
-               _workspace("lstm", xs, weight_hh, batch_first))  # fmt: skip
-    ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, batch_first, xs, h0, c0, weight_ih,
-                                weight_hh, bias)  # fmt: skip
-    return (ys, (h, c)), (weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace)
+    results = (_outputs(xs, state.shape[1]), state, state, _workspace("lstm", xs, weight_hh))
+    ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, bias)
+    residuals = (weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace)
+    return (_time_major(ys, batch_first), (h, c)), residuals
 
 
 def _backward(batch_first, residuals, cotangents):
@@ -111,10 +115,10 @@ def _backward(batch_first, residuals, cotangents):
     state = _f32(h0.shape)
     results = (_f32(xs.shape), state, state, _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
     dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_bias = _call(
-        "recurrax_onednn_lstm_backward", results, batch_first, xs, h0, c0, weight_ih, weight_hh, bias, ys, h, c,
-        workspace, dys, dh, dc,
+        "recurrax_onednn_lstm_backward", results, xs, h0, c0, weight_ih, weight_hh, bias, ys, h, c, workspace,
+        _time_major(dys, batch_first), dh, dc,
     )  # fmt: skip
-    return d_weight_ih, d_weight_hh, d_bias, dxs, dh0, dc0
+    return d_weight_ih, d_weight_hh, d_bias, _time_major(dxs, batch_first), dh0, dc0
 
 
 onednn_lstm.defvjp(_forward, _backward)
@@ -125,17 +129,18 @@ def onednn_gru(
     weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, batch_first: bool = False
 ) -> tuple[Array, Array]:
     """One ``lbr_gru`` layer in oneDNN's layout (gate blocks u, r, o; ``weight_ih [3H, D]``, ``weight_hh [3H, H]``,
-    ``bias [4H]``) over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``h0 [B, H]``; returns
-    ``ys`` in the layout of ``xs`` and ``h_T``, float32."""
+    ``bias [4H]``) over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``, as `onednn_lstm`) from
+    ``h0 [B, H]``; returns ``ys`` in the layout of ``xs`` and ``h_T``, float32."""
     ys, h = _call("recurrax_onednn_gru_inference", (_outputs(xs, h0.shape[1]), _f32(h0.shape)),
-                  batch_first, xs, h0, weight_ih, weight_hh, bias)  # fmt: skip
+                  xs, h0, weight_ih, weight_hh, bias, batch_first=bool(batch_first))  # fmt: skip
     return ys, h
 
 
 def _gru_forward(weight_ih, weight_hh, bias, xs, h0, batch_first):
-    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace("gru", xs, weight_hh, batch_first))
-    ys, h, workspace = _call("recurrax_onednn_gru_forward", results, batch_first, xs, h0, weight_ih, weight_hh, bias)
-    return (ys, h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
+    xs = _time_major(xs, batch_first)
+    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace("gru", xs, weight_hh))
+    ys, h, workspace = _call("recurrax_onednn_gru_forward", results, xs, h0, weight_ih, weight_hh, bias)
+    return (_time_major(ys, batch_first), h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
 
 
 def _gru_backward(batch_first, residuals, cotangents):
@@ -143,10 +148,10 @@ def _gru_backward(batch_first, residuals, cotangents):
     dys, dh = cotangents
     results = (_f32(xs.shape), _f32(h0.shape), _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
     dxs, dh0, d_weight_ih, d_weight_hh, d_bias = _call(
-        "recurrax_onednn_gru_backward", results, batch_first, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace,
-        dys, dh,
+        "recurrax_onednn_gru_backward", results, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace,
+        _time_major(dys, batch_first), dh,
     )  # fmt: skip
-    return d_weight_ih, d_weight_hh, d_bias, dxs, dh0
+    return d_weight_ih, d_weight_hh, d_bias, _time_major(dxs, batch_first), dh0
 
 
 onednn_gru.defvjp(_gru_forward, _gru_backward)
@@ -172,21 +177,20 @@ def onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch
     """`onednn_lstm` with diagonal peepholes ``peephole [3, H]`` (rows i, f, o; i and f read ``c_{t-1}``, o reads
     ``c_t``)."""
     state = _f32(h0.shape)
-    ys, h, c = _call("recurrax_onednn_peephole_lstm_inference",
-                     (_outputs(xs, state.shape[1]), state, state), batch_first, xs, h0, c0, weight_ih,
-                     weight_hh, peephole, bias)  # fmt: skip
+    ys, h, c = _call("recurrax_onednn_peephole_lstm_inference", (_outputs(xs, state.shape[1]), state, state),
+                     xs, h0, c0, weight_ih, weight_hh, peephole, bias, batch_first=bool(batch_first))  # fmt: skip
     return ys, (h, c)
 
 
 def _peephole_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first):
+    xs = _time_major(xs, batch_first)
     state = _f32(h0.shape)
-    results = (_outputs(xs, state.shape[1]), state, state,
-               _workspace("peephole_lstm", xs, weight_hh, batch_first))  # fmt: skip
+    results = (_outputs(xs, state.shape[1]), state, state, _workspace("peephole_lstm", xs, weight_hh))
     ys, h, c, workspace = _call(
-        "recurrax_onednn_peephole_lstm_forward", results, batch_first, xs, h0, c0, weight_ih, weight_hh, peephole,
-        bias,
-    )  # fmt: skip
-    return (ys, (h, c)), (weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace)
+        "recurrax_onednn_peephole_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, peephole, bias
+    )
+    residuals = (weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace)
+    return (_time_major(ys, batch_first), (h, c)), residuals
 
 
 def _peephole_backward(batch_first, residuals, cotangents):
@@ -194,10 +198,10 @@ def _peephole_backward(batch_first, residuals, cotangents):
     dys, (dh, dc) = cotangents
     shapes = (xs, h0, c0, weight_ih, weight_hh, peephole, bias)
     dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_peephole, d_bias = _call(
-        "recurrax_onednn_peephole_lstm_backward", tuple(_f32(a.shape) for a in shapes), batch_first, xs, h0, c0,
-        weight_ih, weight_hh, peephole, bias, ys, h, c, workspace, dys, dh, dc,
+        "recurrax_onednn_peephole_lstm_backward", tuple(_f32(a.shape) for a in shapes), xs, h0, c0, weight_ih,
+        weight_hh, peephole, bias, ys, h, c, workspace, _time_major(dys, batch_first), dh, dc,
     )  # fmt: skip
-    return d_weight_ih, d_weight_hh, d_peephole, d_bias, dxs, dh0, dc0
+    return d_weight_ih, d_weight_hh, d_peephole, d_bias, _time_major(dxs, batch_first), dh0, dc0
 
 
 onednn_peephole_lstm.defvjp(_peephole_forward, _peephole_backward)
