@@ -9,9 +9,11 @@ autodiff leaves without gradient); `onednn_gru_layer` runs a PyTorch-form `recur
 ordinary JAX ops that autodiff maps back). Each runs three XLA FFI custom calls of `recurrax.native`:
 inference (oneDNN's brgemm kernel) when the layer is not differentiated, and, under `jax.grad`, a training
 forward that writes oneDNN's workspace and the backward primitive that reads it (``dX``, ``dh0`` (``dc0``),
-``dW_ih``, ``dW_hh``, ``db``). `fused_lstm` and `recurrax.scan.RNN` dispatch here when `onednn_applies` (CPU
-backend, float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero sizes, the library built) and
-`vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with
+``dW_ih``, ``dW_hh``, ``db``). Each takes ``batch_first``: forward layers of `recurrax.scan.RNN` pass their
+batch-major ``xs [B, T, D]``, which oneDNN's inference reads in place (3-12% faster than transposing it), while
+the training kernels, slower on that layout, get it transposed. `fused_lstm` and `recurrax.scan.RNN` dispatch
+here when `onednn_applies` (CPU backend, float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero
+sizes, the library built) and `vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with
 `vendor_kernels(False)`, so an artifact never calls a library that the serving machine may not have.
 """
 
@@ -159,8 +161,8 @@ onednn_gru.defvjp(_gru_forward, _gru_backward)
 
 def onednn_gru_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
     """A PyTorch-form `recurrax.cells.GRUCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from
-    ``h0 [B, H]`` on `onednn_gru`: ``ys`` in the layout of ``xs``, ``h_T``. The weights' gate blocks go from r, z, n to u = z, r, n; the bias becomes
-    ``(b_iz + b_hz, b_ir + b_hr, b_in, b_hn)`` (zeros without bias)."""
+    ``h0 [B, H]`` on `onednn_gru`: ``ys`` in the layout of ``xs``, ``h_T``. The weights' gate blocks go from r, z, n
+    to u = z, r, n; the bias becomes ``(b_iz + b_hz, b_ir + b_hr, b_in, b_hn)`` (zeros without bias)."""
     hidden = cell.hidden_size
     r, z, n = slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, 3 * hidden)
     to_onednn = lambda w: jnp.concatenate([w[z], w[r], w[n]])

@@ -14,19 +14,18 @@ The detector is online. ``program = "scorer"`` (`online_scores`): a ``prediction
 each file's probationary period, streamed over the file. ``program = "joint"`` (`online_forecasts`, one
 compiled program per file): the same LSTM with optional time-stamp inputs (``time_features``), seasonal
 lags (``seasonal_lags``), continual learning on every past point (``learn_every``) and a vmapped ensemble
-(``ensemble``). Either way the errors, optionally averaged over
-the last ``smooth`` points, become [0, 1] scores by ``transform`` (``novelty`` against the largest error of
-the last ``long`` points, or their ``quantile`` quantile; ``likelihood``). With ``seasonal = S > 0`` a second
-channel catches changes of the daily pattern: the novelty (against its largest value over the last ``long``
-points) of `seasonal_residual`, the mean distance of the last ``S`` values from the same time one day earlier;
-with ``level = L > 0`` a third catches changes of level: the novelty of `level_shift`, the distance of the
-mean of the last ``L`` values from the median of the ``level_before`` values before them, in their standard
-deviations. A point's score is the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every
-score of the ``R`` points before it (`rest_period`: one event raises one alarm). Scores are 0 in the
-probationary period, which NAB does not score. Raw errors depend on the model settings
-and the seed only, so they are computed once per (settings, seed) and kept in ``<workdir>/../nab_raw/`` for
-the other candidates, folds and splits. Scores are rounded to 12 significant digits, as NAB's results files
-hold them.
+(``ensemble``). Either way the errors, optionally averaged over the last ``smooth`` points, become [0, 1]
+scores by ``transform`` (``novelty`` against the largest error of the last ``long`` points, or their
+``quantile`` quantile; ``likelihood``). With ``seasonal = S > 0`` a second channel catches changes of the
+daily pattern: the novelty (against its largest value over the last ``long`` points) of `seasonal_residual`,
+the mean distance of the last ``S`` values from the same time one day earlier; with ``level = L > 0`` a third
+catches changes of level: the novelty of `level_shift`, the distance of the mean of the last ``L`` values
+from the median of the ``level_before`` values before them, in their standard deviations. A point's score is
+the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every score of the
+``R`` points before it (`rest_period`: one event raises one alarm). Scores are 0 in the probationary period,
+which NAB does not score. Raw errors depend on the model settings and the seed only, so they are computed once per
+(settings, seed) and kept in ``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are
+rounded to 12 significant digits, as NAB's results files hold them.
 """
 
 from __future__ import annotations
@@ -53,7 +52,8 @@ MODEL_KEYS = ("hidden_size", "window", "steps", "lr", "batch_size", "learn_every
 JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble", "learn_lr")
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
             "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
-            "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0, "level_before": 288, "rest": 0}  # fmt: skip
+            "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0,
+            "level_before": 288, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
                                 "long": 8640, "quantile": 0.999, "seasonal": 48, "level": 96, "rest": 50}  # fmt: skip
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the NAB protocol's
