@@ -13,8 +13,9 @@ forward that writes oneDNN's workspace and the backward primitive that reads it 
 batch-major ``xs [B, T, D]``, which oneDNN's inference reads in place (3-12% faster than transposing it), while
 the training kernels, slower on that layout, get it transposed. `fused_lstm` and `recurrax.scan.RNN` dispatch
 here when `onednn_applies` (CPU backend, float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero
-sizes, the library built) and `vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with
-`vendor_kernels(False)`, so an artifact never calls a library that the serving machine may not have.
+sizes, the library built) and `vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules
+(`recurrax.serve`) are traced with `vendor_kernels(False)`, so an artifact never calls a library that the
+serving machine may not have.
 """
 
 from __future__ import annotations
