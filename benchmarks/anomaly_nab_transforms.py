@@ -6,14 +6,15 @@ half of NAB's files (`nab_halves`, stratified by category) is scored with the th
 picks on that same half: the protocol's ``split = "dev"`` score. No held-out half is scored here.
 
 A transform is a JSON object of detector settings (`recurrax.tasks.anomaly.nab_protocol_settings`: e.g.
-``{"seasonal": 48, "rest": 50}``), or one of three transforms of the error channel tried and not adopted:
+``{"seasonal": 48, "rest": 50}``), or one of four transforms of the error channel tried and not adopted:
 
 - ``{"low": q1, "high": q2}``: the exceedance over the ``q1`` quantile of the last 8640 errors in units of the
   ``q1``-``q2`` quantile spread (an exponential tail's log-probability is affine in it), as ``z / (1 + z)``;
 - ``{"also_smooth": k}``: the larger of the errors' novelty and the novelty of their mean over ``k`` points;
-- ``{"local": k}``: the novelty of the errors divided by their median over the ``k`` points before.
+- ``{"local": k}``: the novelty of the errors divided by their median over the ``k`` points before;
+- ``{"err_power": p}``: the errors' novelty (q = 0.999) to the power ``p``, against the context channels.
 
-All three accept ``rest``, ``seasonal`` and ``level`` too.
+All four accept ``rest``, ``seasonal`` and ``level`` too.
 
     RECURRAX_DATA=../shared/data python benchmarks/anomaly_nab_transforms.py --seed 0 --seed 1 --seed 2 \\
         --transforms runs/transforms.json --out runs/nab_transforms.json
@@ -56,7 +57,9 @@ def untried_scores(raw: np.ndarray, series: NabSeries, extra: dict) -> np.ndarra
     """The transforms that were tried and not adopted (module docstring), then the library's context channels
     (`anomaly_scores` on a zero error channel) and the rest period."""
     past = pd.Series(raw).shift(1).rolling(8640, min_periods=1)
-    if "local" in extra:
+    if "err_power" in extra:
+        scores = novelty_score(raw, quantile=0.999) ** extra["err_power"]
+    elif "local" in extra:
         local = pd.Series(raw).shift(1).rolling(extra["local"], min_periods=1).median().to_numpy()
         floor = np.nanmedian(raw[: series.probation]) * 1e-2 + 1e-12
         scores = novelty_score(np.nan_to_num(raw / (np.nan_to_num(local) + floor)), quantile=extra.get("q", 0.999))
@@ -100,7 +103,7 @@ def main() -> None:
     for seed in args.seed or [0]:
         raw = cached_raw(corpus, model, seed, args.cache)
         for extra in transforms:
-            if "low" in extra or "also_smooth" in extra or "local" in extra:
+            if "low" in extra or "also_smooth" in extra or "local" in extra or "err_power" in extra:
                 scores = {s.name: untried_scores(raw[s.name], s, extra) for s in corpus}
             else:
                 settings = {**DEFAULTS, **_settings({**model, **extra})}
