@@ -14,7 +14,8 @@ A transform is a JSON object of detector settings (`recurrax.tasks.anomaly.nab_p
 - ``{"local": k}``: the novelty of the errors divided by their median over the ``k`` points before;
 - ``{"err_power": p}``: the errors' novelty (q = 0.999) to the power ``p``, against the context channels.
 
-All four accept ``rest``, ``seasonal`` and ``level`` too.
+All four accept ``rest``, ``seasonal`` and ``level`` too, and ``{"rest_long": L, "margin": m}``: after the rest
+period, a score survives only above ``m`` times the largest surviving score of the last ``L`` points.
 
     RECURRAX_DATA=../shared/data python benchmarks/anomaly_nab_transforms.py --seed 0 --seed 1 --seed 2 \\
         --transforms runs/transforms.json --out runs/nab_transforms.json
@@ -58,7 +59,7 @@ def untried_scores(raw: np.ndarray, series: NabSeries, extra: dict) -> np.ndarra
     (`anomaly_scores` on a zero error channel) and the rest period."""
     past = pd.Series(raw).shift(1).rolling(8640, min_periods=1)
     if "err_power" in extra:
-        scores = novelty_score(raw, quantile=0.999) ** extra["err_power"]
+        scores = novelty_score(raw, quantile=0.999) ** extra.get("err_power", 1.0)
     elif "local" in extra:
         local = pd.Series(raw).shift(1).rolling(extra["local"], min_periods=1).median().to_numpy()
         floor = np.nanmedian(raw[: series.probation]) * 1e-2 + 1e-12
@@ -75,7 +76,11 @@ def untried_scores(raw: np.ndarray, series: NabSeries, extra: dict) -> np.ndarra
         channel = anomaly_scores(np.zeros_like(raw), _settings(context), series)
         scores = np.maximum(scores, channel)
     scores = np.where(np.arange(len(scores)) < series.probation, 0.0, scores)
-    return np.array([float(f"{v:.12g}") for v in rest_period(scores, int(extra.get("rest", 0)))], np.float64)
+    scores = rest_period(scores, int(extra.get("rest", 0)))
+    if "rest_long" in extra:
+        recent = pd.Series(scores).shift(1).rolling(extra["rest_long"], min_periods=1).max().fillna(0.0).to_numpy()
+        scores = np.where(scores > extra["margin"] * recent, scores, 0.0)
+    return np.array([float(f"{v:.12g}") for v in scores], np.float64)
 
 
 def dev_scores(scores: dict[str, np.ndarray], corpus: list[NabSeries]) -> tuple[float, float]:
