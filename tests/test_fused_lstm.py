@@ -11,6 +11,7 @@ from helpers import assert_trees_close
 from jax.test_util import check_grads
 
 import recurrax as rx
+from recurrax.scan import vendor_kernels
 from recurrax.scan._fused_lstm import fused_lstm
 
 # (B, T, D, H, bias): a few sizes, with and without bias.
@@ -150,8 +151,10 @@ def test_dispatch_only_for_plain_lstm_without_active_regularisation(key):
     assert not _runs_kernel(rx.RNN(plain, recurrent_dropout=0.5), xs, key)
     assert not _runs_kernel(rx.RNN(plain, zoneout=0.1), xs)  # evaluation zoneout is the expectation
     assert not _runs_kernel(rx.RNN(plain, fused=False), xs)
-    # the other LSTM variants run on the generic fused scan (tests/test_fused_scan.py); these on neither
-    assert not _runs_kernel(rx.RNN(rx.LSTMCell(3, 4, key=key, proj_size=2)), xs)
+    # the other LSTM variants run on the generic fused scan (tests/test_fused_scan.py); these on neither XLA
+    # kernel (LSTMP runs oneDNN's projection LSTM where it can: tests/test_onednn.py)
+    with vendor_kernels(False):
+        assert not _runs_kernel(rx.RNN(rx.LSTMCell(3, 4, key=key, proj_size=2)), xs)
     assert not _runs_kernel(rx.RNN(rx.cells.make_cell("fgr", 3, 4, key=key)), xs)
 
 

@@ -218,3 +218,27 @@ def test_lstm_stacks_batch_major_and_bidirectional_equal_the_xla_kernel(key):
             ref = run(stack)
         for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
             np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+
+
+@needs_kernel
+def test_lstmp_outputs_and_every_gradient_equal_the_xla_scan(key):
+    """LSTMP (``proj_size``) runs oneDNN's projection LSTM in forward layers without lengths; with lengths, in
+    the reverse direction or with ``vendor_kernels(False)`` the generic scan, whose numbers it must equal."""
+    import equinox as eqx
+
+    from recurrax.models import RNNStack
+
+    stack = RNNStack(5, 8, 2, key=key, cell="lstm", proj_size=3)
+    noise = lambda a: a + 0.3 * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
+    stack = jax.tree.map(noise, stack, is_leaf=eqx.is_inexact_array)
+    xs = jax.random.normal(key, (3, 9, 5))
+    loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
+    target = "recurrax_onednn_projection_lstm"
+    assert target in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
+    assert target not in eqx.filter_jit(lambda m: m(xs, jnp.array([9, 4, 2]))[0]).lower(stack).as_text()
+    run = eqx.filter_jit(lambda m: (m(xs), eqx.filter_grad(loss)(m)))
+    ours = run(stack)
+    with vendor_kernels(False):
+        ref = run(stack)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)

@@ -35,7 +35,7 @@ from pathlib import Path
 from ..data import cache_root
 
 SOURCE = Path(__file__).with_name("onednn_rnn.cc")
-CELLS = ("lstm", "peephole_lstm", "gru")
+CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru")
 TARGETS = tuple(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward"))
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
@@ -129,6 +129,6 @@ def load_onednn() -> ctypes.CDLL | None:
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)), platform="cpu")
     for cell in CELLS:
         sizes = getattr(library, f"recurrax_onednn_{cell}_workspace_bytes")
-        sizes.restype, sizes.argtypes = ctypes.c_int64, [ctypes.c_int64] * 4
+        sizes.restype, sizes.argtypes = ctypes.c_int64, [ctypes.c_int64] * (5 if cell == "projection_lstm" else 4)
     _reason.clear()
     return library

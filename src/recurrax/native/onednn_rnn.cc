@@ -46,7 +46,8 @@ using dnnl::memory;
 
 namespace {
 
-using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, bool>;  // T, N, I, H, batch-major x and y
+using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool>;  // T, N, I, H, R, batch-major x, y
+// R is the recurrent size: the projection size P of a projection LSTM (h_t, y_t are [N, P]), H otherwise.
 
 dnnl::engine &cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -58,39 +59,47 @@ struct Lstm {
   using Forward = dnnl::lstm_forward;
   using Backward = dnnl::lstm_backward;
   static constexpr int64_t kGates = 4, kBiasGates = 4;
-  static constexpr bool kCellState = true, kPeephole = false;
+  static constexpr bool kCellState = true, kPeephole = false, kProjection = false;
 };
 
 struct PeepholeLstm : Lstm {  // diagonal peepholes on i, f (from c_{t-1}) and o (from c_t): weights [3, H]
   static constexpr bool kPeephole = true;
 };
 
+struct ProjectionLstm : Lstm {  // LSTMP: h_t = W_hr (o_t * tanh(c_t)), W_hr [P, H] (torch's weight_hr_l0)
+  static constexpr bool kProjection = true;
+};
+
 struct Gru {
   using Forward = dnnl::lbr_gru_forward;
   using Backward = dnnl::lbr_gru_backward;
   static constexpr int64_t kGates = 3, kBiasGates = 4;
-  static constexpr bool kCellState = false, kPeephole = false;
+  static constexpr bool kCellState = false, kPeephole = false, kProjection = false;
 };
 
 template <typename Cell>
 struct Descs {
-  memory::desc src_layer, src_iter, weights_layer, weights_iter, peephole, bias, dst_layer, dst_iter;
-  memory::desc user_weights_layer, user_weights_iter;
+  memory::desc src_layer, src_iter, src_iter_c, weights_layer, weights_iter, peephole, projection, bias, dst_layer,
+      dst_iter;
+  memory::desc user_weights_layer, user_weights_iter, user_projection;
   explicit Descs(const Shape &shape) {
-    const auto [t, n, i, h, batch_first] = shape;
+    const auto [t, n, i, h, r, batch_first] = shape;
     const auto f32 = memory::data_type::f32;
     using tag = memory::format_tag;
     const auto layer = batch_first ? tag::ntc : tag::tnc;  // oneDNN reads and writes either: no transposes
     src_layer = memory::desc({t, n, i}, f32, layer);
-    src_iter = memory::desc({1, 1, n, h}, f32, tag::ldnc);
+    src_iter = memory::desc({1, 1, n, r}, f32, tag::ldnc);
+    src_iter_c = memory::desc({1, 1, n, h}, f32, tag::ldnc);
     weights_layer = memory::desc({1, 1, i, Cell::kGates, h}, f32, tag::any);
-    weights_iter = memory::desc({1, 1, h, Cell::kGates, h}, f32, tag::any);
+    weights_iter = memory::desc({1, 1, r, Cell::kGates, h}, f32, tag::any);
     user_weights_layer = memory::desc({1, 1, i, Cell::kGates, h}, f32, tag::ldgoi);
-    user_weights_iter = memory::desc({1, 1, h, Cell::kGates, h}, f32, tag::ldgoi);
+    user_weights_iter = memory::desc({1, 1, r, Cell::kGates, h}, f32, tag::ldgoi);
     bias = memory::desc({1, 1, Cell::kBiasGates, h}, f32, tag::ldgo);
     peephole = memory::desc({1, 1, 3, h}, f32, tag::ldgo);
-    dst_layer = memory::desc({t, n, h}, f32, layer);
-    dst_iter = memory::desc({1, 1, n, h}, f32, tag::ldnc);
+    projection = memory::desc({1, 1, h, r}, f32, tag::any);
+    user_projection = memory::desc({1, 1, h, r}, f32, tag::ldoi);  // W_hr [P, H]: output-major
+    dst_layer = memory::desc({t, n, r}, f32, layer);
+    dst_iter = memory::desc({1, 1, n, r}, f32, tag::ldnc);
   }
 };
 
@@ -105,12 +114,16 @@ constexpr auto kLeftToRight = dnnl::rnn_direction::unidirectional_left2right;
 template <typename Cell>
 typename Cell::Forward::primitive_desc forward_desc(const Shape &shape, dnnl::prop_kind kind) {
   const Descs<Cell> d(shape);
-  if constexpr (Cell::kPeephole) {
-    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
-            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, user_scratchpad()};
+  if constexpr (Cell::kProjection) {
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
+            d.weights_iter, memory::desc(), d.projection, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c,
+            user_scratchpad()};
+  } else if constexpr (Cell::kPeephole) {
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
+            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c, user_scratchpad()};
   } else if constexpr (Cell::kCellState) {
-    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
-            d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, user_scratchpad()};
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
+            d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c, user_scratchpad()};
   } else {
     return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.weights_layer, d.weights_iter, d.bias,
             d.dst_layer, d.dst_iter, user_scratchpad()};
@@ -122,7 +135,13 @@ typename Cell::Backward::primitive_desc backward_desc(const Shape &shape) {
   const Descs<Cell> d(shape);
   const auto hint = forward_desc<Cell>(shape, dnnl::prop_kind::forward_training);
   const auto backward = dnnl::prop_kind::backward;
-  if constexpr (Cell::kPeephole) {
+  if constexpr (Cell::kProjection) {
+    const memory::desc none;
+    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
+            d.weights_iter, none, d.projection, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c, d.src_layer,
+            d.src_iter, d.src_iter_c, d.weights_layer, d.weights_iter, none, d.projection, d.bias, d.dst_layer,
+            d.dst_iter, d.src_iter_c, hint, user_scratchpad()};
+  } else if constexpr (Cell::kPeephole) {
     return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
             d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, d.src_layer, d.src_iter,
             d.src_iter, d.weights_layer, d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter,
@@ -215,7 +234,16 @@ void on_worker(const std::function<void()> &work) {
 // Buffers that persist across calls, one per use, on the worker thread: a fresh allocation per call would be
 // returned to the system and page-faulted in again, zeroed, every call (megabytes: B32 T100 H128 fwd+bwd measured
 // 24 ms with fresh allocations, 13 ms with heap memory kept mapped).
-enum Slot { kScratchpad, kWeightsLayer, kWeightsIter, kDiffWeightsLayer, kDiffWeightsIter, kSlots };
+enum Slot {
+  kScratchpad,
+  kWeightsLayer,
+  kWeightsIter,
+  kWeightsProjection,
+  kDiffWeightsLayer,
+  kDiffWeightsIter,
+  kDiffWeightsProjection,
+  kSlots
+};
 
 memory pooled(const memory::desc &desc, Slot slot) {
   thread_local std::vector<uint8_t> buffers[kSlots];
@@ -239,10 +267,12 @@ struct Tensors {
   float *x, *h0, *c0, *w_ih, *w_hh, *w_peephole, *bias, *y, *h_last, *c_last;
   uint8_t *workspace;
   int64_t workspace_bytes;
+  float *w_projection = nullptr;  // W_hr of a projection LSTM
 };
 
 struct Gradients {
   float *dy, *dh_last, *dc_last, *dx, *dh0, *dc0, *dw_ih, *dw_hh, *dw_peephole, *dbias;
+  float *dw_projection = nullptr;
 };
 
 ffi::Error error(const char *where, const std::string &what) {
@@ -251,7 +281,8 @@ ffi::Error error(const char *where, const std::string &what) {
 
 template <typename Cell>
 std::unordered_map<int, memory> forward_args(const Descs<Cell> &d, const Tensors &t, const memory::desc &weights_layer,
-                                             const memory::desc &weights_iter, dnnl::stream &stream) {
+                                             const memory::desc &weights_iter, const memory::desc &projection,
+                                             dnnl::stream &stream) {
   auto plain = [](const memory::desc &desc, void *data) { return memory(desc, cpu_engine(), data); };
   std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC_LAYER, plain(d.src_layer, t.x)},
@@ -263,9 +294,13 @@ std::unordered_map<int, memory> forward_args(const Descs<Cell> &d, const Tensors
       {DNNL_ARG_DST_ITER, plain(d.dst_iter, t.h_last)},
   };
   if constexpr (Cell::kPeephole) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, plain(d.peephole, t.w_peephole)});
+  if constexpr (Cell::kProjection) {
+    args.insert({DNNL_ARG_WEIGHTS_PROJECTION,
+                 as_layout(d.user_projection, t.w_projection, projection, kWeightsProjection, stream)});
+  }
   if constexpr (Cell::kCellState) {
-    args.insert({DNNL_ARG_SRC_ITER_C, plain(d.src_iter, t.c0)});
-    args.insert({DNNL_ARG_DST_ITER_C, plain(d.dst_iter, t.c_last)});
+    args.insert({DNNL_ARG_SRC_ITER_C, plain(d.src_iter_c, t.c0)});
+    args.insert({DNNL_ARG_DST_ITER_C, plain(d.src_iter_c, t.c_last)});
   }
   return args;
 }
@@ -276,7 +311,8 @@ ffi::Error forward_here(const Shape &shape, bool training, const Tensors &t) {
     const auto &fwd = cached_forward<Cell>(shape, training);
     const Descs<Cell> d(shape);
     dnnl::stream stream(cpu_engine());
-    auto args = forward_args(d, t, fwd.desc.weights_layer_desc(), fwd.desc.weights_iter_desc(), stream);
+    auto args = forward_args(d, t, fwd.desc.weights_layer_desc(), fwd.desc.weights_iter_desc(),
+                             fwd.desc.weights_projection_desc(), stream);
     args.insert({DNNL_ARG_SCRATCHPAD, pooled(fwd.desc.scratchpad_desc(), kScratchpad)});
     if (training) {
       const auto desc = fwd.desc.workspace_desc();
@@ -309,7 +345,8 @@ ffi::Error backward_here(const Shape &shape, const Tensors &t, const Gradients &
     std::memset(d_weights_layer.get_data_handle(), 0, desc.diff_weights_layer_desc().get_size());
     std::memset(d_weights_iter.get_data_handle(), 0, desc.diff_weights_iter_desc().get_size());
     std::memset(g.dbias, 0, d.bias.get_size());
-    auto args = forward_args(d, t, desc.weights_layer_desc(), desc.weights_iter_desc(), stream);
+    auto args = forward_args(d, t, desc.weights_layer_desc(), desc.weights_iter_desc(),
+                             desc.weights_projection_desc(), stream);
     args.insert({DNNL_ARG_WORKSPACE, memory(desc.workspace_desc(), cpu_engine(), t.workspace)});
     args.insert({DNNL_ARG_DIFF_DST_LAYER, plain(d.dst_layer, g.dy)});
     args.insert({DNNL_ARG_DIFF_DST_ITER, plain(d.dst_iter, g.dh_last)});
@@ -323,11 +360,21 @@ ffi::Error backward_here(const Shape &shape, const Tensors &t, const Gradients &
       args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plain(d.peephole, g.dw_peephole)});
     }
     if constexpr (Cell::kCellState) {
-      args.insert({DNNL_ARG_DIFF_DST_ITER_C, plain(d.dst_iter, g.dc_last)});
-      args.insert({DNNL_ARG_DIFF_SRC_ITER_C, plain(d.src_iter, g.dc0)});
+      args.insert({DNNL_ARG_DIFF_DST_ITER_C, plain(d.src_iter_c, g.dc_last)});
+      args.insert({DNNL_ARG_DIFF_SRC_ITER_C, plain(d.src_iter_c, g.dc0)});
+    }
+    memory d_projection;
+    if constexpr (Cell::kProjection) {
+      d_projection = pooled(desc.diff_weights_projection_desc(), kDiffWeightsProjection);
+      std::memset(d_projection.get_data_handle(), 0, desc.diff_weights_projection_desc().get_size());
+      args.insert({DNNL_ARG_DIFF_WEIGHTS_PROJECTION, d_projection});
     }
     args.insert({DNNL_ARG_SCRATCHPAD, pooled(desc.scratchpad_desc(), kScratchpad)});
     bwd.primitive.execute(stream, args);
+    if constexpr (Cell::kProjection) {
+      memory user_dw_hr = plain(d.user_projection, g.dw_projection);
+      dnnl::reorder(d_projection, user_dw_hr).execute(stream, d_projection, user_dw_hr);
+    }
     memory user_dw_ih = plain(d.user_weights_layer, g.dw_ih);
     memory user_dw_hh = plain(d.user_weights_iter, g.dw_hh);
     dnnl::reorder(d_weights_layer, user_dw_ih).execute(stream, d_weights_layer, user_dw_ih);
@@ -363,7 +410,14 @@ using Workspace = ffi::ResultBuffer<ffi::U8>;
 Shape shape_of(In &x, In &w_hh, bool batch_first) {
   const auto dims = x.dimensions();
   const int64_t steps = batch_first ? dims[1] : dims[0], batch = batch_first ? dims[0] : dims[1];
-  return {steps, batch, dims[2], w_hh.dimensions()[1], batch_first};
+  return {steps, batch, dims[2], w_hh.dimensions()[1], w_hh.dimensions()[1], batch_first};
+}
+
+// A projection LSTM: H from W_hr [P, H], the recurrent size P from its rows.
+Shape projection_shape_of(In &x, In &w_hr, bool batch_first) {
+  const auto dims = x.dimensions();
+  const int64_t steps = batch_first ? dims[1] : dims[0], batch = batch_first ? dims[0] : dims[1];
+  return {steps, batch, dims[2], w_hr.dimensions()[1], w_hr.dimensions()[0], batch_first};
 }
 
 int64_t bytes(ffi::Buffer<ffi::U8> &b) { return static_cast<int64_t>(b.element_count()); }
@@ -420,6 +474,34 @@ ffi::Error peephole_backward(In x, In h0, In c0, In w_ih, In w_hh, In w_peephole
   return backward<PeepholeLstm>(shape_of(x, w_hh, false), t, g);
 }
 
+ffi::Error projection_forward(In x, In h0, In c0, In w_ih, In w_hh, In w_hr, In bias, Out y, Out h_last,
+                              Out c_last, Workspace ws) {
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
+            bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(), ws->typed_data(), bytes(ws),
+            w_hr.typed_data()};
+  return forward<ProjectionLstm>(true, projection_shape_of(x, w_hr, false), t);
+}
+
+ffi::Error projection_inference(In x, In h0, In c0, In w_ih, In w_hh, In w_hr, In bias, Out y, Out h_last,
+                                Out c_last, bool batch_first) {
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
+            bias.typed_data(), y->typed_data(), h_last->typed_data(), c_last->typed_data(), nullptr, 0,
+            w_hr.typed_data()};
+  return forward<ProjectionLstm>(false, projection_shape_of(x, w_hr, batch_first), t);
+}
+
+ffi::Error projection_backward(In x, In h0, In c0, In w_ih, In w_hh, In w_hr, In bias, In y, In h_last, In c_last,
+                               ffi::Buffer<ffi::U8> ws, In dy, In dh_last, In dc_last, Out dx, Out dh0, Out dc0,
+                               Out dw_ih, Out dw_hh, Out dw_hr, Out dbias) {
+  Tensors t{x.typed_data(), h0.typed_data(), c0.typed_data(), w_ih.typed_data(), w_hh.typed_data(), nullptr,
+            bias.typed_data(), y.typed_data(), h_last.typed_data(), c_last.typed_data(), ws.typed_data(), bytes(ws),
+            w_hr.typed_data()};
+  Gradients g{dy.typed_data(),  dh_last.typed_data(), dc_last.typed_data(), dx->typed_data(),
+              dh0->typed_data(), dc0->typed_data(),    dw_ih->typed_data(),  dw_hh->typed_data(),
+              nullptr,           dbias->typed_data(),  dw_hr->typed_data()};
+  return backward<ProjectionLstm>(projection_shape_of(x, w_hr, false), t, g);
+}
+
 ffi::Error gru_forward(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, Workspace ws) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, ws->typed_data(), bytes(ws)};
@@ -442,10 +524,10 @@ ffi::Error gru_backward(In x, In h0, In w_ih, In w_hh, In bias, In y, In h_last,
 }
 
 template <typename Cell>
-int64_t workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
+int64_t workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden, int64_t recurrent) {
   try {
     return static_cast<int64_t>(
-        cached_forward<Cell>({steps, batch, input, hidden, false}, true).desc.workspace_desc().get_size());
+        cached_forward<Cell>({steps, batch, input, hidden, recurrent, false}, true).desc.workspace_desc().get_size());
   } catch (const dnnl::error &) {
     return -1;
   }
@@ -478,6 +560,17 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_peephole_lstm_backward, peephole_b
                                   .Arg<ffi::Buffer<ffi::U8>>()              // workspace
                                   .ARG.ARG.ARG                              // dy, dh_T, dc_T
                                   .RET.RET.RET.RET.RET.RET.RET);  // dx, dh0, dc0, dw_ih, dw_hh, dw_peephole, dbias
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_projection_lstm_forward, projection_forward,
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_projection_lstm_inference, projection_inference,
+                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.ARG.ARG.RET.RET.RET
+                                  .Attr<bool>("batch_first"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_projection_lstm_backward, projection_backward,
+                              ffi::Ffi::Bind()
+                                  .ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG.ARG  // x .. w_hr, bias, y, h_T, c_T
+                                  .Arg<ffi::Buffer<ffi::U8>>()              // workspace
+                                  .ARG.ARG.ARG                              // dy, dh_T, dc_T
+                                  .RET.RET.RET.RET.RET.RET.RET);  // dx, dh0, dc0, dw_ih, dw_hh, dw_hr, dbias
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_forward, gru_forward,
                               ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_inference, gru_inference,
@@ -491,14 +584,19 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_backward, gru_backward,
                                   .RET.RET.RET.RET.RET);        // dx, dh0, dw_ih, dw_hh, dbias
 
 extern "C" int64_t recurrax_onednn_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
-  return workspace_bytes<Lstm>(steps, batch, input, hidden);
+  return workspace_bytes<Lstm>(steps, batch, input, hidden, hidden);
 }
 
 extern "C" int64_t recurrax_onednn_peephole_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input,
                                                                  int64_t hidden) {
-  return workspace_bytes<PeepholeLstm>(steps, batch, input, hidden);
+  return workspace_bytes<PeepholeLstm>(steps, batch, input, hidden, hidden);
 }
 
 extern "C" int64_t recurrax_onednn_gru_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
-  return workspace_bytes<Gru>(steps, batch, input, hidden);
+  return workspace_bytes<Gru>(steps, batch, input, hidden, hidden);
+}
+
+extern "C" int64_t recurrax_onednn_projection_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input,
+                                                                   int64_t hidden, int64_t projection) {
+  return workspace_bytes<ProjectionLstm>(steps, batch, input, hidden, projection);
 }

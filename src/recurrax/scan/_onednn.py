@@ -1,21 +1,23 @@
-"""`onednn_lstm`, `onednn_peephole_layer`, `onednn_gru_layer`: LSTM, peephole LSTM and GRU layers on oneDNN's
-primitives (the LSTM's is torch ``nn.LSTM``'s CPU kernel; torch's CPU GRU does not use oneDNN), on CPU.
+"""`onednn_lstm`, `onednn_peephole_layer`, `onednn_projection_layer`, `onednn_gru_layer`: LSTM, peephole LSTM,
+LSTMP and GRU layers on oneDNN's primitives (the LSTM's is torch ``nn.LSTM``'s CPU kernel; torch's CPU GRU and
+LSTMP do not use oneDNN), on CPU.
 
 `onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
 ``i, f, g, o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departure from the plain
 LSTM is diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which
-autodiff leaves without gradient); `onednn_gru_layer` runs a PyTorch-form `recurrax.cells.GRUCell` (oneDNN's
-``lbr_gru``: gates reordered from r, z, n to oneDNN's u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by
-ordinary JAX ops that autodiff maps back). Each runs three XLA FFI custom calls of `recurrax.native`:
-inference (oneDNN's brgemm kernel) when the layer is not differentiated, and, under `jax.grad`, a training
-forward that writes oneDNN's workspace and the backward primitive that reads it (``dX``, ``dh0`` (``dc0``),
-``dW_ih``, ``dW_hh``, ``db``). Each takes ``batch_first``: forward layers of `recurrax.scan.RNN` pass their
-batch-major ``xs [B, T, D]``, which oneDNN's inference reads in place (3-12% faster than transposing it), while
-the training kernels, slower on that layout, get it transposed. `fused_lstm` and `recurrax.scan.RNN` dispatch
-here when `onednn_applies` (CPU backend, float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero
-sizes, the library built) and `vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules
-(`recurrax.serve`) are traced with `vendor_kernels(False)`, so an artifact never calls a library that the
-serving machine may not have.
+autodiff leaves without gradient); `onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for
+the recurrent projection of LSTMP (``proj_size``: oneDNN's ``weights_projection``); `onednn_gru_layer` runs a
+PyTorch-form `recurrax.cells.GRUCell` (oneDNN's ``lbr_gru``: gates reordered from r, z, n to oneDNN's
+u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by ordinary JAX ops that autodiff maps back). Each runs three
+XLA FFI custom calls of `recurrax.native`: inference (oneDNN's brgemm kernel) when the layer is not
+differentiated, and, under `jax.grad`, a training forward that writes oneDNN's workspace and the backward
+primitive that reads it (``dX``, ``dh0`` (``dc0``), ``dW_ih``, ``dW_hh`` (``dW_hr``), ``db``). Each takes
+``batch_first``: forward layers of `recurrax.scan.RNN` pass their batch-major ``xs [B, T, D]``, which oneDNN's
+inference reads in place (3-12% faster than transposing it), while the training kernels, slower on that layout,
+get it transposed. `fused_lstm` and `recurrax.scan.RNN` dispatch here when `onednn_applies` (CPU backend,
+float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero sizes, the library built) and
+`vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with
+`vendor_kernels(False)`, so an artifact never calls a library that the serving machine may not have.
 """
 
 from __future__ import annotations
@@ -221,3 +223,57 @@ def onednn_peephole_layer(
     peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
     bias = jnp.zeros((4 * cell.hidden_size,), xs.dtype) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
     return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, bias, xs, *carry, batch_first)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def onednn_projection_lstm(weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, batch_first=False):
+    """LSTMP (Sak et al. 2014; torch's ``proj_size``) on oneDNN's projection LSTM: `onednn_lstm` with
+    ``h_t = W_hr (o_t * tanh(c_t))``; ``weight_hh [4H, P]``, ``weight_hr [P, H]``, ``h0 [B, P]``, ``c0 [B, H]``;
+    returns ``ys`` ``[T, B, P]`` (``[B, T, P]`` with ``batch_first``), ``(h_T [B, P], c_T [B, H])``."""
+    ys, h, c = _call("recurrax_onednn_projection_lstm_inference",
+                     (_outputs(xs, h0.shape[1]), _f32(h0.shape), _f32(c0.shape)), xs, h0, c0, weight_ih, weight_hh,
+                     weight_hr, bias, batch_first=bool(batch_first))  # fmt: skip
+    return ys, (h, c)
+
+
+def _projection_workspace(xs: Array, weight_hr: Array) -> jax.ShapeDtypeStruct:
+    steps, batch, input_size = xs.shape
+    projection, hidden = weight_hr.shape
+    size = load_onednn().recurrax_onednn_projection_lstm_workspace_bytes(steps, batch, input_size, hidden, projection)
+    if size < 0:
+        raise RuntimeError(f"oneDNN has no projection LSTM for T={steps} B={batch} D={input_size} H={hidden} "
+                           f"P={projection}")  # fmt: skip
+    return jax.ShapeDtypeStruct((size,), jnp.uint8)
+
+
+def _projection_forward(weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, batch_first):
+    xs = _time_major(xs, batch_first)
+    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _f32(c0.shape), _projection_workspace(xs, weight_hr))
+    ys, h, c, workspace = _call(
+        "recurrax_onednn_projection_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, weight_hr, bias
+    )
+    residuals = (weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, ys, h, c, workspace)
+    return (_time_major(ys, batch_first), (h, c)), residuals
+
+
+def _projection_backward(batch_first, residuals, cotangents):
+    weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, ys, h, c, workspace = residuals
+    dys, (dh, dc) = cotangents
+    shapes = (xs, h0, c0, weight_ih, weight_hh, weight_hr, bias)
+    dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_weight_hr, d_bias = _call(
+        "recurrax_onednn_projection_lstm_backward", tuple(_f32(a.shape) for a in shapes), xs, h0, c0, weight_ih,
+        weight_hh, weight_hr, bias, ys, h, c, workspace, _time_major(dys, batch_first), dh, dc,
+    )  # fmt: skip
+    return d_weight_ih, d_weight_hh, d_weight_hr, d_bias, _time_major(dxs, batch_first), dh0, dc0
+
+
+onednn_projection_lstm.defvjp(_projection_forward, _projection_backward)
+
+
+def onednn_projection_layer(
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+) -> tuple[Array, tuple[Array, Array]]:
+    """An LSTMP `recurrax.cells.LSTMCell` (the plain LSTM with ``proj_size > 0``) over ``xs`` on
+    `onednn_projection_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
+    bias = jnp.zeros((4 * cell.hidden_size,), xs.dtype) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+    return onednn_projection_lstm(cell.weight_ih, cell.weight_hh, cell.weight_hr, bias, xs, *carry, batch_first)

@@ -15,7 +15,7 @@ from ..cells._lstm import LSTMCell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._onednn import onednn_applies, onednn_gru_layer, onednn_lstm, onednn_peephole_layer
+from ._onednn import onednn_applies, onednn_gru_layer, onednn_lstm, onednn_peephole_layer, onednn_projection_layer
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -58,10 +58,11 @@ class RNN(eqx.Module):
     LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
     instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
     kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
-    plain-LSTM, peephole-LSTM and PyTorch-form GRU layers without lengths run oneDNN's LSTM (torch
-    ``nn.LSTM``'s CPU kernel), peephole LSTM and ``lbr_gru`` primitives through `recurrax.scan._onednn` where
-    `recurrax.native` built them (forward layers hand oneDNN the batch-major input and take its output in that
-    layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on the XLA kernels.
+    plain-LSTM, peephole-LSTM and PyTorch-form GRU layers without lengths (and forward LSTMP layers) run oneDNN's
+    LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, ``lbr_gru`` (and projection LSTM) primitives through
+    `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
+    and take its output in that layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on
+    the XLA kernels.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -121,6 +122,11 @@ class RNN(eqx.Module):
             carry = self.cell.init_carry(batch, xs.dtype)
         if self._runs_fused(key):
             return self._fused_call(xs, lengths, carry, reverse)
+        forward_only = lengths is None and not reverse and self._unregularised(key)
+        if self.fused and forward_only and is_projection_lstm(self.cell):
+            out = self._onednn_layer(xs, carry, batch_first=True)  # LSTMP: oneDNN's projection LSTM, else the scan
+            if out is not None:
+                return out
         mask_key, zone_key = (None, None) if key is None else jax.random.split(key)
 
         xp = self.cell.project_input(jnp.swapaxes(xs, 0, 1))  # [T, B, G]: one matmul for all steps
@@ -150,14 +156,13 @@ class RNN(eqx.Module):
 
     def _runs_fused(self, key: Array | None) -> bool:
         """A fused kernel applies: a plain LSTM or a fusable cell, and no active regularisation of the
-        recurrence (zoneout without a key is not the identity but its expectation, so only ``zoneout == 0``
-        qualifies)."""
-        return (
-            self.fused
-            and (is_plain_lstm(self.cell) or is_fusable(self.cell))
-            and self.zoneout == 0.0
-            and (self.recurrent_dropout == 0.0 or key is None)
-        )
+        recurrence (`_unregularised`)."""
+        return self.fused and (is_plain_lstm(self.cell) or is_fusable(self.cell)) and self._unregularised(key)
+
+    def _unregularised(self, key: Array | None) -> bool:
+        """No active regularisation of the recurrence (zoneout without a key is not the identity but its
+        expectation, so only ``zoneout == 0`` qualifies)."""
+        return self.zoneout == 0.0 and (self.recurrent_dropout == 0.0 or key is None)
 
     def _fused_call(self, xs: Array, lengths: Array | None, carry: Any, reverse: bool) -> tuple[Array, Any]:
         cell = self.cell
@@ -184,23 +189,32 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
-        """oneDNN's layer for a plain LSTM, a peephole LSTM or a PyTorch-form GRU over ``xs`` ``[T, B, D]`` or,
+        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a PyTorch-form GRU over ``xs`` ``[T, B, D]`` or,
         with ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around
         the call; ``ys`` comes in the layout of ``xs``), or None where oneDNN does not apply (`onednn_applies`:
         other cells, dtypes, bfloat16 matmuls, a backend other than CPU)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
-        if not (plain or is_torch_gru(cell) or is_peephole_lstm(cell)):
+        if not (plain or is_torch_gru(cell) or is_peephole_lstm(cell) or is_projection_lstm(cell)):
             return None
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
         if not onednn_applies(arrays, None, self.matmul_dtype if plain else None):
             return None
         if is_torch_gru(cell):
             return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru: the PyTorch form
+        if is_projection_lstm(cell):
+            return onednn_projection_layer(cell, xs, carry, batch_first)
         if not plain:
             return onednn_peephole_layer(cell, xs, carry, batch_first)
         bias = jnp.zeros_like(cell.weight_hh[:, 0]) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
         return onednn_lstm(cell.weight_ih, cell.weight_hh, bias, xs, *carry, batch_first)
+
+
+def is_projection_lstm(cell: Any) -> bool:
+    """An `LSTMCell` that is the plain LSTM but for the recurrent projection of LSTMP: oneDNN's projection LSTM."""
+    gates = cell.input_gate and cell.forget_gate and cell.output_gate if type(cell) is LSTMCell else False
+    plain = gates and cell.input_activation and cell.output_activation and not cell.coupled
+    return bool(plain and cell.proj_size > 0 and not cell.peepholes and not cell.full_gate_recurrence)
 
 
 def is_peephole_lstm(cell: Any) -> bool:
