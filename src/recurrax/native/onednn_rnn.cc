@@ -79,7 +79,7 @@ struct Gru {
 
 template <typename Cell>
 struct Descs {
-  memory::desc src_layer, src_iter, src_iter_c, weights_layer, weights_iter, peephole, projection, bias, dst_layer,
+  memory::desc src_layer, src_iter, iter_c, weights_layer, weights_iter, peephole, projection, bias, dst_layer,
       dst_iter;
   memory::desc user_weights_layer, user_weights_iter, user_projection;
   explicit Descs(const Shape &shape) {
@@ -89,7 +89,7 @@ struct Descs {
     const auto layer = batch_first ? tag::ntc : tag::tnc;  // oneDNN reads and writes either: no transposes
     src_layer = memory::desc({t, n, i}, f32, layer);
     src_iter = memory::desc({1, 1, n, r}, f32, tag::ldnc);
-    src_iter_c = memory::desc({1, 1, n, h}, f32, tag::ldnc);
+    iter_c = memory::desc({1, 1, n, h}, f32, tag::ldnc);  // c_0 and c_T (H wide also under a projection)
     weights_layer = memory::desc({1, 1, i, Cell::kGates, h}, f32, tag::any);
     weights_iter = memory::desc({1, 1, r, Cell::kGates, h}, f32, tag::any);
     user_weights_layer = memory::desc({1, 1, i, Cell::kGates, h}, f32, tag::ldgoi);
@@ -115,15 +115,15 @@ template <typename Cell>
 typename Cell::Forward::primitive_desc forward_desc(const Shape &shape, dnnl::prop_kind kind) {
   const Descs<Cell> d(shape);
   if constexpr (Cell::kProjection) {
-    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
-            d.weights_iter, memory::desc(), d.projection, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c,
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.iter_c, d.weights_layer,
+            d.weights_iter, memory::desc(), d.projection, d.bias, d.dst_layer, d.dst_iter, d.iter_c,
             user_scratchpad()};
   } else if constexpr (Cell::kPeephole) {
-    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
-            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c, user_scratchpad()};
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.iter_c, d.weights_layer,
+            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.iter_c, user_scratchpad()};
   } else if constexpr (Cell::kCellState) {
-    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
-            d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c, user_scratchpad()};
+    return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.iter_c, d.weights_layer,
+            d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.iter_c, user_scratchpad()};
   } else {
     return {cpu_engine(), kind, kLeftToRight, d.src_layer, d.src_iter, d.weights_layer, d.weights_iter, d.bias,
             d.dst_layer, d.dst_iter, user_scratchpad()};
@@ -137,19 +137,19 @@ typename Cell::Backward::primitive_desc backward_desc(const Shape &shape) {
   const auto backward = dnnl::prop_kind::backward;
   if constexpr (Cell::kProjection) {
     const memory::desc none;
-    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter_c, d.weights_layer,
-            d.weights_iter, none, d.projection, d.bias, d.dst_layer, d.dst_iter, d.src_iter_c, d.src_layer,
-            d.src_iter, d.src_iter_c, d.weights_layer, d.weights_iter, none, d.projection, d.bias, d.dst_layer,
-            d.dst_iter, d.src_iter_c, hint, user_scratchpad()};
+    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.iter_c, d.weights_layer,
+            d.weights_iter, none, d.projection, d.bias, d.dst_layer, d.dst_iter, d.iter_c, d.src_layer,
+            d.src_iter, d.iter_c, d.weights_layer, d.weights_iter, none, d.projection, d.bias, d.dst_layer,
+            d.dst_iter, d.iter_c, hint, user_scratchpad()};
   } else if constexpr (Cell::kPeephole) {
-    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
-            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, d.src_layer, d.src_iter,
-            d.src_iter, d.weights_layer, d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.dst_iter,
+    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.iter_c, d.weights_layer,
+            d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.iter_c, d.src_layer, d.src_iter,
+            d.iter_c, d.weights_layer, d.weights_iter, d.peephole, d.bias, d.dst_layer, d.dst_iter, d.iter_c,
             hint, user_scratchpad()};
   } else if constexpr (Cell::kCellState) {
-    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.src_iter, d.weights_layer,
-            d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, d.src_layer, d.src_iter, d.src_iter,
-            d.weights_layer, d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.dst_iter, hint, user_scratchpad()};
+    return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.iter_c, d.weights_layer,
+            d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.iter_c, d.src_layer, d.src_iter, d.iter_c,
+            d.weights_layer, d.weights_iter, d.bias, d.dst_layer, d.dst_iter, d.iter_c, hint, user_scratchpad()};
   } else {
     return {cpu_engine(), backward, kLeftToRight, d.src_layer, d.src_iter, d.weights_layer, d.weights_iter, d.bias,
             d.dst_layer, d.dst_iter, d.src_layer, d.src_iter, d.weights_layer, d.weights_iter, d.bias, d.dst_layer,
@@ -299,8 +299,8 @@ std::unordered_map<int, memory> forward_args(const Descs<Cell> &d, const Tensors
                  as_layout(d.user_projection, t.w_projection, projection, kWeightsProjection, stream)});
   }
   if constexpr (Cell::kCellState) {
-    args.insert({DNNL_ARG_SRC_ITER_C, plain(d.src_iter_c, t.c0)});
-    args.insert({DNNL_ARG_DST_ITER_C, plain(d.src_iter_c, t.c_last)});
+    args.insert({DNNL_ARG_SRC_ITER_C, plain(d.iter_c, t.c0)});
+    args.insert({DNNL_ARG_DST_ITER_C, plain(d.iter_c, t.c_last)});
   }
   return args;
 }
@@ -360,8 +360,8 @@ ffi::Error backward_here(const Shape &shape, const Tensors &t, const Gradients &
       args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plain(d.peephole, g.dw_peephole)});
     }
     if constexpr (Cell::kCellState) {
-      args.insert({DNNL_ARG_DIFF_DST_ITER_C, plain(d.src_iter_c, g.dc_last)});
-      args.insert({DNNL_ARG_DIFF_SRC_ITER_C, plain(d.src_iter_c, g.dc0)});
+      args.insert({DNNL_ARG_DIFF_DST_ITER_C, plain(d.iter_c, g.dc_last)});
+      args.insert({DNNL_ARG_DIFF_SRC_ITER_C, plain(d.iter_c, g.dc0)});
     }
     memory d_projection;
     if constexpr (Cell::kProjection) {
