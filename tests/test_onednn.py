@@ -138,14 +138,34 @@ def test_a_failed_build_says_why_and_the_xla_kernel_runs(tmp_path):
     assert "no-compiler" in done.stdout and not list(tmp_path.glob("native/*.so"))
 
 
-def _gru_stack(key, bias=True, cho=False):
+def _noisy_stack(key, cell: str, hidden: int = 6, **options):
+    """A 2-layer `RNNStack` of ``cell`` on 5 inputs whose weights (biases included) are perturbed off their init."""
     import equinox as eqx
 
     from recurrax.models import RNNStack
 
-    stack = RNNStack(5, 6, 2, key=key, cell="gru", bias=bias, cho=cho)
+    stack = RNNStack(5, hidden, 2, key=key, cell=cell, **options)
     noise = lambda a: a + 0.3 * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
     return jax.tree.map(noise, stack, is_leaf=eqx.is_inexact_array)
+
+
+def _gru_stack(key, bias=True, cho=False):
+    return _noisy_stack(key, "gru", bias=bias, cho=cho)
+
+
+def _assert_equals_the_xla_kernels(stack, xs, target: str) -> None:
+    """The stack's outputs, states and every gradient with the vendor kernels (``target`` in its program) equal
+    those under ``vendor_kernels(False)``."""
+    import equinox as eqx
+
+    loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
+    assert target in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
+    run = eqx.filter_jit(lambda m: (m(xs), eqx.filter_grad(loss)(m)))  # traced once per kernel choice
+    ours = run(stack)
+    with vendor_kernels(False):
+        ref = run(stack)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
 @needs_kernel
@@ -179,22 +199,8 @@ def test_gru_dispatch_leaves_the_cho_form_and_lengths_to_the_xla_kernels(key):
 @pytest.mark.parametrize("peepholes", [("i", "f", "o"), ("f",), ("i", "o")])
 def test_peephole_lstm_outputs_and_every_gradient_equal_the_xla_kernel(key, peepholes):
     """Any subset of peepholes: oneDNN takes all three rows, the absent ones zeros without gradient."""
-    import equinox as eqx
-
-    from recurrax.models import RNNStack
-
-    stack = RNNStack(5, 6, 2, key=key, cell="lstm", peepholes=peepholes)
-    noise = lambda a: a + 0.3 * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
-    stack = jax.tree.map(noise, stack, is_leaf=eqx.is_inexact_array)
-    xs = jax.random.normal(key, (3, 9, 5))
-    loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
-    assert "recurrax_onednn_peephole_lstm" in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
-    run = eqx.filter_jit(lambda m: (m(xs), eqx.filter_grad(loss)(m)))  # traced once per kernel choice
-    ours = run(stack)
-    with vendor_kernels(False):
-        ref = run(stack)
-    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
-        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+    stack = _noisy_stack(key, "lstm", peepholes=peepholes)
+    _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (3, 9, 5)), "recurrax_onednn_peephole_lstm")
 
 
 @needs_kernel
@@ -203,21 +209,13 @@ def test_lstm_stacks_batch_major_and_bidirectional_equal_the_xla_kernel(key):
     a bidirectional stack runs it time-major. Outputs, states and every gradient equal the XLA kernels."""
     import equinox as eqx
 
-    from recurrax.models import RNNStack
-
     xs = jax.random.normal(key, (3, 9, 5))
     for bidirectional in (False, True):
-        stack = RNNStack(5, 6, 2, key=key, cell="lstm", bidirectional=bidirectional)
-        loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
+        stack = _noisy_stack(key, "lstm", bidirectional=bidirectional)
         forward = eqx.filter_jit(lambda m: m(xs)[0]).lower(stack).as_text()
         assert "recurrax_onednn_lstm_inference" in forward
         assert bidirectional or "transpose" not in forward
-        run = eqx.filter_jit(lambda m: (m(xs), eqx.filter_grad(loss)(m)))
-        ours = run(stack)
-        with vendor_kernels(False):
-            ref = run(stack)
-        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
-            np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+        _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_lstm_forward")
 
 
 @needs_kernel
@@ -226,19 +224,8 @@ def test_lstmp_outputs_and_every_gradient_equal_the_xla_scan(key):
     the reverse direction or with ``vendor_kernels(False)`` the generic scan, whose numbers it must equal."""
     import equinox as eqx
 
-    from recurrax.models import RNNStack
-
-    stack = RNNStack(5, 8, 2, key=key, cell="lstm", proj_size=3)
-    noise = lambda a: a + 0.3 * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
-    stack = jax.tree.map(noise, stack, is_leaf=eqx.is_inexact_array)
+    stack = _noisy_stack(key, "lstm", hidden=8, proj_size=3)
     xs = jax.random.normal(key, (3, 9, 5))
-    loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
-    target = "recurrax_onednn_projection_lstm"
-    assert target in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
-    assert target not in eqx.filter_jit(lambda m: m(xs, jnp.array([9, 4, 2]))[0]).lower(stack).as_text()
-    run = eqx.filter_jit(lambda m: (m(xs), eqx.filter_grad(loss)(m)))
-    ours = run(stack)
-    with vendor_kernels(False):
-        ref = run(stack)
-    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
-        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+    lengths = jnp.array([9, 4, 2])
+    assert "onednn" not in eqx.filter_jit(lambda m: m(xs, lengths)[0]).lower(stack).as_text()
+    _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_projection_lstm")
