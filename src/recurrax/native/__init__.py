@@ -129,6 +129,6 @@ def load_onednn() -> ctypes.CDLL | None:
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)), platform="cpu")
     for cell in CELLS:
         sizes = getattr(library, f"recurrax_onednn_{cell}_workspace_bytes")
-        sizes.restype, sizes.argtypes = ctypes.c_int64, [ctypes.c_int64] * (5 if cell == "projection_lstm" else 4)
+        sizes.restype, sizes.argtypes = ctypes.c_int64, [ctypes.c_int64] * 5
     _reason.clear()
     return library

@@ -1,6 +1,7 @@
 // oneDNN's LSTM and GRU primitives (the LSTM is torch nn.LSTM's CPU kernel) as XLA FFI custom calls.
 //
-// One layer, one direction, float32, time-major. The weights arrive in oneDNN's `ldgoi` layout for dims
+// One layer, one direction, float32, time-major (the inference calls also batch-major: attribute
+// `batch_first`, x [N, T, I] and y [N, T, H]). The weights arrive in oneDNN's `ldgoi` layout for dims
 // {1, 1, I, G, H} (PyTorch's [G*H, I]) and each call reorders them into the layout the primitive chose.
 //
 //   LSTM (G = 4, gates i, f, g, o: PyTorch's order), bias [4H] = bias_ih + bias_hh:
@@ -13,6 +14,9 @@
 //   Peephole LSTM: recurrax_onednn_peephole_lstm_{forward,inference,backward}, the LSTM's with w_peephole [3, H]
 //   (rows i, f, o; after w_hh) among the inputs and dw_peephole (after dw_hh) among the backward's outputs.
 //
+//   LSTMP: recurrax_onednn_projection_lstm_{forward,inference,backward}, the peephole LSTM's argument lists with
+//   w_hr [P, H] (h_t = W_hr (o_t * tanh(c_t))) in place of w_peephole; w_hh is [4H, P], h0, h_T [N, P], y [T, N, P].
+//
 //   GRU, oneDNN's `lbr_gru` (PyTorch's form: the reset gate multiplies W_hn h + b_hn), G = 3 in oneDNN's order
 //   u (update, PyTorch's z), r, o (candidate, PyTorch's n), bias [4H] = (b_u, b_r, b_o from x, b_o from h):
 //   recurrax_onednn_gru_forward    x, h0, w_ih [3H, I], w_hh [3H, H], bias [4H] -> y, h_T, workspace
@@ -22,7 +26,7 @@
 //
 // Primitive descriptors and primitives are cached per shape. Every primitive runs on one worker thread (see
 // `on_worker`), with the scratchpad (user mode) and the re-laid weights in buffers kept across calls (see
-// `pooled`). `recurrax_onednn_{lstm,gru}_workspace_bytes` (plain C, for ctypes) give the workspace size.
+// `pooled`). `recurrax_onednn_{cell}_workspace_bytes` (plain C, for ctypes) give the workspace size.
 
 #include <condition_variable>
 #include <cstdint>
@@ -583,20 +587,14 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_backward, gru_backward,
                                   .ARG.ARG                      // dy, dh_T
                                   .RET.RET.RET.RET.RET);        // dx, dh0, dw_ih, dw_hh, dbias
 
-extern "C" int64_t recurrax_onednn_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
-  return workspace_bytes<Lstm>(steps, batch, input, hidden, hidden);
-}
+// The workspace size of `cell`'s training forward; `recurrent` is the projection size P of LSTMP, else `hidden`.
+#define WORKSPACE_BYTES(name, Cell)                                                                              \
+  extern "C" int64_t recurrax_onednn_##name##_workspace_bytes(int64_t steps, int64_t batch, int64_t input,      \
+                                                                int64_t hidden, int64_t recurrent) {            \
+    return workspace_bytes<Cell>(steps, batch, input, hidden, recurrent);                                        \
+  }
 
-extern "C" int64_t recurrax_onednn_peephole_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input,
-                                                                 int64_t hidden) {
-  return workspace_bytes<PeepholeLstm>(steps, batch, input, hidden, hidden);
-}
-
-extern "C" int64_t recurrax_onednn_gru_workspace_bytes(int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
-  return workspace_bytes<Gru>(steps, batch, input, hidden, hidden);
-}
-
-extern "C" int64_t recurrax_onednn_projection_lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t input,
-                                                                   int64_t hidden, int64_t projection) {
-  return workspace_bytes<ProjectionLstm>(steps, batch, input, hidden, projection);
-}
+WORKSPACE_BYTES(lstm, Lstm)
+WORKSPACE_BYTES(peephole_lstm, PeepholeLstm)
+WORKSPACE_BYTES(projection_lstm, ProjectionLstm)
+WORKSPACE_BYTES(gru, Gru)

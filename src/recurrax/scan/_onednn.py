@@ -76,14 +76,15 @@ def _time_major(a: Array, batch_first: bool) -> Array:
     return jnp.swapaxes(a, 0, 1) if batch_first else a
 
 
-def _workspace(cell: str, xs: Array, weight_hh: Array) -> jax.ShapeDtypeStruct:
-    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, gru) writes for
-    time-major ``xs [T, B, D]``."""
+def _workspace(cell: str, xs: Array, hidden: int, recurrent: int) -> jax.ShapeDtypeStruct:
+    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, projection_lstm, gru)
+    writes for time-major ``xs [T, B, D]``; ``recurrent`` is the width of ``h`` (LSTMP's ``P``, else ``hidden``)."""
     steps, batch, input_size = xs.shape
-    hidden = weight_hh.shape[1]
-    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden)
+    size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden,
+                                                                              recurrent)  # fmt: skip
     if size < 0:
-        raise RuntimeError(f"oneDNN has no {cell} layer for T={steps} B={batch} D={input_size} H={hidden}")
+        raise RuntimeError(f"oneDNN has no {cell} layer for T={steps} B={batch} D={input_size} H={hidden} "
+                           f"R={recurrent}")  # fmt: skip
     return jax.ShapeDtypeStruct((size,), jnp.uint8)
 
 
@@ -108,7 +109,7 @@ def onednn_lstm(
 def _forward(weight_ih, weight_hh, bias, xs, h0, c0, batch_first):
     xs = _time_major(xs, batch_first)
     state = _f32(h0.shape)
-    results = (_outputs(xs, state.shape[1]), state, state, _workspace("lstm", xs, weight_hh))
+    results = (_outputs(xs, state.shape[1]), state, state, _workspace("lstm", xs, h0.shape[1], h0.shape[1]))
     ys, h, c, workspace = _call("recurrax_onednn_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, bias)
     residuals = (weight_ih, weight_hh, bias, xs, h0, c0, ys, h, c, workspace)
     return (_time_major(ys, batch_first), (h, c)), residuals
@@ -143,7 +144,7 @@ def onednn_gru(
 
 def _gru_forward(weight_ih, weight_hh, bias, xs, h0, batch_first):
     xs = _time_major(xs, batch_first)
-    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace("gru", xs, weight_hh))
+    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace("gru", xs, h0.shape[1], h0.shape[1]))
     ys, h, workspace = _call("recurrax_onednn_gru_forward", results, xs, h0, weight_ih, weight_hh, bias)
     return (_time_major(ys, batch_first), h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
 
@@ -177,39 +178,59 @@ def onednn_gru_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False)
     return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0, batch_first)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
-def onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first=False):
+def _lstm_with_weight(cell: str, doc: str) -> Any:
+    """The custom-VJP layer of oneDNN's LSTM with one more weight ``extra`` after ``weight_hh`` (``cell``:
+    ``peephole_lstm``, ``[3, H]``; ``projection_lstm``, ``W_hr [P, H]``): arguments ``(weight_ih, weight_hh,
+    extra, bias, xs, h0, c0, batch_first=False)``, the contract of `onednn_lstm` otherwise (``h`` is ``P`` wide
+    under a projection, ``c`` always ``H``)."""
+
+    def layer(weight_ih, weight_hh, extra, bias, xs, h0, c0, batch_first=False):
+        ys, h, c = _call(f"recurrax_onednn_{cell}_inference", (_outputs(xs, h0.shape[1]), _f32(h0.shape),
+                         _f32(c0.shape)), xs, h0, c0, weight_ih, weight_hh, extra, bias,
+                         batch_first=bool(batch_first))  # fmt: skip
+        return ys, (h, c)
+
+    def forward(weight_ih, weight_hh, extra, bias, xs, h0, c0, batch_first):
+        xs = _time_major(xs, batch_first)
+        workspace = _workspace(cell, xs, c0.shape[1], h0.shape[1])
+        results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _f32(c0.shape), workspace)
+        ys, h, c, workspace = _call(f"recurrax_onednn_{cell}_forward", results, xs, h0, c0, weight_ih, weight_hh,
+                                    extra, bias)  # fmt: skip
+        residuals = (weight_ih, weight_hh, extra, bias, xs, h0, c0, ys, h, c, workspace)
+        return (_time_major(ys, batch_first), (h, c)), residuals
+
+    def backward(batch_first, residuals, cotangents):
+        weight_ih, weight_hh, extra, bias, xs, h0, c0, ys, h, c, workspace = residuals
+        dys, (dh, dc) = cotangents
+        shapes = tuple(_f32(a.shape) for a in (xs, h0, c0, weight_ih, weight_hh, extra, bias))
+        dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_extra, d_bias = _call(
+            f"recurrax_onednn_{cell}_backward", shapes, xs, h0, c0, weight_ih, weight_hh, extra, bias, ys, h, c,
+            workspace, _time_major(dys, batch_first), dh, dc,
+        )  # fmt: skip
+        return d_weight_ih, d_weight_hh, d_extra, d_bias, _time_major(dxs, batch_first), dh0, dc0
+
+    layer.__doc__ = doc
+    layer = jax.custom_vjp(layer, nondiff_argnums=(7,))
+    layer.defvjp(forward, backward)
+    return layer
+
+
+onednn_peephole_lstm = _lstm_with_weight(
+    "peephole_lstm",
     """`onednn_lstm` with diagonal peepholes ``peephole [3, H]`` (rows i, f, o; i and f read ``c_{t-1}``, o reads
-    ``c_t``)."""
-    state = _f32(h0.shape)
-    ys, h, c = _call("recurrax_onednn_peephole_lstm_inference", (_outputs(xs, state.shape[1]), state, state),
-                     xs, h0, c0, weight_ih, weight_hh, peephole, bias, batch_first=bool(batch_first))  # fmt: skip
-    return ys, (h, c)
+    ``c_t``): ``(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first=False)``.""",
+)
+onednn_projection_lstm = _lstm_with_weight(
+    "projection_lstm",
+    """LSTMP (Sak et al. 2014; torch's ``proj_size``) on oneDNN's projection LSTM: `onednn_lstm` with
+    ``h_t = W_hr (o_t * tanh(c_t))``; ``(weight_ih, weight_hh [4H, P], weight_hr [P, H], bias, xs, h0 [B, P],
+    c0 [B, H], batch_first=False)`` -> ``ys [T, B, P]`` (``[B, T, P]`` with ``batch_first``), ``(h_T, c_T)``.""",
+)
 
 
-def _peephole_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first):
-    xs = _time_major(xs, batch_first)
-    state = _f32(h0.shape)
-    results = (_outputs(xs, state.shape[1]), state, state, _workspace("peephole_lstm", xs, weight_hh))
-    ys, h, c, workspace = _call(
-        "recurrax_onednn_peephole_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, peephole, bias
-    )
-    residuals = (weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace)
-    return (_time_major(ys, batch_first), (h, c)), residuals
-
-
-def _peephole_backward(batch_first, residuals, cotangents):
-    weight_ih, weight_hh, peephole, bias, xs, h0, c0, ys, h, c, workspace = residuals
-    dys, (dh, dc) = cotangents
-    shapes = (xs, h0, c0, weight_ih, weight_hh, peephole, bias)
-    dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_peephole, d_bias = _call(
-        "recurrax_onednn_peephole_lstm_backward", tuple(_f32(a.shape) for a in shapes), xs, h0, c0, weight_ih,
-        weight_hh, peephole, bias, ys, h, c, workspace, _time_major(dys, batch_first), dh, dc,
-    )  # fmt: skip
-    return d_weight_ih, d_weight_hh, d_peephole, d_bias, _time_major(dxs, batch_first), dh0, dc0
-
-
-onednn_peephole_lstm.defvjp(_peephole_forward, _peephole_backward)
+def lstm_bias(cell: Any) -> Array:
+    """The one bias ``[4H]`` of oneDNN's LSTM for an `LSTMCell`: ``bias_ih + bias_hh``, zeros without bias."""
+    return jnp.zeros_like(cell.weight_ih[:, 0]) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
 
 
 def onednn_peephole_layer(
@@ -221,53 +242,7 @@ def onednn_peephole_layer(
     rows = {gate: cell.weight_peephole[k] for k, gate in enumerate(cell.peepholes)}
     zeros = jnp.zeros((cell.hidden_size,), xs.dtype)
     peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
-    bias = jnp.zeros((4 * cell.hidden_size,), xs.dtype) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-    return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, bias, xs, *carry, batch_first)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
-def onednn_projection_lstm(weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, batch_first=False):
-    """LSTMP (Sak et al. 2014; torch's ``proj_size``) on oneDNN's projection LSTM: `onednn_lstm` with
-    ``h_t = W_hr (o_t * tanh(c_t))``; ``weight_hh [4H, P]``, ``weight_hr [P, H]``, ``h0 [B, P]``, ``c0 [B, H]``;
-    returns ``ys`` ``[T, B, P]`` (``[B, T, P]`` with ``batch_first``), ``(h_T [B, P], c_T [B, H])``."""
-    ys, h, c = _call("recurrax_onednn_projection_lstm_inference",
-                     (_outputs(xs, h0.shape[1]), _f32(h0.shape), _f32(c0.shape)), xs, h0, c0, weight_ih, weight_hh,
-                     weight_hr, bias, batch_first=bool(batch_first))  # fmt: skip
-    return ys, (h, c)
-
-
-def _projection_workspace(xs: Array, weight_hr: Array) -> jax.ShapeDtypeStruct:
-    steps, batch, input_size = xs.shape
-    projection, hidden = weight_hr.shape
-    size = load_onednn().recurrax_onednn_projection_lstm_workspace_bytes(steps, batch, input_size, hidden, projection)
-    if size < 0:
-        raise RuntimeError(f"oneDNN has no projection LSTM for T={steps} B={batch} D={input_size} H={hidden} "
-                           f"P={projection}")  # fmt: skip
-    return jax.ShapeDtypeStruct((size,), jnp.uint8)
-
-
-def _projection_forward(weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, batch_first):
-    xs = _time_major(xs, batch_first)
-    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _f32(c0.shape), _projection_workspace(xs, weight_hr))
-    ys, h, c, workspace = _call(
-        "recurrax_onednn_projection_lstm_forward", results, xs, h0, c0, weight_ih, weight_hh, weight_hr, bias
-    )
-    residuals = (weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, ys, h, c, workspace)
-    return (_time_major(ys, batch_first), (h, c)), residuals
-
-
-def _projection_backward(batch_first, residuals, cotangents):
-    weight_ih, weight_hh, weight_hr, bias, xs, h0, c0, ys, h, c, workspace = residuals
-    dys, (dh, dc) = cotangents
-    shapes = (xs, h0, c0, weight_ih, weight_hh, weight_hr, bias)
-    dxs, dh0, dc0, d_weight_ih, d_weight_hh, d_weight_hr, d_bias = _call(
-        "recurrax_onednn_projection_lstm_backward", tuple(_f32(a.shape) for a in shapes), xs, h0, c0, weight_ih,
-        weight_hh, weight_hr, bias, ys, h, c, workspace, _time_major(dys, batch_first), dh, dc,
-    )  # fmt: skip
-    return d_weight_ih, d_weight_hh, d_weight_hr, d_bias, _time_major(dxs, batch_first), dh0, dc0
-
-
-onednn_projection_lstm.defvjp(_projection_forward, _projection_backward)
+    return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, lstm_bias(cell), xs, *carry, batch_first)
 
 
 def onednn_projection_layer(
@@ -275,5 +250,5 @@ def onednn_projection_layer(
 ) -> tuple[Array, tuple[Array, Array]]:
     """An LSTMP `recurrax.cells.LSTMCell` (the plain LSTM with ``proj_size > 0``) over ``xs`` on
     `onednn_projection_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
-    bias = jnp.zeros((4 * cell.hidden_size,), xs.dtype) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-    return onednn_projection_lstm(cell.weight_ih, cell.weight_hh, cell.weight_hr, bias, xs, *carry, batch_first)
+    weights = (cell.weight_ih, cell.weight_hh, cell.weight_hr, lstm_bias(cell))
+    return onednn_projection_lstm(*weights, xs, *carry, batch_first)

@@ -15,7 +15,14 @@ from ..cells._lstm import LSTMCell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._onednn import onednn_applies, onednn_gru_layer, onednn_lstm, onednn_peephole_layer, onednn_projection_layer
+from ._onednn import (
+    lstm_bias,
+    onednn_applies,
+    onednn_gru_layer,
+    onednn_lstm,
+    onednn_peephole_layer,
+    onednn_projection_layer,
+)
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -206,8 +213,7 @@ class RNN(eqx.Module):
             return onednn_projection_layer(cell, xs, carry, batch_first)
         if not plain:
             return onednn_peephole_layer(cell, xs, carry, batch_first)
-        bias = jnp.zeros_like(cell.weight_hh[:, 0]) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-        return onednn_lstm(cell.weight_ih, cell.weight_hh, bias, xs, *carry, batch_first)
+        return onednn_lstm(cell.weight_ih, cell.weight_hh, lstm_bias(cell), xs, *carry, batch_first)
 
 
 def is_projection_lstm(cell: Any) -> bool:
