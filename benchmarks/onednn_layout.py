@@ -11,27 +11,16 @@ fwd+bwd columns run the same kernels both ways: they show the noise.
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _cpu_timing import median_ms
 
 import recurrax as rx
 from recurrax._host import cpu_name, usable_cores
 from recurrax.scan._onednn import onednn_applies, onednn_lstm
 
 SIZES = [("c1", 32, 100, 64, 128), ("c2", 64, 200, 128, 256), ("c3 (one layer)", 16, 500, 32, 512)]
-
-
-def median_ms(fn, *args, calls: int) -> float:
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def main() -> None:
@@ -58,8 +47,8 @@ def main() -> None:
         best = {k: [np.inf, np.inf] for k in runs}
         for _ in range(3):
             for k in runs:
-                best[k][0] = min(best[k][0], median_ms(forward[k], cell.weight_ih, xs, calls=200))
-                best[k][1] = min(best[k][1], median_ms(backward[k], cell.weight_ih, xs, calls=50))
+                best[k][0] = min(best[k][0], median_ms(forward[k], cell.weight_ih, xs, rounds=200, warmup=1))
+                best[k][1] = min(best[k][1], median_ms(backward[k], cell.weight_ih, xs, rounds=50, warmup=1))
         now, before = best["batch-major (now)"], best["transposed (before)"]
         print(f"{name} B{batch} T{steps} D{inputs} H{hidden}: forward {now[0]:.2f} ms vs {before[0]:.2f} ms "
               f"({before[0] / now[0]:.3f}x), fwd+bwd {now[1]:.2f} ms vs {before[1]:.2f} ms ({before[1] / now[1]:.3f}x)")
