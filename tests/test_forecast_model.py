@@ -57,6 +57,15 @@ def test_padding_and_recursion_match_plain_loop(kind, key):
         np.testing.assert_allclose(alone[0], np.stack(expected), rtol=1e-5, atol=1e-6)
 
 
+def test_direct_reads_the_masked_stacks_final_state(key):
+    model = fc.Forecaster(4, 8, num_layers=2, head="gaussian", key=key)
+    lengths = jnp.array([7, 1, 4])
+    inputs = jax.random.normal(jax.random.fold_in(key, 1), (3, 7))  # non-zero after lengths: never read
+    _, state = model.rnn(inputs[..., None], lengths)
+    expected = model.read_out(state[0][-1]).reshape(3, 4, 2)
+    np.testing.assert_allclose(np.asarray(model(inputs, lengths)), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
 def test_recursive_loss_is_teacher_forced_one_step_loss(key):
     model = fc.Forecaster(2, 4, kind="recursive", head="point", key=key)
     batch = {"inputs": jnp.array([[1.0, 2.0, 0.0], [1.0, 2.0, 3.0]]), "lengths": jnp.array([2, 3]),

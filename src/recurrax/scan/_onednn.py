@@ -89,7 +89,10 @@ def _workspace(cell: str, xs: Array, hidden: int, recurrent: int) -> jax.ShapeDt
 
 
 def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array, **attributes: Any) -> tuple[Array, ...]:
-    return jax.ffi.ffi_call(target, results, vmap_method="sequential")(*args, **attributes)
+    """The FFI call ``target``; under `jax.vmap` (ensemble members) one call per member, unrolled: in a
+    ``while`` loop (``"sequential"``) XLA copied each member's slice of the stacked workspace in and out, and a
+    3-member fwd+bwd (T 72, B 256, H 64) took 389 ms against 120 ms unrolled and 3 x 35 ms alone."""
+    return jax.ffi.ffi_call(target, results, vmap_method="sequential_unrolled")(*args, **attributes)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
