@@ -47,6 +47,21 @@ def test_stack_matches_numpy_layer_by_layer(cell, bidirectional, key):
     assert_trees_close(state, expected_state, what="final state")
 
 
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "vanilla"])
+def test_outputs_run_unmasked_and_equal_the_masked_outputs(cell, bidirectional, key):
+    k_model, k_rand, k_x, k_drop = jax.random.split(key, 4)
+    model = randomize(rx.RNNStack(D, H, num_layers=2, bidirectional=bidirectional, cell=cell, dropout=0.3,
+                                  key=k_model), k_rand)  # fmt: skip
+    xs = jax.random.normal(k_x, (B, T, D), jnp.float32)  # non-zero padding: never read
+    lengths = jnp.array([T, 0, 4])
+    expected_ys, _ = _numpy_stack(model, xs, lengths)
+    assert_trees_close(model.outputs(xs, lengths), expected_ys, what="outputs")
+    masked = jax.grad(lambda m: jnp.sum(jnp.sin(m(xs, lengths, key=k_drop)[0])))(model)
+    unmasked = jax.grad(lambda m: jnp.sum(jnp.sin(m.outputs(xs, lengths, key=k_drop))))(model)
+    assert_trees_close(unmasked, masked, what="gradients")
+
+
 def test_state_carries_across_calls(key):
     """Two calls with the state passed on == one call over the whole sequence (stateful use)."""
     k_model, k_x = jax.random.split(key)

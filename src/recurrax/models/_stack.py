@@ -128,6 +128,16 @@ class RNNStack(eqx.Module):
     def __call__(
         self, xs: Array, lengths: Array | None = None, state: Any = None, key: Array | None = None
     ) -> tuple[Array, Any]:
+        return self._run(xs, lengths, state, key, final=True)
+
+    def outputs(self, xs: Array, lengths: Array | None = None, state: Any = None, key: Array | None = None) -> Array:
+        """``ys`` of `__call__` without the final state, padded steps zero: with ``lengths`` every layer runs
+        unmasked over the valid steps placed first (`RNN.outputs`), so the vendor kernels (oneDNN's LSTM and GRU
+        on CPU, which know no lengths) run it: for models that read only the outputs (pooling, the output at
+        each sequence's last step)."""
+        return self._run(xs, lengths, state, key, final=False)[0]
+
+    def _run(self, xs: Array, lengths: Array | None, state: Any, key: Array | None, final: bool) -> tuple[Array, Any]:
         carries = self._unstack_state(state)
         keys = [None] * (2 * self.num_layers) if key is None else list(jax.random.split(key, 2 * self.num_layers))
         finals = []
@@ -136,13 +146,14 @@ class RNNStack(eqx.Module):
                 xs = dropout(xs, self.dropout, keys[2 * index])
             if self.bidirectional:
                 carry = None if carries is None else (carries[2 * index], carries[2 * index + 1])
-                xs, (fwd, bwd) = layer(xs, lengths, carry, key=keys[2 * index + 1])
-                finals += [fwd, bwd]
             else:
                 carry = None if carries is None else carries[index]
-                xs, final = layer(xs, lengths, carry, key=keys[2 * index + 1])
-                finals.append(final)
-        return xs, jax.tree.map(lambda *leaves: jnp.stack(leaves), *finals)
+            if not final:
+                xs = layer.outputs(xs, lengths, carry, key=keys[2 * index + 1])
+                continue
+            xs, last = layer(xs, lengths, carry, key=keys[2 * index + 1])
+            finals += list(last) if self.bidirectional else [last]
+        return xs, jax.tree.map(lambda *leaves: jnp.stack(leaves), *finals) if final else None
 
     def _unstack_state(self, state: Any) -> list[Any] | None:
         """``[L * dirs, B, ...]`` leaves -> one carry per layer and direction."""

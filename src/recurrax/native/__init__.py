@@ -17,6 +17,13 @@ page faults and 15-24 ms per call, tuned none and 12-13 ms (torch ``nn.LSTM`` ga
 that imported recurrax: 11-12 ms, 14-25 ms without). Blocks larger than a thread arena's 64 MiB heaps are still
 mapped afresh (B64 T200 H256 faults 170 MiB per call either way). It takes effect only before JAX starts its CPU
 client, hence at import.
+
+Importing it also sets ``GOMP_SPINCOUNT`` to `GOMP_SPINCOUNT` (1000) unless ``GOMP_SPINCOUNT`` or
+``OMP_WAIT_POLICY`` is set: oneDNN's threads meet at a barrier on every time step, and libgomp's default waits
+there spinning for 300,000 rounds. With two such processes on two cores (``pytest -n 2``, two services) a
+spinning thread holds the core that its partner needs: a bidirectional LSTM classifier step (B32 T150 H64) took
+1,760 ms beside another process against 16 ms alone; with 1,000 rounds 67 ms beside another (each process has
+one core) and 16.6 ms alone (c1 fwd+bwd 10.4 against 11.1 ms; ``OMP_WAIT_POLICY=passive``: 44 ms alone).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru")
 TARGETS = tuple(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward"))
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
+GOMP_SPINCOUNT = 1000
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters
 MALLOC_SETTINGS = {M_MMAP_THRESHOLD: 256 << 20, M_TRIM_THRESHOLD: 256 << 20, M_TOP_PAD: 64 << 20}
 
@@ -58,6 +66,8 @@ def tune_malloc() -> bool:
 _own_malloc_settings = [k for k in os.environ if k.startswith("MALLOC_") and k.endswith("_")]
 if not _own_malloc_settings and os.environ.get("RECURRAX_ONEDNN", "1") != "0":
     tune_malloc()
+if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):  # read by the kernel's libgomp when it loads
+    os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPINCOUNT)
 
 
 def onednn_unavailable_reason() -> str | None:

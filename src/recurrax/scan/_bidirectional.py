@@ -36,3 +36,11 @@ class Bidirectional(eqx.Module):
         ys_fwd, carry_fwd = self.forward(xs, lengths, carry_fwd, key=key_fwd)
         ys_bwd, carry_bwd = self.backward(xs, lengths, carry_bwd, reverse=True, key=key_bwd)
         return jnp.concatenate([ys_fwd, ys_bwd], axis=-1), (carry_fwd, carry_bwd)
+
+    def outputs(self, xs: Array, lengths: Array | None = None, carry: Any = None, *, key: Array | None = None) -> Array:
+        """The outputs of `__call__` without the final carries (`RNN.outputs`: unmasked runs, vendor kernels)."""
+        carry_fwd, carry_bwd = (None, None) if carry is None else carry
+        key_fwd, key_bwd = (None, None) if key is None else jax.random.split(key)
+        ys_fwd = self.forward.outputs(xs, lengths, carry_fwd, key=key_fwd)
+        ys_bwd = self.backward.outputs(xs, lengths, carry_bwd, reverse=True, key=key_bwd)
+        return jnp.concatenate([ys_fwd, ys_bwd], axis=-1)

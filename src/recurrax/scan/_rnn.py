@@ -161,6 +161,29 @@ class RNN(eqx.Module):
             ys = reverse_padded(ys, lengths)
         return jnp.swapaxes(ys, 0, 1), carry
 
+    def outputs(
+        self,
+        xs: Array,
+        lengths: Array | None = None,
+        carry: Any = None,
+        reverse: bool = False,
+        *,
+        key: Array | None = None,
+    ) -> Array:
+        """The outputs ``ys`` ``[B, T, H]`` of `__call__` without its final carry, padded steps zero.
+
+        With ``lengths`` the layer runs unmasked over each sequence's valid steps placed first (as given, or
+        reversed within its length when ``reverse``): step ``t``'s output reads steps ``<= t`` only, so the
+        valid outputs equal the masked run's, and layers with a vendor kernel (which knows no lengths) run it.
+        Only the final carry would differ (it would read the padding)."""
+        if lengths is None:
+            return self(xs, None, carry, reverse, key=key)[0]
+        lengths = check_lengths(lengths, xs.shape[0])
+        flip = lambda a: jnp.swapaxes(reverse_padded(jnp.swapaxes(a, 0, 1), lengths), 0, 1)  # noqa: E731
+        ys, _ = self(flip(xs) if reverse else xs, None, carry, key=key)
+        ys = flip(ys) if reverse else ys
+        return jnp.where(jnp.swapaxes(time_mask(lengths, xs.shape[1]), 0, 1)[:, :, None], ys, 0.0)
+
     def _runs_fused(self, key: Array | None) -> bool:
         """A fused kernel applies: a plain LSTM or a fusable cell, and no active regularisation of the
         recurrence (`_unregularised`)."""

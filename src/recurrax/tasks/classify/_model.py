@@ -175,10 +175,10 @@ class SequenceClassifier(eqx.Module):
             xs = series_normalise(xs, lengths)
         if self.rnn_stride > 1:
             step = self.rnn_stride
-            ys, _ = self.rnn(xs[:, ::step], (lengths + step - 1) // step, key=k_rnn)
+            ys = self.rnn.outputs(xs[:, ::step], (lengths + step - 1) // step, key=k_rnn)
             pooled = self.pool(ys, (lengths + step - 1) // step)
         else:
-            ys, _ = self.rnn(xs, lengths, key=k_rnn)
+            ys = self.rnn.outputs(xs, lengths, key=k_rnn)
             pooled = self.pool(ys, lengths)
         if self.conv_weights:
             pooled = jnp.concatenate([pooled, self.conv_features(xs, lengths)], axis=-1)
