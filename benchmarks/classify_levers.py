@@ -1,0 +1,90 @@
+"""Classification levers scored by cross-validation on the training cases only (the development half of issue 14).
+
+Each lever is a partial config laid over `ClassifyConfig()` (the shipped default) with ``select.mode = "off"``,
+trained on two folds of the stratified 3-fold split that ``fit`` itself uses (`cv_folds(labels, 3, seed)`) and
+scored on the third; the test files are never opened (`load_raw(..., splits=("train",))`). One JSON row per
+(dataset, lever, seed) is appended to ``--out``, so a stopped run keeps what it measured.
+
+    python benchmarks/classify_levers.py --datasets gunpoint pickupgesturewiimotez --levers fcn fcn-1000 \
+        --out benchmarks/results/classify_levers_dev.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from recurrax._host import cpu_name
+from recurrax.config import from_dict, to_dict, to_toml
+from recurrax.tasks.classify import ClassifyConfig
+from recurrax.tasks.classify._data import class_order, load_raw, prepare
+from recurrax.tasks.classify._fit import candidate_config, cv_folds, fold_raw, resolve
+from recurrax.tasks.classify._run import train_classifier
+from recurrax.train import start_run_dir
+
+COSINE = {"optim": {"schedule": "warmup_cosine", "warmup_steps": 50}}
+LEVERS: dict[str, tuple[str, dict[str, dict]]] = {
+    # name: (the candidate of `CANDIDATES` it starts from, what it changes)
+    "lstm": ("lstm", {}),
+    "lstm-1000": ("lstm", {"train": {"steps": 1000}, **COSINE}),
+    "fcn": ("lstm-fcn-norm", {}),
+    "fcn-1000": ("lstm-fcn-norm", {"train": {"steps": 1000}, **COSINE}),
+    "fcn-ensemble3": ("lstm-fcn-norm", {"model": {"ensemble": 3}}),
+    "lstm-ensemble3": ("lstm", {"model": {"ensemble": 3}}),
+}
+
+
+def lever_config(name: str, dataset: str, seed: int) -> ClassifyConfig:
+    """The default config with ``dataset``, ``seed``, the lever's candidate and its changes."""
+    base, changes = LEVERS[name]
+    settings = to_dict(candidate_config(ClassifyConfig(), base))
+    settings["data"]["dataset"], settings["train"]["seed"] = dataset, seed
+    for section, values in changes.items():
+        settings[section] = {**settings[section], **values}
+    return from_dict(ClassifyConfig, settings)
+
+
+def cross_validate(name: str, dataset: str, seed: int) -> dict:
+    """Mean and per-fold held-out accuracy of lever ``name`` on ``dataset``'s training cases, and seconds."""
+    cfg = lever_config(name, dataset, seed)
+    train = load_raw(cfg.data, splits=("train",))["train"]
+    classes = class_order(train[1])
+    cfg = resolve(cfg, train)
+    start, accuracy, loss = time.perf_counter(), [], []
+    with tempfile.TemporaryDirectory(prefix="recurrax-levers-") as scratch:
+        for index, held_out in enumerate(cv_folds(train[1], 3, seed)):
+            data = prepare(fold_raw(train, held_out), cfg.data, seed, classes)
+            run_dir = start_run_dir(Path(scratch) / f"fold{index}", to_toml(cfg), False)
+            metrics = train_classifier(cfg, data, run_dir, progress=False).metrics["test"]
+            accuracy.append(metrics["accuracy"])
+            loss.append(metrics["loss"])
+    return {
+        "dataset": dataset, "lever": name, "seed": seed, "cv_accuracy": statistics.fmean(accuracy),
+        "fold_accuracy": accuracy, "cv_loss": statistics.fmean(loss), "cases": len(train[1]),
+        "seconds": time.perf_counter() - start, "machine": cpu_name(),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", required=True)
+    parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/classify_levers_dev.jsonl"))
+    args = parser.parse_args()
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            for name in args.levers:
+                row = cross_validate(name, dataset, seed)
+                with args.out.open("a") as out:
+                    out.write(json.dumps(row) + "\n")
+                print(f"{dataset} {name} seed {seed}: CV accuracy {row['cv_accuracy']:.3f} "
+                      f"({', '.join(f'{a:.3f}' for a in row['fold_accuracy'])}), {row['seconds']:.0f} s", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
