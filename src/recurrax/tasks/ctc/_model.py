@@ -71,7 +71,7 @@ class CTCRecognizer(eqx.Module):
         if lengths is None:
             lengths = jnp.full((xs.shape[0],), xs.shape[1], jnp.int32)
         k_rnn, k_out = (None, None) if key is None else jax.random.split(key)
-        ys, _ = self.rnn(xs, lengths, key=k_rnn)
+        ys = self.rnn.outputs(xs, lengths, key=k_rnn)
         ys = dropout(ys, self.dropout, k_out)
         return ys @ self.head_weight.T + self.head_bias.reshape(1, 1, -1)
 
