@@ -2,6 +2,7 @@
 `vendor_kernels` allows or forbids the oneDNN LSTM kernel in what is traced inside it."""
 
 from ._bidirectional import Bidirectional as Bidirectional
+from ._lengths import last_valid as last_valid
 from ._lengths import reverse_padded as reverse_padded
 from ._lengths import time_mask as time_mask
 from ._lengths import valid_mask as valid_mask

@@ -41,6 +41,13 @@ def valid_mask(lengths: Array, num_steps: int) -> Array:
     return jnp.arange(num_steps, dtype=jnp.int32)[None, :] < lengths.astype(jnp.int32)[:, None]
 
 
+def last_valid(ys: Array, lengths: Array) -> Array:
+    """Each sequence's output at its last valid step ``lengths[b] - 1`` (step 0 for length 0) of batch-major
+    ``ys`` ``[B, T, ...]`` -> ``[B, ...]``: a unidirectional layer's final ``h``."""
+    index = jnp.maximum(lengths.astype(jnp.int32) - 1, 0).reshape((-1,) + (1,) * (ys.ndim - 1))
+    return jnp.take_along_axis(ys, index, axis=1)[:, 0]
+
+
 def reverse_padded(xs: Array, lengths: Array | None) -> Array:
     """Reverse each sequence of time-major ``xs`` ``[T, B, ...]`` within its own length.
 

@@ -11,7 +11,7 @@ from jaxtyping import Array
 
 from ...cells import glorot_uniform
 from ...models import RNNStack, masked_softmax
-from ...scan import check_rate, dropout, valid_mask
+from ...scan import check_rate, dropout, last_valid, valid_mask
 
 POOLINGS = ("last", "mean", "attention")
 INPUT_NORMS = ("none", "series")
@@ -216,7 +216,7 @@ class SequenceClassifier(eqx.Module):
             return total / jnp.maximum(lengths, 1).astype(ys.dtype).reshape(-1, 1)
         if self.pooling == "attention":
             return jnp.sum(ys * self.attention(ys, lengths)[:, :, None], axis=1)
-        last = jnp.take_along_axis(ys, jnp.maximum(lengths - 1, 0).reshape(-1, 1, 1), axis=1)[:, 0]
+        last = last_valid(ys, lengths)
         if not self.rnn.bidirectional:
             return last
         half = ys.shape[2] // 2

@@ -28,6 +28,7 @@ import numpy as np
 from jaxtyping import Array
 
 from ...models import MIN_SCALE
+from ...scan import last_valid
 from ._ensemble import ForecastEnsemble
 from ._model import Forecaster
 
@@ -118,7 +119,7 @@ def _member_paths(model: Forecaster, inputs: Array, lengths: Array, num_samples:
     """`sample_paths` of one recursive `Forecaster`, ``[S, B, H]``."""
     batch, paths = inputs.shape[0], num_samples * inputs.shape[0]
     ys, state = model.rnn(inputs[..., None], lengths)
-    last = jnp.take_along_axis(ys, (lengths - 1).reshape(-1, 1, 1), axis=1)[:, 0]
+    last = last_valid(ys, lengths)
     first = jnp.tile(model.read_out(last), (num_samples, 1))  # [S B, P], sample-major
     state = jax.tree.map(lambda leaf: jnp.tile(leaf, (1, num_samples) + (1,) * (leaf.ndim - 2)), state)
 
