@@ -1,5 +1,6 @@
-"""Seq2seq: attention weights, padding, the scanned decoder against a plain loop and NumPy, greedy == beam 1,
-beam search against brute-force enumeration, the numbers task's data and a tiny end-to-end run."""
+"""Seq2seq: attention weights, padding, the encoder's final state, the scanned decoder against a plain loop and
+NumPy, greedy == beam 1, beam search against brute-force enumeration, the numbers task's data and a tiny
+end-to-end run."""
 
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ def test_attention_weights_and_padding(models, kind):
     noisy = np.where(np.arange(5)[None, :] < SRC_LENGTHS[:, None], SRC, 8).astype(np.int32)
     again, _ = _forward(model, noisy, SRC_LENGTHS, TGT_IN)
     np.testing.assert_array_equal(np.asarray(again), np.asarray(logits))
+
+
+def test_encoder_starts_the_decoder_from_the_masked_stacks_final_h(models):
+    model = models["additive"]
+    _, (h_n, _) = model.encoder(model.source_embedding[SRC], jnp.asarray(SRC_LENGTHS))
+    final = jnp.concatenate([h_n[-2], h_n[-1]], axis=-1)
+    expected = jnp.tanh(final @ model.bridge_weight.T + model.bridge_bias[None])
+    _, state = model.encode(jnp.asarray(SRC), jnp.asarray(SRC_LENGTHS))
+    np.testing.assert_allclose(np.asarray(state.h), np.asarray(expected), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["additive", "general"])

@@ -41,11 +41,16 @@ def valid_mask(lengths: Array, num_steps: int) -> Array:
     return jnp.arange(num_steps, dtype=jnp.int32)[None, :] < lengths.astype(jnp.int32)[:, None]
 
 
-def last_valid(ys: Array, lengths: Array) -> Array:
-    """Each sequence's output at its last valid step ``lengths[b] - 1`` (step 0 for length 0) of batch-major
-    ``ys`` ``[B, T, ...]`` -> ``[B, ...]``: a unidirectional layer's final ``h``."""
-    index = jnp.maximum(lengths.astype(jnp.int32) - 1, 0).reshape((-1,) + (1,) * (ys.ndim - 1))
-    return jnp.take_along_axis(ys, index, axis=1)[:, 0]
+def last_valid(ys: Array, lengths: Array, bidirectional: bool = False) -> Array:
+    """The final ``h`` of each direction, read from a layer's batch-major outputs ``ys`` ``[B, T, H]`` ->
+    ``[B, H]``: each sequence's output at its last valid step ``lengths[b] - 1`` (step 0 for length 0); when
+    ``bidirectional``, the backward half ``ys[..., H/2:]`` at step 0, where the backward direction ends."""
+    index = jnp.maximum(lengths.astype(jnp.int32) - 1, 0).reshape(-1, 1, 1)
+    last = jnp.take_along_axis(ys, index, axis=1)[:, 0]
+    if not bidirectional:
+        return last
+    half = ys.shape[2] // 2
+    return jnp.concatenate([last[:, :half], ys[:, 0, half:]], axis=-1)
 
 
 def reverse_padded(xs: Array, lengths: Array | None) -> Array:

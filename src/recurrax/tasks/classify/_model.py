@@ -216,11 +216,7 @@ class SequenceClassifier(eqx.Module):
             return total / jnp.maximum(lengths, 1).astype(ys.dtype).reshape(-1, 1)
         if self.pooling == "attention":
             return jnp.sum(ys * self.attention(ys, lengths)[:, :, None], axis=1)
-        last = last_valid(ys, lengths)
-        if not self.rnn.bidirectional:
-            return last
-        half = ys.shape[2] // 2
-        return jnp.concatenate([last[:, :half], ys[:, 0, half:]], axis=-1)
+        return last_valid(ys, lengths, self.rnn.bidirectional)
 
 
 def series_normalise(xs: Array, lengths: Array) -> Array:

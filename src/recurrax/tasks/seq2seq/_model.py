@@ -11,7 +11,7 @@ from jaxtyping import Array
 
 from ...cells import LSTMCell, glorot_uniform
 from ...models import RNNStack, masked_softmax
-from ...scan import valid_mask
+from ...scan import last_valid, valid_mask
 
 ATTENTIONS = ("additive", "general", "none")
 PAD, BOS, EOS = 0, 1, 2
@@ -144,8 +144,8 @@ class Seq2Seq(eqx.Module):
         """The `Memory` of ``src`` ``[B, S]`` and the decoder's initial `DecoderState`."""
         if src.ndim != 2:
             raise ValueError(f"expected source ids [B, S], got shape {tuple(src.shape)}")
-        outputs, (h_n, _) = self.encoder(self.source_embedding[src], src_lengths)
-        final = jnp.concatenate([h_n[-2], h_n[-1]], axis=-1)  # last layer: forward at n-1, backward at 0
+        outputs = self.encoder.outputs(self.source_embedding[src], src_lengths)  # unmasked: oneDNN on CPU
+        final = last_valid(outputs, src_lengths, bidirectional=True)  # last layer: forward at n-1, backward at 0
         h0 = jnp.tanh(final @ self.bridge_weight.T + self.bridge_bias.reshape(1, -1))
         keys = outputs if self.key_weight is None else outputs @ self.key_weight.T
         memory = Memory(outputs, keys, valid_mask(src_lengths, src.shape[1]))
