@@ -204,6 +204,22 @@ def test_peephole_lstm_outputs_and_every_gradient_equal_the_xla_kernel(key, peep
 
 
 @needs_kernel
+@pytest.mark.parametrize(
+    "cell, options, target",
+    [
+        ("nig", {}, "recurrax_onednn_peephole_lstm"),  # Greff's ablations keep the other peepholes
+        ("nfg", {}, "recurrax_onednn_peephole_lstm"),
+        ("nog", {}, "recurrax_onednn_peephole_lstm"),
+        ("lstm", {"forget_gate": False, "output_gate": False}, "recurrax_onednn_lstm_forward"),
+    ],
+)
+def test_removed_gates_run_saturated_and_equal_the_xla_kernel(key, cell, options, target):
+    """An absent gate is a zero block with bias 30: sigmoid(30) is 1 in float32 and sends no gradient back."""
+    stack = _noisy_stack(key, cell, **options)
+    _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (3, 9, 5)), target)
+
+
+@needs_kernel
 def test_lstm_stacks_batch_major_and_bidirectional_equal_the_xla_kernel(key):
     """Forward layers hand oneDNN the batch-major input (no transposes in the program); the reverse direction of
     a bidirectional stack runs it time-major. Outputs, states and every gradient equal the XLA kernels."""

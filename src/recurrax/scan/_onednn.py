@@ -236,16 +236,37 @@ def lstm_bias(cell: Any) -> Array:
     return jnp.zeros_like(cell.weight_ih[:, 0]) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
 
 
+SATURATED = 30.0
+"""The pre-activation of an absent gate: ``sigmoid(30) = 1 - 9e-14``, which is 1.0 in float32."""
+
+
+def lstm_blocks(cell: Any) -> tuple[Array, Array, Array]:
+    """``(weight_ih [4H, D], weight_hh [4H, H], bias [4H])`` of an `LSTMCell` in oneDNN's gate order i, f, g, o.
+    A gate that the variant removes (NIG ``i = 1``, NFG ``f = 1``, NOG ``o = 1``) gets zero weights and the bias
+    `SATURATED`: its sigmoid is exactly 1 in float32 and its derivative there (9e-14) sends nothing back, so the
+    layer computes the variant; the gradients of those constant blocks are dropped (autodiff's `concatenate`)."""
+    blocks = dict(zip(cell.gate_layout, zip(jnp.split(cell.weight_ih, len(cell.gate_layout)),
+                                            jnp.split(cell.weight_hh, len(cell.gate_layout)),
+                                            jnp.split(lstm_bias(cell), len(cell.gate_layout)))))  # fmt: skip
+    hidden = cell.hidden_size
+    absent = (jnp.zeros((hidden, cell.input_size)), jnp.zeros((hidden, hidden)), jnp.full((hidden,), SATURATED))
+    order = [blocks.get(gate, absent) for gate in ("i", "f", "g", "o")]
+    return tuple(jnp.concatenate(parts) for parts in zip(*order))
+
+
 def onednn_peephole_layer(
     cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
 ) -> tuple[Array, tuple[Array, Array]]:
-    """A peephole `recurrax.cells.LSTMCell` (see the module docstring) over ``xs [T, B, D]`` (``[B, T, D]`` with
-    ``batch_first``) from ``(h0, c0)`` on `onednn_peephole_lstm`: ``ys`` in the layout of ``xs``,
-    ``(h_T, c_T)``."""
+    """An `recurrax.cells.LSTMCell` with peepholes on any subset of i, f, o and any of those gates removed
+    (NIG, NFG, NOG: `lstm_blocks`) over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``(h0, c0)``:
+    on `onednn_peephole_lstm` with peepholes, else on `onednn_lstm`; ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
+    weight_ih, weight_hh, bias = lstm_blocks(cell)
+    if not cell.peepholes:
+        return onednn_lstm(weight_ih, weight_hh, bias, xs, *carry, batch_first)
     rows = {gate: cell.weight_peephole[k] for k, gate in enumerate(cell.peepholes)}
     zeros = jnp.zeros((cell.hidden_size,), xs.dtype)
     peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
-    return onednn_peephole_lstm(cell.weight_ih, cell.weight_hh, peephole, lstm_bias(cell), xs, *carry, batch_first)
+    return onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, *carry, batch_first)
 
 
 def onednn_projection_layer(

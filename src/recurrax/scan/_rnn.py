@@ -247,10 +247,14 @@ def is_projection_lstm(cell: Any) -> bool:
 
 
 def is_peephole_lstm(cell: Any) -> bool:
-    """An `LSTMCell` that is the plain LSTM but for peepholes on some of i, f, o: oneDNN's peephole LSTM."""
-    gates = cell.input_gate and cell.forget_gate and cell.output_gate if type(cell) is LSTMCell else False
-    plain = gates and cell.input_activation and cell.output_activation and not cell.coupled
-    return bool(plain and cell.peepholes and cell.proj_size == 0 and not cell.full_gate_recurrence)
+    """An `LSTMCell` that is the plain LSTM but for peepholes on some of i, f, o and/or removed gates among them
+    (Greff et al.'s NIG, NFG, NOG and the registry's peephole variants): oneDNN's (peephole) LSTM with the removed
+    gates saturated (`recurrax.scan._onednn.lstm_blocks`)."""
+    if type(cell) is not LSTMCell:
+        return False
+    plain = cell.input_activation and cell.output_activation and not cell.coupled
+    ablated = not (cell.input_gate and cell.forget_gate and cell.output_gate)
+    return bool(plain and (cell.peepholes or ablated) and cell.proj_size == 0 and not cell.full_gate_recurrence)
 
 
 def is_torch_gru(cell: Any) -> bool:
