@@ -3,9 +3,10 @@ LSTMP and GRU layers on oneDNN's primitives (the LSTM's is torch ``nn.LSTM``'s C
 LSTMP do not use oneDNN), on CPU.
 
 `onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
-``i, f, g, o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departure from the plain
-LSTM is diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which
-autodiff leaves without gradient); `onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for
+``i, f, g, o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departures from the plain
+LSTM are diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which
+autodiff leaves without gradient) and/or a removed i, f or o gate (Greff et al.'s NIG, NFG, NOG: zero weights
+and a saturated bias, `lstm_blocks`); `onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for
 the recurrent projection of LSTMP (``proj_size``: oneDNN's ``weights_projection``); `onednn_gru_layer` runs a
 PyTorch-form `recurrax.cells.GRUCell` (oneDNN's ``lbr_gru``: gates reordered from r, z, n to oneDNN's
 u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by ordinary JAX ops that autodiff maps back). Each runs three
@@ -91,7 +92,8 @@ def _workspace(cell: str, xs: Array, hidden: int, recurrent: int) -> jax.ShapeDt
 def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array, **attributes: Any) -> tuple[Array, ...]:
     """The FFI call ``target``; under `jax.vmap` (ensemble members) one call per member, unrolled: in a
     ``while`` loop (``"sequential"``) XLA copied each member's slice of the stacked workspace in and out, and a
-    3-member fwd+bwd (T 72, B 256, H 64) took 389 ms against 120 ms unrolled and 3 x 35 ms alone."""
+    3-member fwd+bwd (T 72, B 256, H 64) took 400 ms against 113 ms unrolled and 37 ms for one member alone
+    (`benchmarks/onednn_lengths.py`)."""
     return jax.ffi.ffi_call(target, results, vmap_method="sequential_unrolled")(*args, **attributes)
 
 

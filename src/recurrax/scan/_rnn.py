@@ -69,7 +69,8 @@ class RNN(eqx.Module):
     LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, ``lbr_gru`` (and projection LSTM) primitives through
     `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
     and take its output in that layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on
-    the XLA kernels.
+    the XLA kernels. Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
+    (so on oneDNN) with the same valid outputs.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
