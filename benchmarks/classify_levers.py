@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import tempfile
 import time
 from pathlib import Path
 
 from recurrax._host import cpu_name
-from recurrax.config import from_dict, to_dict, to_toml
+from recurrax.config import from_dict, to_dict
 from recurrax.tasks.classify import ClassifyConfig
-from recurrax.tasks.classify._data import class_order, load_raw, prepare
-from recurrax.tasks.classify._fit import candidate_config, cv_folds, fold_raw, resolve
-from recurrax.tasks.classify._run import train_classifier
-from recurrax.train import start_run_dir
+from recurrax.tasks.classify._data import class_order, load_raw
+from recurrax.tasks.classify._fit import candidate_config, cross_validate, cv_folds, resolve
 
 COSINE = {"optim": {"schedule": "warmup_cosine", "warmup_steps": 50}}
 LEVERS: dict[str, tuple[str, dict[str, dict]]] = {
@@ -48,23 +44,15 @@ def lever_config(name: str, dataset: str, seed: int) -> ClassifyConfig:
     return from_dict(ClassifyConfig, settings)
 
 
-def cross_validate(name: str, dataset: str, seed: int) -> dict:
+def score_lever(name: str, dataset: str, seed: int) -> dict:
     """Mean and per-fold held-out accuracy of lever ``name`` on ``dataset``'s training cases, and seconds."""
     cfg = lever_config(name, dataset, seed)
     train = load_raw(cfg.data, splits=("train",))["train"]
-    classes = class_order(train[1])
-    cfg = resolve(cfg, train)
-    start, accuracy, loss = time.perf_counter(), [], []
-    with tempfile.TemporaryDirectory(prefix="recurrax-levers-") as scratch:
-        for index, held_out in enumerate(cv_folds(train[1], 3, seed)):
-            data = prepare(fold_raw(train, held_out), cfg.data, seed, classes)
-            run_dir = start_run_dir(Path(scratch) / f"fold{index}", to_toml(cfg), False)
-            metrics = train_classifier(cfg, data, run_dir, progress=False).metrics["test"]
-            accuracy.append(metrics["accuracy"])
-            loss.append(metrics["loss"])
+    start = time.perf_counter()
+    scores = cross_validate(resolve(cfg, train), train, cv_folds(train[1], 3, seed), class_order(train[1]))
     return {
-        "dataset": dataset, "lever": name, "seed": seed, "cv_accuracy": statistics.fmean(accuracy),
-        "fold_accuracy": accuracy, "cv_loss": statistics.fmean(loss), "cases": len(train[1]),
+        "dataset": dataset, "lever": name, "seed": seed, "cv_accuracy": scores["accuracy"],
+        "fold_accuracy": scores["fold_accuracy"], "cv_loss": scores["loss"], "cases": len(train[1]),
         "seconds": time.perf_counter() - start, "machine": cpu_name(),
     }  # fmt: skip
 
@@ -79,7 +67,7 @@ def main() -> None:
     for dataset in args.datasets:
         for seed in args.seeds:
             for name in args.levers:
-                row = cross_validate(name, dataset, seed)
+                row = score_lever(name, dataset, seed)
                 with args.out.open("a") as out:
                     out.write(json.dumps(row) + "\n")
                 print(f"{dataset} {name} seed {seed}: CV accuracy {row['cv_accuracy']:.3f} "

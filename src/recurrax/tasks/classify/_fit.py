@@ -85,6 +85,25 @@ def candidate_config(cfg: ClassifyConfig, name: str) -> ClassifyConfig:
     return from_dict(ClassifyConfig, settings)
 
 
+def cross_validate(
+    cfg: ClassifyConfig, train: Raw, folds: list[np.ndarray], classes: tuple[str, ...]
+) -> dict[str, Any]:
+    """``cfg`` (resolved, ``select.mode = "off"``) trained on all but one of ``folds`` of the raw training cases
+    and scored on that one, for each fold (run directories in a scratch folder): mean ``accuracy``, mean
+    ``loss`` and the per-fold ``fold_accuracy``."""
+    per_fold = []
+    with tempfile.TemporaryDirectory(prefix="recurrax-select-") as scratch:
+        for index, held_out in enumerate(folds):
+            data = prepare(fold_raw(train, held_out), cfg.data, cfg.train.seed, classes)
+            run_dir = start_run_dir(Path(scratch) / f"fold{index}", to_toml(cfg), False)
+            per_fold.append(train_classifier(cfg, data, run_dir, progress=False).metrics["test"])
+    return {
+        "accuracy": statistics.fmean(m["accuracy"] for m in per_fold),
+        "loss": statistics.fmean(m["loss"] for m in per_fold),
+        "fold_accuracy": [m["accuracy"] for m in per_fold],
+    }
+
+
 def select_setting(
     cfg: ClassifyConfig, train: Raw, classes: tuple[str, ...] | None = None
 ) -> tuple[ClassifyConfig, dict[str, Any] | None]:
@@ -99,22 +118,8 @@ def select_setting(
         return resolve(cfg, train), None
     classes = class_order(train[1]) if classes is None else classes
     folds = cv_folds(train[1], choice.folds, cfg.train.seed)
-    scores: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="recurrax-select-") as scratch:
-        for name in choice.candidates:
-            option = resolve(candidate_config(cfg, name), train)
-            per_fold = []
-            for index, held_out in enumerate(folds):
-                raw = fold_raw(train, held_out)
-                data = prepare(raw, option.data, option.train.seed, classes)
-                run_dir = start_run_dir(Path(scratch) / name / f"fold{index}", to_toml(option), False)
-                run = train_classifier(option, data, run_dir, progress=False)
-                per_fold.append(run.metrics["test"])
-            scores[name] = {
-                "accuracy": statistics.fmean(m["accuracy"] for m in per_fold),
-                "loss": statistics.fmean(m["loss"] for m in per_fold),
-                "fold_accuracy": [m["accuracy"] for m in per_fold],
-            }
+    scores = {name: cross_validate(resolve(candidate_config(cfg, name), train), train, folds, classes)
+              for name in choice.candidates}  # fmt: skip
     order = sorted(choice.candidates, key=lambda n: (-scores[n]["accuracy"], scores[n]["loss"]))
     picked = order[0]
     record = {
