@@ -121,6 +121,17 @@ def test_an_exported_module_never_calls_the_kernel(key):
     assert TARGET.encode() not in module
 
 
+@pytest.mark.parametrize("own, expected", [({}, "1000"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "None"),
+                                           ({"GOMP_SPINCOUNT": "5"}, "5")])  # fmt: skip
+def test_the_openmp_spin_is_short_unless_the_user_set_a_policy(own, expected):
+    """libgomp's default spin at oneDNN's per-step barrier starves a neighbouring process's threads."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    script = "import os, recurrax.native; print(os.environ.get('GOMP_SPINCOUNT'))"
+    done = subprocess.run([sys.executable, "-c", script], env={**env, **own}, capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    assert done.stdout.strip() == expected
+
+
 @needs_kernel
 def test_a_failed_build_says_why_and_the_xla_kernel_runs(tmp_path):
     """A fresh cache and no working compiler: the library is None with the compiler's message, and the LSTM
