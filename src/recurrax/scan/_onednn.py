@@ -247,6 +247,8 @@ def lstm_blocks(cell: Any) -> tuple[Array, Array, Array]:
     A gate that the variant removes (NIG ``i = 1``, NFG ``f = 1``, NOG ``o = 1``) gets zero weights and the bias
     `SATURATED`: its sigmoid is exactly 1 in float32 and its derivative there (9e-14) sends nothing back, so the
     layer computes the variant; the gradients of those constant blocks are dropped (autodiff's `concatenate`)."""
+    if len(cell.gate_layout) == 4:  # no gate removed: the cell's own blocks
+        return cell.weight_ih, cell.weight_hh, lstm_bias(cell)
     blocks = dict(zip(cell.gate_layout, zip(jnp.split(cell.weight_ih, len(cell.gate_layout)),
                                             jnp.split(cell.weight_hh, len(cell.gate_layout)),
                                             jnp.split(lstm_bias(cell), len(cell.gate_layout)))))  # fmt: skip
