@@ -2,9 +2,11 @@
 
 - `seasonal_residual` and `level_shift` equal a loop over the points that reads only points ``<= t``; changing
   later points changes nothing before them.
+- `range_break` equals a loop over the values before ``t`` (Numenta's spatial anomaly).
 - `rest_period` equals a loop that keeps a score only above every one of the ``rest`` scores before it.
 - Through `anomaly_scores`: the seasonal channel puts the highest score of a daily square wave on the day
-  whose peak is missing, the level channel on the point after a level change, where the error channel (all
+  whose peak is missing, the level channel on the point after a level change, the range channel a score of 1
+  on the first value beyond the past range, where the error channel (all
   zeros here) sees nothing; bad settings are refused by name.
 """
 
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from recurrax.data import NabSeries
-from recurrax.tasks.anomaly._channels import level_shift, seasonal_residual
+from recurrax.tasks.anomaly._channels import level_shift, range_break, seasonal_residual
 from recurrax.tasks.anomaly._likelihood import rest_period
 from recurrax.tasks.anomaly._nab_protocol import _settings, anomaly_scores
 
@@ -56,6 +58,18 @@ def test_level_shift_equals_a_loop_over_past_points():
     np.testing.assert_array_equal(level_shift(changed, span, before)[:120], out[:120])
 
 
+@pytest.mark.parametrize("tolerance", [0.0, 0.05, 0.5])
+def test_range_break_equals_a_loop_over_past_points(tolerance):
+    values = np.r_[np.full(3, 2.0), np.random.default_rng(4).standard_t(2, size=300)]
+    out = range_break(values, tolerance)
+    for t in range(len(values)):
+        high, low = values[:t].max(initial=-np.inf), values[:t].min(initial=np.inf)
+        width = high - low if t else 0.0
+        beyond = values[t] > high + tolerance * width or values[t] < low - tolerance * width
+        assert out[t] == float(t > 0 and width > 0 and beyond)
+    assert out[:3].sum() == 0 and 0 < out.sum() < 40
+
+
 @pytest.mark.parametrize("rest", [0, 1, 3, 20])
 def test_rest_period_equals_a_loop(rest):
     scores = np.random.default_rng(rest).integers(0, 6, size=200) / 5.0  # ties on purpose
@@ -90,7 +104,18 @@ def test_the_level_channel_finds_the_shift():
     assert (scores[peak + 1 : peak + 50] == 0).all()  # the rest period keeps one alarm for the shift
 
 
-@pytest.mark.parametrize("bad", [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}])
+def test_the_range_channel_scores_one_beyond_the_past_range():
+    values = np.sin(np.arange(600) / 7.0)
+    values[450] = 1.2  # 10% of the range above every earlier value
+    assert _scores(values, 100).max() == 0.0
+    scores = _scores(values, 100, spatial=0.05)
+    assert np.flatnonzero(scores).tolist() == [450] and scores[450] == 1.0
+    assert _scores(values, 100, spatial=0.2).max() == 0.0  # within the margin
+
+
+@pytest.mark.parametrize(
+    "bad", [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}, {"spatial": -0.1}, {"spatial": "5%"}]
+)
 def test_bad_channel_settings_are_refused_by_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         _settings(bad)

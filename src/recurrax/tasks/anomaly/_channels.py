@@ -5,6 +5,9 @@ misses, each online (the value at ``t`` uses points ``<= t`` only) and NaN until
   forecaster follows point by point: the mean distance of the last points from the same time one day before.
 - `level_shift`: a change of level that the forecaster adapts to within a few points: the distance of the
   mean of the last points from the median before them, in standard deviations of the points before them.
+- `range_break`: a value outside every value seen before, by more than a margin of their range (Numenta's
+  "spatial anomaly" in its NAB detector), which a forecaster's error, relative to its own recent errors, can
+  rank below the noise of a long file.
 """
 
 from __future__ import annotations
@@ -56,3 +59,22 @@ def level_shift(values: np.ndarray, span: int, before: int = 288) -> np.ndarray:
     recent = values.rolling(span, min_periods=span).mean()
     past = values.shift(span).rolling(before, min_periods=min(span, before))
     return ((recent - past.median()).abs() / (past.std() + 1e-9)).to_numpy()
+
+
+def range_break(values: np.ndarray, tolerance: float) -> np.ndarray:
+    """``1`` where ``v_t > max_{s<t} v_s + tolerance * R_t`` or ``v_t < min_{s<t} v_s - tolerance * R_t``, with
+    ``R_t = max_{s<t} v_s - min_{s<t} v_s > 0``; ``0`` elsewhere ``[T]`` float64 (0 while ``R_t = 0``).
+
+    Numenta's NAB detector raises a score of 1 on such a "spatial anomaly" with ``tolerance = 0.05``.
+
+    Example:
+        >>> range_break(np.array([0.0, 1.0, 0.5, 1.04, 1.2, -0.3]), 0.05).tolist()
+        [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    """
+    if not tolerance >= 0.0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    values = pd.Series(np.asarray(values, np.float64).reshape(-1))
+    high, low = values.cummax().shift(1), values.cummin().shift(1)
+    margin = tolerance * (high - low)
+    broken = (high > low) & ((values > high + margin) | (values < low - margin))
+    return broken.to_numpy(np.float64)

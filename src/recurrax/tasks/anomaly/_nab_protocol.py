@@ -20,8 +20,9 @@ scores by ``transform`` (``novelty`` against the largest error of the last ``lon
 daily pattern: the novelty (against its largest value over the last ``long`` points) of `seasonal_residual`,
 the mean distance of the last ``S`` values from the same time one day earlier; with ``level = L > 0`` a third
 catches changes of level: the novelty of `level_shift`, the distance of the mean of the last ``L`` values
-from the median of the ``level_before`` values before them, in their standard deviations. A point's score is
-the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every score of the
+from the median of the ``level_before`` values before them, in their standard deviations; with ``spatial = m >
+0`` a fourth scores 1 where a value leaves the range of every earlier value by more than ``m`` times that range
+(`range_break`, Numenta's "spatial anomaly"). A point's score is the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every score of the
 ``R`` points before it (`rest_period`: one event raises one alarm). Scores are 0 in the probationary period,
 which NAB does not score. Raw errors depend on the model settings and the seed only, so they are computed once per
 (settings, seed) and kept in ``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are
@@ -42,7 +43,7 @@ import pandas as pd
 from ...data import NabSeries, load_nab
 from ...metrics import nab_corpus_score
 from ...train import OptimConfig, TrainConfig
-from ._channels import level_shift, seasonal_residual
+from ._channels import level_shift, range_break, seasonal_residual
 from ._online import OnlineConfig, online_forecasts
 from ._likelihood import anomaly_likelihood, log_likelihood_score, novelty_score, rest_period
 from ._scorers import ScorerConfig
@@ -53,12 +54,14 @@ JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble", "learn_lr
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
             "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
             "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0,
-            "level_before": 288, "rest": 0}  # fmt: skip
+            "level_before": 288, "spatial": 0.0, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
-                                "long": 8640, "quantile": 0.999, "seasonal": 48, "level": 96, "rest": 50}  # fmt: skip
+                                "long": 8640, "quantile": 0.9995, "seasonal": 48, "level": 96, "spatial": 0.02,
+                                "rest": 50}  # fmt: skip
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the NAB protocol's
-candidate ``channels-l96`` (``src/recurrax/lifecycle/protocols/nab.toml``), the best mean development score
-over both halves (picked on fold 1; fold 0 picked ``channels-l48``, which differs only in ``level = 48``)."""
+candidate ``channels-q9995-spatial`` (``src/recurrax/lifecycle/protocols/nab.toml``), the best mean development
+score over both halves (picked on fold 0; fold 1 picked ``channels-spatial``: ``quantile = 0.999``,
+``spatial = 0.03``)."""
 PROFILES = {"standard": "standard", "low_fp": "reward_low_fp", "low_fn": "reward_low_fn"}
 
 
@@ -89,6 +92,9 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} must be an integer >= 0 (points; 0: off), got {settings[key]!r}")
     if settings["level_before"] < 1:
         raise ValueError(f"level_before must be >= 1, got {settings['level_before']}")
+    spatial = settings["spatial"]
+    if isinstance(spatial, bool) or not isinstance(spatial, (int, float)) or not spatial >= 0:
+        raise ValueError(f"spatial must be a number >= 0 (a fraction of the past range; 0: off), got {spatial!r}")
     return settings
 
 
@@ -121,9 +127,9 @@ def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.nda
 
 def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], series: NabSeries) -> np.ndarray:
     """``transform`` of the raw errors ``[T]`` of ``series`` (their mean over the last ``smooth`` points), the
-    largest of it and the context channels' novelty (``seasonal``, ``level``), the rest period (``rest``),
-    rounded to 12 significant digits as in NAB's results files; 0 in the probationary period (which NAB does
-    not score, and which so cannot mute the first scored points)."""
+    largest of it, the context channels' novelty (``seasonal``, ``level``) and the range channel (``spatial``),
+    the rest period (``rest``), rounded to 12 significant digits as in NAB's results files; 0 in the
+    probationary period (which NAB does not score, and which so cannot mute the first scored points)."""
     if settings["smooth"] > 1:
         raw = pd.Series(raw).rolling(int(settings["smooth"]), min_periods=1).mean().to_numpy()
     if settings["transform"] == "novelty":
@@ -140,6 +146,8 @@ def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], series: NabSeries)
     if settings["level"] > 0:
         shift = level_shift(series.values, settings["level"], settings["level_before"])
         scores = np.maximum(scores, novelty_score(np.nan_to_num(shift), long=settings["long"]))
+    if settings["spatial"] > 0:
+        scores = np.maximum(scores, range_break(series.values, settings["spatial"]))
     scores = np.where(np.arange(len(scores)) < series.probation, 0.0, scores)
     scores = rest_period(scores, int(settings["rest"]))
     return np.array([float(f"{v:.12g}") for v in scores], np.float64)
