@@ -3,6 +3,8 @@
 - `seasonal_residual` and `level_shift` equal a loop over the points that reads only points ``<= t``; changing
   later points changes nothing before them.
 - `range_break` equals a loop over the values before ``t`` (Numenta's spatial anomaly).
+- ``persist = k``: the error channel is the novelty of the smallest of the last ``k`` errors (a loop), so one
+  large error in range scores nothing and two in a row score.
 - `rest_period` equals a loop that keeps a score only above every one of the ``rest`` scores before it.
 - Through `anomaly_scores`: the seasonal channel puts the highest score of a daily square wave on the day
   whose peak is missing, the level channel on the point after a level change, the range channel a score of 1
@@ -113,8 +115,20 @@ def test_the_range_channel_scores_one_beyond_the_past_range():
     assert _scores(values, 100, spatial=0.2).max() == 0.0  # within the margin
 
 
+def test_persist_scores_the_smallest_of_the_last_errors():
+    values = np.sin(np.arange(400) / 5.0)
+    errors = np.abs(np.random.default_rng(5).normal(size=400)) * 0.1
+    errors[300], errors[350:352] = 9.0, 9.0  # one large error alone, then two in a row
+    series = NabSeries("a/b.csv", _stamps(400), values, (), np.zeros(400, bool), 100)
+    scores = anomaly_scores(errors, _settings({"transform": "novelty", "persist": 2}), series)
+    smallest = np.array([errors[max(t - 1, 0) : t + 1].min() for t in range(400)])
+    expected = anomaly_scores(smallest, _settings({"transform": "novelty"}), series)
+    np.testing.assert_array_equal(scores, expected)
+    assert scores[300] < 0.5 < scores[351]
+
+
 @pytest.mark.parametrize(
-    "bad", [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}, {"spatial": -0.1}, {"spatial": "5%"}]
+    "bad", [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}, {"spatial": -0.1}, {"spatial": "5%"}, {"persist": 0}]
 )
 def test_bad_channel_settings_are_refused_by_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):

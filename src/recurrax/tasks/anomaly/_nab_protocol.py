@@ -10,23 +10,24 @@ turn), so every category is in both. Fold ``f`` develops on half ``f`` and tests
   score with the threshold picked on the whole corpus (NAB's scoreboard protocol, for comparison only: its
   threshold sees every label).
 
-The detector is online. ``program = "scorer"`` (`online_scores`): a ``prediction`` LSTM scorer fitted on
-each file's probationary period, streamed over the file. ``program = "joint"`` (`online_forecasts`, one
-compiled program per file): the same LSTM with optional time-stamp inputs (``time_features``), seasonal
-lags (``seasonal_lags``), continual learning on every past point (``learn_every``) and a vmapped ensemble
-(``ensemble``). Either way the errors, optionally averaged over the last ``smooth`` points, become [0, 1]
-scores by ``transform`` (``novelty`` against the largest error of the last ``long`` points, or their
-``quantile`` quantile; ``likelihood``). With ``seasonal = S > 0`` a second channel catches changes of the
-daily pattern: the novelty (against its largest value over the last ``long`` points) of `seasonal_residual`,
-the mean distance of the last ``S`` values from the same time one day earlier; with ``level = L > 0`` a third
-catches changes of level: the novelty of `level_shift`, the distance of the mean of the last ``L`` values
-from the median of the ``level_before`` values before them, in their standard deviations; with ``spatial = m >
-0`` a fourth scores 1 where a value leaves the range of every earlier value by more than ``m`` times that range
-(`range_break`, Numenta's "spatial anomaly"). A point's score is the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every score of the
-``R`` points before it (`rest_period`: one event raises one alarm). Scores are 0 in the probationary period,
-which NAB does not score. Raw errors depend on the model settings and the seed only, so they are computed once per
-(settings, seed) and kept in ``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are
-rounded to 12 significant digits, as NAB's results files hold them.
+The detector is online. ``program = "scorer"`` (`online_scores`): a ``prediction`` LSTM scorer fitted on each
+file's probationary period, streamed over the file. ``program = "joint"`` (`online_forecasts`, one compiled program
+per file): the same LSTM with optional time-stamp inputs (``time_features``), seasonal lags (``seasonal_lags``),
+continual learning on every past point (``learn_every``) and a vmapped ensemble (``ensemble``). Either way the
+errors, optionally averaged over the last ``smooth`` points and with ``persist = k > 1`` replaced by the smallest
+of the last ``k`` (an error counts when it lasts), become [0, 1] scores by ``transform`` (``novelty`` against the
+largest error of the last ``long`` points, or their ``quantile`` quantile; ``likelihood``). With ``seasonal = S >
+0`` a second channel catches changes of the daily pattern: the novelty (against its largest value over the last
+``long`` points) of `seasonal_residual`, the mean distance of the last ``S`` values from the same time one day
+earlier; with ``level = L > 0`` a third catches changes of level: the novelty of `level_shift`, the distance of the
+mean of the last ``L`` values from the median of the ``level_before`` values before them, in their standard
+deviations; with ``spatial = m > 0`` a fourth scores 1 where a value leaves the range of every earlier value by
+more than ``m`` times that range (`range_break`, Numenta's "spatial anomaly"). A point's score is the largest of
+the channels. ``rest = R > 0`` then keeps a score only where it exceeds every score of the ``R`` points before it
+(`rest_period`: one event raises one alarm). Scores are 0 in the probationary period, which NAB does not score. Raw
+errors depend on the model settings and the seed only, so they are computed once per (settings, seed) and kept in
+``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are rounded to 12 significant digits,
+as NAB's results files hold them.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble", "learn_lr
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
             "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
             "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0,
-            "level_before": 288, "spatial": 0.0, "rest": 0}  # fmt: skip
+            "level_before": 288, "spatial": 0.0, "persist": 1, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
                                 "long": 8640, "quantile": 0.9995, "seasonal": 48, "level": 96, "spatial": 0.02,
                                 "rest": 50}  # fmt: skip
@@ -87,11 +88,12 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"program must be 'scorer' or 'joint', got {settings['program']!r}")
     if settings["program"] == "scorer" and any(settings[k] != DEFAULTS[k] for k in JOINT_KEYS[1:]):
         raise ValueError("time_features, seasonal_lags and ensemble need program = 'joint'")
-    for key in ("seasonal", "level", "level_before", "rest"):
+    for key in ("seasonal", "level", "level_before", "persist", "rest"):
         if isinstance(settings[key], bool) or not isinstance(settings[key], int) or settings[key] < 0:
             raise ValueError(f"{key} must be an integer >= 0 (points; 0: off), got {settings[key]!r}")
-    if settings["level_before"] < 1:
-        raise ValueError(f"level_before must be >= 1, got {settings['level_before']}")
+    for key in ("level_before", "persist"):
+        if settings[key] < 1:
+            raise ValueError(f"{key} must be >= 1, got {settings[key]}")
     spatial = settings["spatial"]
     if isinstance(spatial, bool) or not isinstance(spatial, (int, float)) or not spatial >= 0:
         raise ValueError(f"spatial must be a number >= 0 (a fraction of the past range; 0: off), got {spatial!r}")
@@ -126,12 +128,15 @@ def raw_errors(series: NabSeries, settings: dict[str, Any], seed: int) -> np.nda
 
 
 def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], series: NabSeries) -> np.ndarray:
-    """``transform`` of the raw errors ``[T]`` of ``series`` (their mean over the last ``smooth`` points), the
-    largest of it, the context channels' novelty (``seasonal``, ``level``) and the range channel (``spatial``),
-    the rest period (``rest``), rounded to 12 significant digits as in NAB's results files; 0 in the
-    probationary period (which NAB does not score, and which so cannot mute the first scored points)."""
+    """``transform`` of the raw errors ``[T]`` of ``series`` (their mean over the last ``smooth`` points, then the
+    smallest of the last ``persist``), the largest of it, the context channels' novelty (``seasonal``, ``level``)
+    and the range channel (``spatial``), the rest period (``rest``), rounded to 12 significant digits as in NAB's
+    results files; 0 in the probationary period (which NAB does not score, and which so cannot mute the first
+    scored points)."""
     if settings["smooth"] > 1:
         raw = pd.Series(raw).rolling(int(settings["smooth"]), min_periods=1).mean().to_numpy()
+    if settings["persist"] > 1:
+        raw = pd.Series(raw).rolling(settings["persist"], min_periods=1).min().to_numpy()
     if settings["transform"] == "novelty":
         scores = novelty_score(raw, long=settings["long"], quantile=settings["quantile"])
     elif settings["transform"] == "likelihood":
