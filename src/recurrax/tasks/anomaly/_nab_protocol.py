@@ -57,12 +57,11 @@ DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_si
             "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0,
             "level_before": 288, "spatial": 0.0, "persist": 1, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
-                                "long": 8640, "quantile": 0.9995, "seasonal": 48, "level": 96, "spatial": 0.02,
-                                "rest": 50}  # fmt: skip
+                                "long": 8640, "quantile": 0.999, "seasonal": 48, "level": 96, "spatial": 0.02,
+                                "persist": 2, "rest": 30}  # fmt: skip
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the NAB protocol's
-candidate ``channels-q9995-spatial`` (``src/recurrax/lifecycle/protocols/nab.toml``), the best mean development
-score over both halves (picked on fold 0; fold 1 picked ``channels-spatial``: ``quantile = 0.999``,
-``spatial = 0.03``)."""
+candidate ``persist-q999`` (``src/recurrax/lifecycle/protocols/nab.toml``), the best mean development score over
+both halves (picked on fold 0; fold 1 picked ``persist-q9995``: ``quantile = 0.9995``, ``rest = 50``)."""
 PROFILES = {"standard": "standard", "low_fp": "reward_low_fp", "low_fn": "reward_low_fn"}
 
 
