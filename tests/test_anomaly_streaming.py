@@ -1,5 +1,5 @@
 """StreamingScorer: one point at a time equals the batch scores, no look-ahead, the per-point step compiled
-once, online learning from seen data only; the [0, 1] transforms (likelihood, novelty) against plain loops;
+once, online learning from seen data only; FleetScorer: many series at once equal each series scored alone; the [0, 1] transforms (likelihood, novelty) against plain loops;
 the NAB-style online detector."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from recurrax.tasks.anomaly import (
+    FleetScorer,
     ScorerConfig,
     StreamingScorer,
     anomaly_likelihood,
@@ -124,6 +125,30 @@ def test_bad_input_is_a_clear_error(scorers):
         StreamingScorer(type(recon)(recon.model, recon.loc, recon.scale, mean_cfg))
     with pytest.raises(ValueError, match="every"):
         StreamingScorer(scorers["prediction"], learn=True, every=0)
+
+
+@pytest.mark.parametrize("kind", ["prediction", "nll", "reconstruction"])
+def test_a_fleet_scores_each_series_as_if_alone(scorers, kind):
+    scorer = scorers[kind]
+    series = np.stack([sine(90, seed=20 + i) * (1 + i) for i in range(5)], axis=1)  # [T, S = 5, D = 2]
+    alone = np.stack([score_series(scorer, series[:, i]) for i in range(5)], axis=1)
+    fleet = FleetScorer(scorer, streams=5)
+    point_by_point = np.stack([fleet.update(x) for x in series[:40]])
+    in_blocks = np.concatenate([point_by_point, fleet.update_many(series[40:55]), fleet.update_many(series[55:])])
+    np.testing.assert_allclose(in_blocks, alone, rtol=1e-5, atol=1e-6)
+    assert fleet.seen == 90 and np.isnan(in_blocks[: WINDOW - (kind == "reconstruction")]).all()
+
+
+def test_a_fleet_refuses_the_wrong_shape(scorers):
+    fleet = FleetScorer(scorers["prediction"], streams=3)
+    with pytest.raises(ValueError, match=r"expected values \[3, 2\]"):
+        fleet.update(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"expected values \[n, 3, 2\]"):
+        fleet.update_many(np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        fleet.update(np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="streams"):
+        FleetScorer(scorers["prediction"], streams=0)
 
 
 def loop_likelihood(raw, short, long, learning):

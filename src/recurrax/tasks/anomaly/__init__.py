@@ -54,6 +54,7 @@ from ._scorers import save_scorer as save_scorer
 from ._scorers import score_series as score_series
 from ._stream_detect import StreamingDetector as StreamingDetector
 from ._stream_detect import StreamPoint as StreamPoint
+from ._streaming import FleetScorer as FleetScorer
 from ._streaming import StreamingScorer as StreamingScorer
 from ._streaming import nab_lstm_scores as nab_lstm_scores
 from ._streaming import online_scores as online_scores

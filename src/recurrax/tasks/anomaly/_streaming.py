@@ -64,11 +64,12 @@ def _rebuild(spec: _Spec, leaves: list[jax.Array]) -> Any:
 
 
 def _forecast_body(model: NextStep, carry: tuple[Any, jax.Array], z_t: jax.Array):
-    """One point: its error against the pending forecast, then the state advanced and the next forecast."""
+    """One point of each of ``S`` streams, ``z_t`` ``[S, D]``: their errors ``[S]`` against the pending
+    forecasts ``[S, P * D]``, then the states ``[L, S, ...]`` advanced and the next forecasts."""
     state, pending = carry
     error = model.errors(pending, z_t)
-    out, state = model.step(z_t[None], state)
-    return (state, out[0]), error
+    out, state = model.step(z_t, state)
+    return (state, out), error
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -93,9 +94,10 @@ def _forecast_scan(spec: _Spec, leaves: list[jax.Array], carry: tuple[Any, jax.A
 
 
 def _window_body(model: Autoencoder, buffer: jax.Array, z_t: jax.Array):
-    """One point: the window of the last ``W`` points that ends at it, and its error there."""
-    buffer = jnp.concatenate([buffer[1:], z_t[None]])
-    return buffer, model.errors(buffer[None])[0, -1]
+    """One point of each of ``S`` streams, ``z_t`` ``[S, D]``: the windows ``[S, W, D]`` of the last ``W``
+    points that end at it, and their errors ``[S]`` there."""
+    buffer = jnp.concatenate([buffer[:, 1:], z_t[:, None]], axis=1)
+    return buffer, model.errors(buffer)[:, -1]
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -108,52 +110,121 @@ def _window_scan(spec: _Spec, leaves: list[jax.Array], buffer: jax.Array, z: jax
     return jax.lax.scan(_masked(functools.partial(_window_body, _rebuild(spec, leaves))), buffer, (z, valid))
 
 
-class StreamingScorer:
+class _Streams:
+    """``S`` streams through one scorer's network: the carried states of all of them, advanced together
+    (one batched step per point; the compiled step is shared by every stream set of the same architecture)."""
+
+    def __init__(self, scorer: Scorer, streams: int):
+        cfg = scorer.config
+        if cfg.kind == "reconstruction" and cfg.reduce != "last":
+            raise ValueError("streaming reconstruction scores need reduce='last' (reduce='mean' looks ahead)")
+        if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
+            raise ValueError(f"streams must be an integer >= 1, got {streams!r}")
+        self.scorer, self.streams, self.seen = scorer, streams, 0
+        self._forecaster = cfg.kind != "reconstruction"
+        self._warmup = cfg.window if self._forecaster else cfg.window - 1
+        self._set_model(scorer.model)
+        if self._forecaster:
+            pending = jnp.zeros((streams, scorer.model.out_weight.shape[0]), jnp.float32)
+            self._carry = (initial_state(scorer.model.rnn, streams), pending)
+        else:
+            self._carry = jnp.zeros((streams, cfg.window, scorer.num_features), jnp.float32)
+
+    def _set_model(self, model: NextStep | Autoencoder) -> None:
+        self.model = model
+        self._leaves, self._spec = _flat(model)
+
+    def _step(self, z_t: np.ndarray) -> np.ndarray:
+        """Raw scores ``[S]`` of one scaled point of every stream ``z_t`` ``[S, D]`` (NaN in the warm-up)."""
+        step = _forecast_step if self._forecaster else _window_step
+        self._carry, errors = step(self._spec, self._leaves, self._carry, z_t)
+        self.seen += 1
+        return np.full(self.streams, np.nan) if self.seen <= self._warmup else np.asarray(errors, np.float64)
+
+    def _scan(self, z: np.ndarray) -> np.ndarray:
+        """Raw scores ``[n, S]`` of ``n`` scaled points of every stream ``z`` ``[n, S, D]``: one compiled scan
+        per block of up to `CHUNK` points (padded to a power of two, so few shapes compile)."""
+        scan = _forecast_scan if self._forecaster else _window_scan
+        chunk = min(CHUNK, 1 << (len(z) - 1).bit_length())
+        errors = np.empty(z.shape[:2])
+        for start in range(0, len(z), chunk):
+            block = z[start : start + chunk]
+            valid = np.arange(chunk) < len(block)
+            padded = np.concatenate([block, np.zeros((chunk - len(block), *block.shape[1:]), block.dtype)])
+            self._carry, out = scan(self._spec, self._leaves, self._carry, padded, valid)
+            errors[start : start + len(block)] = np.asarray(out, np.float64)[: len(block)]
+        index = self.seen + np.arange(len(z))
+        self.seen += len(z)
+        return np.where(index[:, None] < self._warmup, np.nan, errors)
+
+
+class FleetScorer(_Streams):
+    """Score ``streams`` series at once, point by point: ``update(xs [S, D]) -> [S]`` takes the next point of
+    every series (NaN during the warm-up), ``update_many(xs [n, S, D]) -> [n, S]`` the next ``n``. The same
+    numbers as one `StreamingScorer` (``learn=False``) per series, at the cost of one batched step.
+
+    Example:
+        >>> import numpy as np, jax
+        >>> from recurrax.train import OptimConfig, TrainConfig
+        >>> from recurrax.tasks.anomaly import FleetScorer, ScorerConfig, fit_scorer, score_series
+        >>> values = np.sin(np.arange(200) / 5.0)[:, None]
+        >>> scorer = fit_scorer(values, ScorerConfig(hidden_size=8, window=16), optim=OptimConfig(),
+        ...                     train=TrainConfig(steps=0), key=jax.random.key(0))
+        >>> fleet = FleetScorer(scorer, streams=3)
+        >>> scores = fleet.update_many(np.stack([values, 2 * values, values[::-1]], axis=1))
+        >>> scores.shape, bool(np.allclose(scores[:, 0], score_series(scorer, values), equal_nan=True, atol=1e-5))
+        ((200, 3), True)
+    """
+
+    def update(self, xs: Any) -> np.ndarray:
+        """Raw scores ``[S]`` of the next point of every series, ``xs`` ``[S, D]``."""
+        return self._step(self._scaled(xs, 2)[0])
+
+    def update_many(self, xs: Any) -> np.ndarray:
+        """Raw scores ``[n, S]`` of the next ``n`` points of every series, ``xs`` ``[n, S, D]``."""
+        return self._scan(self._scaled(xs, 3))
+
+    def _scaled(self, xs: Any, rank: int) -> np.ndarray:
+        """``xs`` (``[S, D]`` or ``[n, S, D]``; ``D`` may be left out for one feature) scaled, ``[n, S, D]``."""
+        xs = np.asarray(xs, np.float64)
+        d = self.scorer.num_features
+        if xs.ndim == rank - 1 and d == 1:
+            xs = xs[..., None]
+        if xs.ndim != rank or xs.shape[-2:] != (self.streams, d):
+            want = ("" if rank == 2 else "n, ") + f"{self.streams}, {d}"
+            raise ValueError(f"expected values [{want}] ({self.streams} streams, {d} features), got {xs.shape}")
+        flat = self.scorer.transform(xs.reshape(-1, d))
+        return flat.reshape(-1, self.streams, d)
+
+
+class StreamingScorer(_Streams):
     """Score a stream point by point: ``update(x_t [D]) -> float`` (NaN during the warm-up), or a block of
     consecutive points at once with ``update_many(xs [n, D]) -> [n]`` (the same numbers, one compiled scan).
 
     ``learn``: keep training online, one step every ``every`` points on the ``batch`` latest windows, at
     learning rate ``lr``. ``scorer.model`` is not changed; the current network is ``self.model``. The
-    compiled step is shared by every stream of the same architecture.
+    compiled step is shared by every stream of the same architecture. Many series at once: `FleetScorer`.
     """
 
     def __init__(self, scorer: Scorer, learn: bool = False, lr: float = 1e-3, every: int = 16, batch: int = 16):
-        cfg = scorer.config
-        if cfg.kind == "reconstruction" and cfg.reduce != "last":
-            raise ValueError("streaming reconstruction scores need reduce='last' (reduce='mean' looks ahead)")
+        super().__init__(scorer, 1)
         if every < 1 or batch < 1:
             raise ValueError(f"every and batch must be >= 1, got every={every}, batch={batch}")
         if not (lr > 0):
             raise ValueError(f"lr must be > 0, got {lr}")
-        self.scorer, self.learn, self.every, self.batch = scorer, bool(learn), int(every), int(batch)
-        self.seen, self.updates = 0, 0
-        self._forecaster = cfg.kind != "reconstruction"
-        self._span = cfg.window + (1 if self._forecaster else 0)
-        self._warmup = cfg.window if self._forecaster else cfg.window - 1
+        self.learn, self.every, self.batch, self.updates = bool(learn), int(every), int(batch), 0
+        self._span = scorer.config.window + (1 if self._forecaster else 0)
         self._history = np.zeros((0, scorer.num_features), np.float32)
-        self._set_model(scorer.model)
-        if self._forecaster:
-            pending = jnp.zeros((scorer.model.out_weight.shape[0],), jnp.float32)
-            self._carry = (initial_state(scorer.model.rnn, 1), pending)
-        else:
-            self._carry = jnp.zeros((cfg.window, scorer.num_features), jnp.float32)
         if self.learn:
-            self._step = shared_train_step(scorer_loss, OptimConfig(lr=lr), 0)
-            self._opt_state = self._step.optimizer.init(eqx.filter(scorer.model, eqx.is_inexact_array))
-
-    def _set_model(self, model: NextStep | Autoencoder) -> None:
-        self.model = model
-        self._leaves, self._spec = _flat(model)
+            self._train_step = shared_train_step(scorer_loss, OptimConfig(lr=lr), 0)
+            self._opt_state = self._train_step.optimizer.init(eqx.filter(scorer.model, eqx.is_inexact_array))
 
     def update(self, x: Any) -> float:
         """The raw score of the next point ``x`` ``[D]`` (NaN while fewer points than the warm-up were seen)."""
         z = self.scorer.transform(np.reshape(np.asarray(x, np.float64), (1, -1)))
         if self.learn:
             return float(self.update_many(z * self.scorer.scale + self.scorer.loc)[0])
-        step = _forecast_step if self._forecaster else _window_step
-        self._carry, error = step(self._spec, self._leaves, self._carry, z[0])
-        self.seen += 1
-        return float("nan") if self.seen <= self._warmup else float(error)
+        return float(self._step(z)[0])
 
     def update_many(self, values: Any) -> np.ndarray:
         """Raw scores ``[n]`` of the next ``n`` points ``values`` ``[n, D]``, as ``n`` calls of `update`."""
@@ -162,27 +233,13 @@ class StreamingScorer:
         start = 0
         while start < len(z):
             stop = len(z) if not self.learn else min(len(z), start + self.every - self.seen % self.every)
-            scores[start:stop] = self._score(z[start:stop])
+            scores[start:stop] = self._scan(z[start:stop, None])[:, 0]
+            if self.learn:
+                self._history = np.concatenate([self._history, z[start:stop]])[-(self._span + self.batch - 1) :]
             start = stop
             if self.learn and self.seen % self.every == 0:
                 self._learn()
         return scores
-
-    def _score(self, z: np.ndarray) -> np.ndarray:
-        scan = _forecast_scan if self._forecaster else _window_scan
-        chunk = min(CHUNK, 1 << (len(z) - 1).bit_length())  # few shapes: powers of two up to CHUNK
-        errors = np.empty(len(z))
-        for start in range(0, len(z), chunk):
-            block = z[start : start + chunk]
-            valid = np.arange(chunk) < len(block)
-            padded = np.concatenate([block, np.zeros((chunk - len(block), block.shape[1]), block.dtype)])
-            self._carry, out = scan(self._spec, self._leaves, self._carry, padded, valid)
-            errors[start : start + len(block)] = np.asarray(out, np.float64)[: len(block)]
-        index = self.seen + np.arange(len(z))
-        self.seen += len(z)
-        if self.learn:
-            self._history = np.concatenate([self._history, z])[-(self._span + self.batch - 1) :]
-        return np.where(index < self._warmup, np.nan, errors)
 
     def _learn(self) -> None:
         """One optimiser step on the latest ``batch`` windows (skipped while fewer points were seen)."""
@@ -190,7 +247,7 @@ class StreamingScorer:
             return
         windows = np.lib.stride_tricks.sliding_window_view(self._history, self._span, axis=0).transpose(0, 2, 1)
         key = jax.random.fold_in(jax.random.key(0), self.updates)
-        model, self._opt_state, _, _ = self._step(
+        model, self._opt_state, _, _ = self._train_step(
             self.model, self._opt_state, None, {"windows": jnp.asarray(windows)}, key
         )
         self._set_model(model)
