@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
 import numpy as np
+from _cpu_timing import median_ms
 
 from recurrax._host import cpu_name
 from recurrax.tasks.anomaly import FleetScorer, ScorerConfig, StreamingScorer, fit_scorer
@@ -48,14 +47,7 @@ print(json.dumps(out))
 
 def median_us(fn, calls: int) -> float:
     """Median wall time in µs of ``calls`` calls of ``fn()`` after 5 warm-up calls."""
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e6 * statistics.median(times)
+    return 1000 * median_ms(fn, rounds=calls, warmup=5)
 
 
 def main() -> None:
