@@ -399,6 +399,24 @@ def test_ensemble_run_reloads_and_predicts_with_stride(ensemble_runs):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_an_ensemble_warm_starts_from_an_ensemble(ensemble_runs, tmp_path):
+    """Re-training a selected ensemble (`warm_fit_classifier`): it starts from every member's weights; an
+    init with another member count is refused."""
+    from recurrax.tasks.classify._retrain import warm_fit_classifier
+
+    folder, runs = ensemble_runs
+    loaded = C.load_classifier(folder / "ensemble")
+    cfg = loaded.config
+    cfg.train.steps, cfg.optim.lr = 1, 1e-12  # one step that moves nothing measurable
+    with np.load(folder / "train.npz") as raw:
+        cases = ([x[:n] for x, n in zip(raw["xs"], raw["lengths"])], raw["labels"].tolist())
+    again = C.load_classifier(warm_fit_classifier(loaded.model, cfg, cases, tmp_path / "warm", loaded.classes))
+    for ours, start in zip(jax.tree.leaves(again.model), jax.tree.leaves(loaded.model)):
+        np.testing.assert_allclose(ours, start, atol=1e-6)
+    with pytest.raises(ValueError, match="does not match the architecture"):
+        warm_fit_classifier(runs["a"].model, cfg, cases, tmp_path / "wrong", loaded.classes)
+
+
 def test_cli_sets_the_new_options(tmp_path):
     """``--set`` reaches every new key; early stopping without a validation split is refused."""
     from recurrax.cli import main

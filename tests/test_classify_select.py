@@ -1,6 +1,7 @@
 """Classification defaults: per-series normalisation against NumPy, the stride derived from ``data.max_steps``,
 the choice of setting by cross-validation on the training cases (it must pick the obviously better candidate,
-never read the test split, and train the pick on every training case), old checkpoints keep their meaning,
+never read the test split, compare single models, and train the pick on every training case as an ensemble of
+``select.members``), old checkpoints keep their meaning,
 and the development-suite datasets are registered."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import recurrax.data as rd
-from recurrax.config import ConfigError, from_dict
+from recurrax.config import ConfigError, from_dict, to_dict
 from recurrax.tasks import classify as C
 from recurrax.tasks.classify import _fit
 from recurrax.tasks.classify._run import legacy_config
@@ -131,14 +132,21 @@ def test_selection_reads_no_test_case_and_only_runs_when_asked(tmp_path, norm_ca
 
     def spy(option, data, run_dir, **kwargs):
         seen.append(sum(len(c.labels) for c in data.splits.values()))
+        members.append(option.model.ensemble)
         return original(option, data, run_dir, **kwargs)
+
+    members = []
 
     monkeypatch.setattr(_fit, "train_classifier", spy)
     poisoned = {"train": raw["train"], "test": ([s * np.nan for s in raw["test"][0]], raw["test"][1])}
     picked, record = C.select_setting(cfg, raw["train"])
     assert seen == [60] * 6 and record["picked"] == "feature" and picked.model.input_norm == "none"
+    assert members == [1] * 6 and picked.model.ensemble == 3  # single models compared; the winner: 3 members
     again, _ = C.select_setting(cfg, poisoned["train"])
     assert again == picked  # the same folds and seeds: the same choice
+    kept, _ = C.select_setting(from_dict(C.ClassifyConfig, {**to_dict(cfg), "select": {**to_dict(cfg)["select"],
+                               "members": None}, "model": {**to_dict(cfg)["model"], "ensemble": 2}}), raw["train"])  # fmt: skip
+    assert kept.model.ensemble == 2 and members == [1] * 18
     for select in ({"mode": "off"}, {"max_cases": 60}, {"candidates": ["series"]}):
         seen.clear()
         same, none = C.select_setting(_select_cfg(tmp_path, **select), raw["train"])

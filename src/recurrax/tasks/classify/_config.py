@@ -155,7 +155,8 @@ class SelectConfig:
     (keys of `CANDIDATES`, each laid over this config) is trained on ``folds - 1`` folds and scored on the
     held-out fold of a stratified ``folds``-fold split of the training cases (seeded by ``train.seed``);
     the highest mean accuracy wins (ties: the lower mean loss, then the first listed), and the winner is
-    trained on every training case. The test split is never read for it. ``mode = "off"``, one candidate,
+    trained on every training case, as an ensemble of ``members`` models (each candidate is cross-validated
+    as one model, ``model.ensemble = 1``). The test split is never read for it. ``mode = "off"``, one candidate,
     or ``max_cases`` or more cases: the config is trained as given. The run's ``config.toml`` and
     checkpoints hold the winner (with ``mode = "off"``) and ``selection.json`` the scores.
     Cost: ``folds * len(candidates)`` extra fits of the configured budget.
@@ -166,15 +167,20 @@ class SelectConfig:
         candidates: keys of `CANDIDATES` to choose among, default ``("lstm", "lstm-fcn-norm")``.
         folds: folds of the stratified split, >= 2, default 3.
         max_cases: with this many training cases or more the selection is skipped, default 1000.
+        members: the winner's ``model.ensemble``: on the development suite ensembles of three scored as high or
+            higher than one model in cross-validation on every set for the candidate that wins, at about twice
+            the final fit's time (docs/classify_seq2seq.md); None keeps ``model.ensemble``; default 3.
     """
 
     mode: Literal["cv", "off"] = "cv"
     candidates: tuple[str, ...] = ("lstm", "lstm-fcn-norm")
     folds: int = 3
     max_cases: int = 1000
+    members: int | None = 3
 
     def __post_init__(self):
         require(self.folds >= 2, "folds", f"must be >= 2, got {self.folds}")
+        require(self.members is None or self.members >= 1, "members", f"must be >= 1 or None, got {self.members}")
         require(self.max_cases >= 1, "max_cases", f"must be >= 1, got {self.max_cases}")
         unknown = [name for name in self.candidates if name not in CANDIDATES]
         require(not unknown, "candidates", f"unknown {unknown}; known: {list(CANDIDATES)}")

@@ -169,9 +169,10 @@ def train_classifier(
     resume: bool = False,
     progress: bool = True,
 ) -> ClassifyRun:
-    """One run on prepared ``data`` (`prepare`) in the started run directory ``run_dir``; ``init``: a
-    trained single model of the same architecture to start from instead of fresh weights (warm-start
-    re-training, `recurrax.lifecycle.retrain`; the optimiser starts afresh)."""
+    """One run on prepared ``data`` (`prepare`) in the started run directory ``run_dir``; ``init``: a trained
+    model of the same architecture (an ensemble of as many members for ``model.ensemble > 1``) to start from
+    instead of fresh weights (warm-start re-training, `recurrax.lifecycle.retrain`; the optimiser starts
+    afresh)."""
     train = data.splits["train"]
     ReferenceProfile.from_values(served_rows(train, data.mean, data.std)).save(run_dir / REFERENCE_PROFILE_FILE)
     num_classes, input_size = len(data.classes), train.xs.shape[2]
@@ -180,8 +181,6 @@ def train_classifier(
     keys = jnp.stack([jax.random.split(jax.random.key(seed))[1] for seed in seeds])
     model = build_model(cfg.model, input_size, num_classes, key=keys[0] if len(seeds) == 1 else keys)
     if init is not None:
-        if len(seeds) > 1:
-            raise ValueError("init (a warm start) needs a single model; model.ensemble must be 1")
         if not same_architecture(init, model):
             raise ValueError("init does not match the architecture that the config describes")
         model = init
