@@ -158,7 +158,7 @@ def test_selection_reads_no_test_case_and_only_runs_when_asked(tmp_path, norm_ca
 def test_old_checkpoint_configs_keep_their_meaning():
     old = {"model": {"hidden_size": 8}, "data": {}, "optim": {}, "train": {}}
     cfg = from_dict(C.ClassifyConfig, legacy_config(old))
-    assert (cfg.model.input_norm, cfg.data.max_steps, cfg.select.mode) == ("none", None, "off")
+    assert (cfg.model.input_norm, cfg.data.max_steps, cfg.select.mode, cfg.select.members) == ("none", None, "off", None)
     assert cfg.model.hidden_size == 8
 
 

@@ -70,7 +70,8 @@ class LoadedClassifier:
 
 # Options added after checkpoints were first written, with the value that those checkpoints were trained with
 # (a checkpoint without the key predates it; the current default may differ).
-LEGACY_DEFAULTS = {"model": {"input_norm": "none"}, "data": {"max_steps": None}, "select": {"mode": "off"}}
+LEGACY_DEFAULTS = {"model": {"input_norm": "none"}, "data": {"max_steps": None},
+                   "select": {"mode": "off", "members": None}}  # fmt: skip
 
 
 def legacy_config(config: dict[str, Any]) -> dict[str, Any]:
