@@ -127,9 +127,11 @@ def test_persist_scores_the_smallest_of_the_last_errors():
     assert scores[300] < 0.5 < scores[351]
 
 
-@pytest.mark.parametrize(
-    "bad", [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}, {"spatial": -0.1}, {"spatial": "5%"}, {"persist": 0}]
-)
+BAD_SETTINGS = [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}, {"spatial": -0.1},
+                {"spatial": "5%"}, {"persist": 0}]
+
+
+@pytest.mark.parametrize("bad", BAD_SETTINGS)
 def test_bad_channel_settings_are_refused_by_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         _settings(bad)

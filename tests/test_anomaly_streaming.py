@@ -1,6 +1,6 @@
 """StreamingScorer: one point at a time equals the batch scores, no look-ahead, the per-point step compiled
-once, online learning from seen data only; FleetScorer: many series at once equal each series scored alone; the [0, 1] transforms (likelihood, novelty) against plain loops;
-the NAB-style online detector."""
+once, online learning from seen data only; FleetScorer: many series at once equal each series scored alone;
+the [0, 1] transforms (likelihood, novelty) against plain loops; the NAB-style online detector."""
 
 from __future__ import annotations
 

@@ -144,9 +144,10 @@ def test_selection_reads_no_test_case_and_only_runs_when_asked(tmp_path, norm_ca
     assert members == [1] * 6 and picked.model.ensemble == 3  # single models compared; the winner: 3 members
     again, _ = C.select_setting(cfg, poisoned["train"])
     assert again == picked  # the same folds and seeds: the same choice
-    kept, _ = C.select_setting(from_dict(C.ClassifyConfig, {**to_dict(cfg), "select": {**to_dict(cfg)["select"],
-                               "members": None}, "model": {**to_dict(cfg)["model"], "ensemble": 2}}), raw["train"])  # fmt: skip
-    assert kept.model.ensemble == 2 and members == [1] * 18
+    settings = to_dict(cfg)
+    settings["select"]["members"], settings["model"]["ensemble"] = None, 2
+    kept, _ = C.select_setting(from_dict(C.ClassifyConfig, settings), raw["train"])
+    assert kept.model.ensemble == 2 and members == [1] * 18  # members = None: the configured ensemble
     for select in ({"mode": "off"}, {"max_cases": 60}, {"candidates": ["series"]}):
         seen.clear()
         same, none = C.select_setting(_select_cfg(tmp_path, **select), raw["train"])
@@ -158,7 +159,8 @@ def test_selection_reads_no_test_case_and_only_runs_when_asked(tmp_path, norm_ca
 def test_old_checkpoint_configs_keep_their_meaning():
     old = {"model": {"hidden_size": 8}, "data": {}, "optim": {}, "train": {}}
     cfg = from_dict(C.ClassifyConfig, legacy_config(old))
-    assert (cfg.model.input_norm, cfg.data.max_steps, cfg.select.mode, cfg.select.members) == ("none", None, "off", None)
+    assert (cfg.model.input_norm, cfg.data.max_steps, cfg.select.mode) == ("none", None, "off")
+    assert cfg.select.members is None
     assert cfg.model.hidden_size == 8
 
 
