@@ -5,6 +5,8 @@
 - `range_break` equals a loop over the values before ``t`` (Numenta's spatial anomaly).
 - ``persist = k``: the error channel is the novelty of the smallest of the last ``k`` errors (a loop), so one
   large error in range scores nothing and two in a row score.
+- ``probation_scale = s``: the error channel's reference reads the probationary period's errors ``s`` times
+  larger (a loop), so the first points after it score lower.
 - `rest_period` equals a loop that keeps a score only above every one of the ``rest`` scores before it.
 - Through `anomaly_scores`: the seasonal channel puts the highest score of a daily square wave on the day
   whose peak is missing, the level channel on the point after a level change, the range channel a score of 1
@@ -127,8 +129,22 @@ def test_persist_scores_the_smallest_of_the_last_errors():
     assert scores[300] < 0.5 < scores[351]
 
 
+def test_probation_scale_raises_the_in_sample_errors_in_the_reference():
+    errors = np.abs(np.random.default_rng(6).normal(size=300)) + 0.1
+    series = NabSeries("a/b.csv", _stamps(300), np.zeros(300), (), np.zeros(300, bool), 100)
+    settings = {"transform": "novelty", "quantile": 0.9, "long": 50}
+    scaled = anomaly_scores(errors, _settings({**settings, "probation_scale": 2.0}), series)
+    reference = np.where(np.arange(300) < 100, 2.0 * errors, errors)
+    for t in range(100, 300):
+        past = reference[max(t - 50, 0) : t]
+        assert scaled[t] == pytest.approx(errors[t] / (errors[t] + np.quantile(past, 0.9)), rel=1e-9)
+    plain = anomaly_scores(errors, _settings(settings), series)
+    assert (scaled[100:150] <= plain[100:150]).all() and (scaled[100:130] < plain[100:130]).all()  # in-sample
+    np.testing.assert_array_equal(scaled[150:], plain[150:])  # and no longer does
+
+
 BAD_SETTINGS = [{"rest": -1}, {"seasonal": 1.5}, {"level": True}, {"level_before": 0}, {"spatial": -0.1},
-                {"spatial": "5%"}, {"persist": 0}]
+                {"spatial": "5%"}, {"persist": 0}, {"probation_scale": 0.0}, {"probation_scale": True}]
 
 
 @pytest.mark.parametrize("bad", BAD_SETTINGS)

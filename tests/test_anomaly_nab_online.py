@@ -54,7 +54,8 @@ def test_forecasts_never_use_future_points(options, key):
     np.testing.assert_allclose(short.errors, base.errors[: cut + 1], rtol=1e-4, atol=1e-5)
 
 
-ALL_CHANNELS = {"seasonal": 12, "level": 8, "level_before": 50, "spatial": 0.02, "persist": 2, "rest": 5}
+ALL_CHANNELS = {"seasonal": 12, "level": 8, "level_before": 50, "spatial": 0.02, "persist": 2, "rest": 5,
+                "probation_scale": 2.0}
 
 
 @pytest.mark.parametrize("channels", [{}, ALL_CHANNELS])

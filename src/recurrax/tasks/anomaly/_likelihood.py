@@ -78,11 +78,14 @@ def anomaly_likelihood(
     return np.where(ready, likelihood, 0.5)
 
 
-def novelty_score(scores: np.ndarray, *, long: int = 8640, quantile: float = 1.0) -> np.ndarray:
+def novelty_score(
+    scores: np.ndarray, *, long: int = 8640, quantile: float = 1.0, reference: np.ndarray | None = None
+) -> np.ndarray:
     """``e_t / (e_t + M_t)`` ``[T]`` in [0, 1] (``M_t``: the largest finite raw score among the ``long``
     points before ``t``, or with ``quantile`` < 1 their ``quantile`` quantile, pandas' linear one: a
     reference that one earlier outlier does not raise); 0 where ``e_t`` is NaN or where it and ``M_t`` are
-    0, 1 for the first positive score.
+    0, 1 for the first positive score. ``reference`` ``[T]``: the raw scores that ``M_t`` is read from in
+    place of ``scores`` (e.g. in-sample errors scaled up).
 
     Example:
         >>> novelty_score(np.array([np.nan, 1.0, 1.0, 3.0, 1.0]), long=10).tolist()
@@ -91,13 +94,16 @@ def novelty_score(scores: np.ndarray, *, long: int = 8640, quantile: float = 1.0
     scores = np.asarray(scores, np.float64)
     if scores.ndim != 1:
         raise ValueError(f"expected raw scores [T], got shape {scores.shape}")
+    reference = scores if reference is None else np.asarray(reference, np.float64)
+    if reference.shape != scores.shape:
+        raise ValueError(f"reference must have the scores' shape {scores.shape}, got {reference.shape}")
     if long < 1:
         raise ValueError(f"long must be >= 1, got {long}")
     if np.any(scores < 0):
         raise ValueError("novelty_score needs raw scores >= 0 (errors); use anomaly_likelihood for signed scores")
     if not 0 < quantile <= 1:
         raise ValueError(f"quantile must be in (0, 1], got {quantile}")
-    rolling = pd.Series(scores).shift(1).rolling(long, min_periods=1)
+    rolling = pd.Series(reference).shift(1).rolling(long, min_periods=1)
     past = (rolling.max() if quantile == 1 else rolling.quantile(quantile)).fillna(0.0).to_numpy()
     total = scores + past
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,18 +16,19 @@ per file): the same LSTM with optional time-stamp inputs (``time_features``), se
 continual learning on every past point (``learn_every``) and a vmapped ensemble (``ensemble``). Either way the
 errors, optionally averaged over the last ``smooth`` points and with ``persist = k > 1`` replaced by the smallest
 of the last ``k`` (an error counts when it lasts), become [0, 1] scores by ``transform`` (``novelty`` against the
-largest error of the last ``long`` points, or their ``quantile`` quantile; ``likelihood``). With ``seasonal = S >
-0`` a second channel catches changes of the daily pattern: the novelty (against its largest value over the last
-``long`` points) of `seasonal_residual`, the mean distance of the last ``S`` values from the same time one day
-earlier; with ``level = L > 0`` a third catches changes of level: the novelty of `level_shift`, the distance of the
-mean of the last ``L`` values from the median of the ``level_before`` values before them, in their standard
-deviations; with ``spatial = m > 0`` a fourth scores 1 where a value leaves the range of every earlier value by
-more than ``m`` times that range (`range_break`, Numenta's "spatial anomaly"). A point's score is the largest of
-the channels. ``rest = R > 0`` then keeps a score only where it exceeds every score of the ``R`` points before it
-(`rest_period`: one event raises one alarm). Scores are 0 in the probationary period, which NAB does not score. Raw
-errors depend on the model settings and the seed only, so they are computed once per (settings, seed) and kept in
-``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores are rounded to 12 significant digits,
-as NAB's results files hold them.
+largest error of the last ``long`` points, or their ``quantile`` quantile, the probationary period's errors counted
+``probation_scale`` times larger: the forecaster trained on them, so they understate its errors on unseen points;
+``likelihood``). With ``seasonal = S > 0`` a second channel catches changes of the daily pattern: the novelty
+(against its largest value over the last ``long`` points) of `seasonal_residual`, the mean distance of the last
+``S`` values from the same time one day earlier; with ``level = L > 0`` a third catches changes of level: the
+novelty of `level_shift`, the distance of the mean of the last ``L`` values from the median of the ``level_before``
+values before them, in their standard deviations; with ``spatial = m > 0`` a fourth scores 1 where a value leaves
+the range of every earlier value by more than ``m`` times that range (`range_break`, Numenta's "spatial anomaly").
+A point's score is the largest of the channels. ``rest = R > 0`` then keeps a score only where it exceeds every
+score of the ``R`` points before it (`rest_period`: one event raises one alarm). Scores are 0 in the probationary
+period, which NAB does not score. Raw errors depend on the model settings and the seed only, so they are computed
+once per (settings, seed) and kept in ``<workdir>/../nab_raw/`` for the other candidates, folds and splits. Scores
+are rounded to 12 significant digits, as NAB's results files hold them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ JOINT_KEYS = ("program", "time_features", "seasonal_lags", "ensemble", "learn_lr
 DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_size": 64, "learn_every": 0,
             "transform": "novelty", "long": 8640, "short": 1, "smooth": 1, "quantile": 1.0, "program": "scorer",
             "time_features": False, "seasonal_lags": False, "ensemble": 1, "learn_lr": None, "seasonal": 0, "level": 0,
-            "level_before": 288, "spatial": 0.0, "persist": 1, "rest": 0}  # fmt: skip
+            "level_before": 288, "spatial": 0.0, "persist": 1, "probation_scale": 1.0, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
                                 "long": 8640, "quantile": 0.999, "seasonal": 48, "level": 96, "spatial": 0.02,
                                 "persist": 2, "rest": 30}  # fmt: skip
@@ -93,9 +94,11 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("level_before", "persist"):
         if settings[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {settings[key]}")
-    spatial = settings["spatial"]
+    spatial, scale = settings["spatial"], settings["probation_scale"]
     if isinstance(spatial, bool) or not isinstance(spatial, (int, float)) or not spatial >= 0:
         raise ValueError(f"spatial must be a number >= 0 (a fraction of the past range; 0: off), got {spatial!r}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ValueError(f"probation_scale must be a number > 0 (1: off), got {scale!r}")
     return settings
 
 
@@ -137,7 +140,8 @@ def anomaly_scores(raw: np.ndarray, settings: dict[str, Any], series: NabSeries)
     if settings["persist"] > 1:
         raw = pd.Series(raw).rolling(settings["persist"], min_periods=1).min().to_numpy()
     if settings["transform"] == "novelty":
-        scores = novelty_score(raw, long=settings["long"], quantile=settings["quantile"])
+        reference = np.where(np.arange(len(raw)) < series.probation, raw * settings["probation_scale"], raw)
+        scores = novelty_score(raw, long=settings["long"], quantile=settings["quantile"], reference=reference)
     elif settings["transform"] == "likelihood":
         learning = min(settings["window"], series.probation)
         likelihood = anomaly_likelihood(raw, short=settings["short"], long=settings["long"], learning=learning)
