@@ -59,10 +59,10 @@ DEFAULTS = {"hidden_size": 16, "window": 32, "steps": 300, "lr": 5e-3, "batch_si
             "level_before": 288, "spatial": 0.0, "persist": 1, "probation_scale": 1.0, "rest": 0}  # fmt: skip
 NAB_DETECTOR: dict[str, Any] = {"program": "joint", "seasonal_lags": True, "ensemble": 3, "transform": "novelty",
                                 "long": 8640, "quantile": 0.999, "seasonal": 48, "level": 96, "spatial": 0.02,
-                                "persist": 2, "rest": 30}  # fmt: skip
+                                "persist": 2, "probation_scale": 3.0, "rest": 30}  # fmt: skip
 """The settings of `nab_scores` by default (and of ``recurrax anomaly detect --nab``): the NAB protocol's
-candidate ``persist-q999`` (``src/recurrax/lifecycle/protocols/nab.toml``), the best mean development score over
-both halves (picked on fold 0; fold 1 picked ``persist-q9995``: ``quantile = 0.9995``, ``rest = 50``)."""
+candidate ``scaled-q999`` (``src/recurrax/lifecycle/protocols/nab.toml``), the best mean development score over
+both halves (picked on fold 0; fold 1 picked ``scaled-q9995``: ``quantile = 0.9995``, ``rest = 50``)."""
 PROFILES = {"standard": "standard", "low_fp": "reward_low_fp", "low_fn": "reward_low_fn"}
 
 
