@@ -1,7 +1,8 @@
 """The peephole LSTM and Greff et al.'s gate ablations (NIG, NFG, NOG: peepholes on the other gates, the removed
-gate saturated) on oneDNN against the plain LSTM, and each against its run on recurrax's fused XLA kernels.
+gate saturated; CIFG: the input gate as the forget gate's blocks negated) on oneDNN against the plain LSTM, and
+each against its run on recurrax's fused XLA kernels.
 
-    python benchmarks/peephole_speed.py [--cells lstm peephole nig nfg nog] > benchmarks/results/peephole_speed_cpu.txt
+    python benchmarks/peephole_speed.py [--cells lstm peephole nig nfg nog cifg] > benchmarks/results/peephole_speed_cpu.txt
 
 fwd+bwd (loss = sum of outputs, gradients w.r.t. every weight), one layer, median ms of 11 rounds after two
 warm-up calls, at c1 (B32 T100 D64 H128) and c2 (B64 T200 D128 H256); the XLA rows under
@@ -16,7 +17,7 @@ from _cpu_timing import median_ms, stack_functions
 import recurrax as rx
 from recurrax.scan import vendor_kernels
 
-CELLS = {"lstm": {}, "peephole": {"peepholes": ("i", "f", "o")}, "nig": None, "nfg": None, "nog": None}
+CELLS = {"lstm": {}, "peephole": {"peepholes": ("i", "f", "o")}, "nig": None, "nfg": None, "nog": None, "cifg": None}
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
 cells = parser.parse_args().cells

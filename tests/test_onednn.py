@@ -222,10 +222,14 @@ def test_peephole_lstm_outputs_and_every_gradient_equal_the_xla_kernel(key, peep
         ("nfg", {}, "recurrax_onednn_peephole_lstm"),
         ("nog", {}, "recurrax_onednn_peephole_lstm"),
         ("lstm", {"forget_gate": False, "output_gate": False}, "recurrax_onednn_lstm_forward"),
+        ("cifg", {}, "recurrax_onednn_peephole_lstm"),  # i = 1 - f as the forget gate's blocks negated
+        ("lstm", {"coupled": True}, "recurrax_onednn_lstm_forward"),
+        ("lstm", {"coupled": True, "peepholes": ("o",)}, "recurrax_onednn_peephole_lstm"),
     ],
 )
 def test_removed_gates_run_saturated_and_equal_the_xla_kernel(key, cell, options, target):
-    """An absent gate is a zero block with bias 30: sigmoid(30) is 1 in float32 and sends no gradient back."""
+    """An absent gate is a zero block with bias 30: sigmoid(30) is 1 in float32 and sends no gradient back; a
+    coupled input gate is the forget gate's blocks negated, its gradient summed into the forget gate's."""
     stack = _noisy_stack(key, cell, **options)
     _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (3, 9, 5)), target)
 

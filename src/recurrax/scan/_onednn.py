@@ -246,12 +246,16 @@ def lstm_blocks(cell: Any) -> tuple[Array, Array, Array]:
     """``(weight_ih [4H, D], weight_hh [4H, H], bias [4H])`` of an `LSTMCell` in oneDNN's gate order i, f, g, o.
     A gate that the variant removes (NIG ``i = 1``, NFG ``f = 1``, NOG ``o = 1``) gets zero weights and the bias
     `SATURATED`: its sigmoid is exactly 1 in float32 and its derivative there (9e-14) sends nothing back, so the
-    layer computes the variant; the gradients of those constant blocks are dropped (autodiff's `concatenate`)."""
+    layer computes the variant; the gradients of those constant blocks are dropped (autodiff's `concatenate`).
+    CIFG's coupled input gate ``i = 1 - f = sigmoid(-z_f)`` is the forget gate's blocks negated (its peephole
+    too, `onednn_peephole_layer`); autodiff adds both blocks' gradients into the forget gate's weights."""
     if len(cell.gate_layout) == 4:  # no gate removed: the cell's own blocks
         return cell.weight_ih, cell.weight_hh, lstm_bias(cell)
     blocks = dict(zip(cell.gate_layout, zip(jnp.split(cell.weight_ih, len(cell.gate_layout)),
                                             jnp.split(cell.weight_hh, len(cell.gate_layout)),
                                             jnp.split(lstm_bias(cell), len(cell.gate_layout)))))  # fmt: skip
+    if cell.coupled:
+        blocks["i"] = tuple(-block for block in blocks["f"])
     hidden = cell.hidden_size
     absent = (jnp.zeros((hidden, cell.input_size)), jnp.zeros((hidden, hidden)), jnp.full((hidden,), SATURATED))
     order = [blocks.get(gate, absent) for gate in ("i", "f", "g", "o")]
@@ -261,14 +265,17 @@ def lstm_blocks(cell: Any) -> tuple[Array, Array, Array]:
 def onednn_peephole_layer(
     cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
 ) -> tuple[Array, tuple[Array, Array]]:
-    """An `recurrax.cells.LSTMCell` with peepholes on any subset of i, f, o and any of those gates removed
-    (NIG, NFG, NOG: `lstm_blocks`) over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``(h0, c0)``:
-    on `onednn_peephole_lstm` with peepholes, else on `onednn_lstm`; ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
+    """An `recurrax.cells.LSTMCell` with peepholes on any subset of i, f, o, any of those gates removed (NIG,
+    NFG, NOG) and/or the input gate coupled to the forget gate (CIFG; `lstm_blocks`) over ``xs [T, B, D]``
+    (``[B, T, D]`` with ``batch_first``) from ``(h0, c0)``: on `onednn_peephole_lstm` with peepholes, else on
+    `onednn_lstm`; ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     if not cell.peepholes:
         return onednn_lstm(weight_ih, weight_hh, bias, xs, *carry, batch_first)
     rows = {gate: cell.weight_peephole[k] for k, gate in enumerate(cell.peepholes)}
     zeros = jnp.zeros((cell.hidden_size,), xs.dtype)
+    if cell.coupled:  # the input gate is 1 - f: an input-gate peephole of the cell is never read
+        rows["i"] = -rows.get("f", zeros)
     peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
     return onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, *carry, batch_first)
 

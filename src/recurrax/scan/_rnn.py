@@ -248,14 +248,15 @@ def is_projection_lstm(cell: Any) -> bool:
 
 
 def is_peephole_lstm(cell: Any) -> bool:
-    """An `LSTMCell` that is the plain LSTM but for peepholes on some of i, f, o and/or removed gates among them
-    (Greff et al.'s NIG, NFG, NOG and the registry's peephole variants): oneDNN's (peephole) LSTM with the removed
-    gates saturated (`recurrax.scan._onednn.lstm_blocks`)."""
+    """An `LSTMCell` that is the plain LSTM but for peepholes on some of i, f, o, removed gates among them and/or
+    the coupled input gate (Greff et al.'s NIG, NFG, NOG, CIFG and the registry's peephole variants): oneDNN's
+    (peephole) LSTM with the removed gates saturated and the coupled one negated
+    (`recurrax.scan._onednn.lstm_blocks`)."""
     if type(cell) is not LSTMCell:
         return False
-    plain = cell.input_activation and cell.output_activation and not cell.coupled
-    ablated = not (cell.input_gate and cell.forget_gate and cell.output_gate)
-    return bool(plain and (cell.peepholes or ablated) and cell.proj_size == 0 and not cell.full_gate_recurrence)
+    plain = cell.input_activation and cell.output_activation
+    changed = cell.peepholes or cell.coupled or not (cell.input_gate and cell.forget_gate and cell.output_gate)
+    return bool(plain and changed and cell.proj_size == 0 and not cell.full_gate_recurrence)
 
 
 def is_torch_gru(cell: Any) -> bool:
