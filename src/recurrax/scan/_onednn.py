@@ -5,8 +5,9 @@ LSTMP do not use oneDNN), on CPU.
 `onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
 ``i, f, g, o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departures from the plain
 LSTM are diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which
-autodiff leaves without gradient) and/or a removed i, f or o gate (Greff et al.'s NIG, NFG, NOG: zero weights
-and a saturated bias, `lstm_blocks`); `onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for
+autodiff leaves without gradient), a removed i, f or o gate (Greff et al.'s NIG, NFG, NOG: zero weights and a
+saturated bias, `lstm_blocks`) and/or the input gate coupled to the forget gate (CIFG: its blocks negated);
+`onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for
 the recurrent projection of LSTMP (``proj_size``: oneDNN's ``weights_projection``); `onednn_gru_layer` runs a
 PyTorch-form `recurrax.cells.GRUCell` (oneDNN's ``lbr_gru``: gates reordered from r, z, n to oneDNN's
 u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by ordinary JAX ops that autodiff maps back). Each runs three
