@@ -197,13 +197,24 @@ def test_gru_outputs_and_every_gradient_equal_the_xla_kernel(key, bias):
 
 
 @needs_kernel
-def test_gru_dispatch_leaves_the_cho_form_and_lengths_to_the_xla_kernels(key):
+@pytest.mark.parametrize("bias, bidirectional", [(True, False), (False, False), (True, True)])
+def test_cho_gru_outputs_and_every_gradient_equal_the_xla_kernel(key, bias, bidirectional):
+    """Cho's form (the reset gate before the recurrent matmul) on oneDNN's ``gru``: one bias per gate; the
+    reverse direction on the flipped sequence."""
+    stack = _noisy_stack(key, "gru", bias=bias, cho=True, bidirectional=bidirectional)
+    _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (3, 9, 5)), "recurrax_onednn_cho_gru")
+
+
+@needs_kernel
+def test_gru_dispatch_picks_each_form_and_leaves_lengths_to_the_xla_kernels(key):
     import equinox as eqx
 
     xs = jnp.ones((2, 4, 5))
     lowered = lambda m, *a: eqx.filter_jit(lambda m: m(xs, *a)[0]).lower(m).as_text()
-    assert "recurrax_onednn_gru" not in lowered(_gru_stack(key, cho=True))
-    assert "recurrax_onednn_gru" not in lowered(_gru_stack(key), jnp.array([4, 2]))
+    cho = lowered(_gru_stack(key, cho=True))
+    assert "recurrax_onednn_cho_gru_inference" in cho and "recurrax_onednn_gru_" not in cho
+    assert "recurrax_onednn_cho_gru" not in lowered(_gru_stack(key))
+    assert "recurrax_onednn" not in lowered(_gru_stack(key), jnp.array([4, 2]))
 
 
 @needs_kernel
@@ -251,12 +262,14 @@ def test_lstm_stacks_batch_major_and_bidirectional_equal_the_xla_kernel(key):
 
 @needs_kernel
 def test_lstmp_outputs_and_every_gradient_equal_the_xla_scan(key):
-    """LSTMP (``proj_size``) runs oneDNN's projection LSTM in forward layers without lengths; with lengths, in
-    the reverse direction or with ``vendor_kernels(False)`` the generic scan, whose numbers it must equal."""
+    """LSTMP (``proj_size``) runs oneDNN's projection LSTM in layers without lengths (the reverse direction on the
+    flipped sequence); with lengths or with ``vendor_kernels(False)`` the generic scan, whose numbers it must
+    equal."""
     import equinox as eqx
 
-    stack = _noisy_stack(key, "lstm", hidden=8, proj_size=3)
-    xs = jax.random.normal(key, (3, 9, 5))
-    lengths = jnp.array([9, 4, 2])
-    assert "onednn" not in eqx.filter_jit(lambda m: m(xs, lengths)[0]).lower(stack).as_text()
-    _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_projection_lstm")
+    for bidirectional in (False, True):
+        stack = _noisy_stack(key, "lstm", hidden=8, proj_size=3, bidirectional=bidirectional)
+        xs = jax.random.normal(key, (3, 9, 5))
+        lengths = jnp.array([9, 4, 2])
+        assert "onednn" not in eqx.filter_jit(lambda m: m(xs, lengths)[0]).lower(stack).as_text()
+        _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_projection_lstm")

@@ -42,7 +42,7 @@ from pathlib import Path
 from ..data import cache_root
 
 SOURCE = Path(__file__).with_name("onednn_rnn.cc")
-CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru")
+CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru", "cho_gru")
 TARGETS = tuple(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward"))
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 

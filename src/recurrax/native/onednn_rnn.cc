@@ -24,6 +24,9 @@
 //   recurrax_onednn_gru_backward   x, h0, w_ih, w_hh, bias, y, h_T, workspace, dy, dh_T
 //                                  -> dx, dh0, dw_ih [3H, I], dw_hh [3H, H], dbias [4H]
 //
+//   Cho GRU: recurrax_onednn_cho_gru_{forward,inference,backward}, oneDNN's `gru` (Cho et al.'s form: the reset
+//   gate multiplies h before W_hn), the GRU's argument lists with bias [3H] = (b_u, b_r, b_o).
+//
 // Primitive descriptors and primitives are cached per shape. Every primitive runs on one worker thread (see
 // `on_worker`), with the scratchpad (user mode) and the re-laid weights in buffers kept across calls (see
 // `pooled`). `recurrax_onednn_{cell}_workspace_bytes` (plain C, for ctypes) give the workspace size.
@@ -79,6 +82,12 @@ struct Gru {
   using Backward = dnnl::lbr_gru_backward;
   static constexpr int64_t kGates = 3, kBiasGates = 4;
   static constexpr bool kCellState = false, kPeephole = false, kProjection = false;
+};
+
+struct ChoGru : Gru {  // the reset gate before the recurrent matmul of the candidate: one bias per gate
+  using Forward = dnnl::gru_forward;
+  using Backward = dnnl::gru_backward;
+  static constexpr int64_t kBiasGates = 3;
 };
 
 template <typename Cell>
@@ -506,25 +515,28 @@ ffi::Error projection_backward(In x, In h0, In c0, In w_ih, In w_hh, In w_hr, In
   return backward<ProjectionLstm>(projection_shape_of(x, w_hr, false), t, g);
 }
 
+template <typename Cell>
 ffi::Error gru_forward(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, Workspace ws) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, ws->typed_data(), bytes(ws)};
-  return forward<Gru>(true, shape_of(x, w_hh, false), t);
+  return forward<Cell>(true, shape_of(x, w_hh, false), t);
 }
 
+template <typename Cell>
 ffi::Error gru_inference(In x, In h0, In w_ih, In w_hh, In bias, Out y, Out h_last, bool batch_first) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y->typed_data(), h_last->typed_data(), nullptr, nullptr, 0};
-  return forward<Gru>(false, shape_of(x, w_hh, batch_first), t);
+  return forward<Cell>(false, shape_of(x, w_hh, batch_first), t);
 }
 
+template <typename Cell>
 ffi::Error gru_backward(In x, In h0, In w_ih, In w_hh, In bias, In y, In h_last, ffi::Buffer<ffi::U8> ws, In dy,
                         In dh_last, Out dx, Out dh0, Out dw_ih, Out dw_hh, Out dbias) {
   Tensors t{x.typed_data(), h0.typed_data(), nullptr, w_ih.typed_data(), w_hh.typed_data(), nullptr, bias.typed_data(),
             y.typed_data(), h_last.typed_data(), nullptr, ws.typed_data(), bytes(ws)};
   Gradients g{dy.typed_data(), dh_last.typed_data(), nullptr, dx->typed_data(), dh0->typed_data(), nullptr,
               dw_ih->typed_data(), dw_hh->typed_data(), nullptr, dbias->typed_data()};
-  return backward<Gru>(shape_of(x, w_hh, false), t, g);
+  return backward<Cell>(shape_of(x, w_hh, false), t, g);
 }
 
 template <typename Cell>
@@ -575,17 +587,21 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_projection_lstm_backward, projecti
                                   .Arg<ffi::Buffer<ffi::U8>>()              // workspace
                                   .ARG.ARG.ARG                              // dy, dh_T, dc_T
                                   .RET.RET.RET.RET.RET.RET.RET);  // dx, dh0, dc0, dw_ih, dw_hh, dw_hr, dbias
-XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_forward, gru_forward,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Ret<ffi::Buffer<ffi::U8>>());
-XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_inference, gru_inference,
-                              ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET
-                                  .Attr<bool>("batch_first"));
-XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_gru_backward, gru_backward,
-                              ffi::Ffi::Bind()
-                                  .ARG.ARG.ARG.ARG.ARG.ARG.ARG  // x, h0, w_ih, w_hh, bias, y, h_T
-                                  .Arg<ffi::Buffer<ffi::U8>>()  // workspace
-                                  .ARG.ARG                      // dy, dh_T
-                                  .RET.RET.RET.RET.RET);        // dx, dh0, dw_ih, dw_hh, dbias
+// The three handlers of a GRU form (`Cell`: Gru or ChoGru), named recurrax_onednn_<name>_{forward,inference,backward}.
+#define GRU_HANDLERS(name, Cell)                                                                                  \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_##name##_forward, gru_forward<Cell>,                            \
+                                ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Ret<ffi::Buffer<ffi::U8>>());      \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_##name##_inference, gru_inference<Cell>,                        \
+                                ffi::Ffi::Bind().ARG.ARG.ARG.ARG.ARG.RET.RET.Attr<bool>("batch_first"));        \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_onednn_##name##_backward, gru_backward<Cell>,                          \
+                                ffi::Ffi::Bind()                                                                 \
+                                    .ARG.ARG.ARG.ARG.ARG.ARG.ARG /* x, h0, w_ih, w_hh, bias, y, h_T */          \
+                                    .Arg<ffi::Buffer<ffi::U8>>() /* workspace */                                 \
+                                    .ARG.ARG                     /* dy, dh_T */                                  \
+                                    .RET.RET.RET.RET.RET);       /* dx, dh0, dw_ih, dw_hh, dbias */
+
+GRU_HANDLERS(gru, Gru)
+GRU_HANDLERS(cho_gru, ChoGru)
 
 // The workspace size of `cell`'s training forward; `recurrent` is the projection size P of LSTMP, else `hidden`.
 #define WORKSPACE_BYTES(name, Cell)                                                                              \
@@ -598,3 +614,4 @@ WORKSPACE_BYTES(lstm, Lstm)
 WORKSPACE_BYTES(peephole_lstm, PeepholeLstm)
 WORKSPACE_BYTES(projection_lstm, ProjectionLstm)
 WORKSPACE_BYTES(gru, Gru)
+WORKSPACE_BYTES(cho_gru, ChoGru)

@@ -79,7 +79,7 @@ def _time_major(a: Array, batch_first: bool) -> Array:
 
 
 def _workspace(cell: str, xs: Array, hidden: int, recurrent: int) -> jax.ShapeDtypeStruct:
-    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (lstm, peephole_lstm, projection_lstm, gru)
+    """The ``uint8`` buffer that oneDNN's training forward of ``cell`` (`recurrax.native.CELLS`)
     writes for time-major ``xs [T, B, D]``; ``recurrent`` is the width of ``h`` (LSTMP's ``P``, else ``hidden``)."""
     steps, batch, input_size = xs.shape
     size = getattr(load_onednn(), f"recurrax_onednn_{cell}_workspace_bytes")(steps, batch, input_size, hidden,
@@ -136,31 +136,33 @@ def _backward(batch_first, residuals, cotangents):
 onednn_lstm.defvjp(_forward, _backward)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
 def onednn_gru(
-    weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, batch_first: bool = False
+    weight_ih: Array, weight_hh: Array, bias: Array, xs: Array, h0: Array, batch_first: bool = False,
+    form: str = "gru",
 ) -> tuple[Array, Array]:
-    """One ``lbr_gru`` layer in oneDNN's layout (gate blocks u, r, o; ``weight_ih [3H, D]``, ``weight_hh [3H, H]``,
-    ``bias [4H]``) over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``, as `onednn_lstm`) from
-    ``h0 [B, H]``; returns ``ys`` in the layout of ``xs`` and ``h_T``, float32."""
-    ys, h = _call("recurrax_onednn_gru_inference", (_outputs(xs, h0.shape[1]), _f32(h0.shape)),
+    """One GRU layer in oneDNN's layout (gate blocks u, r, o; ``weight_ih [3H, D]``, ``weight_hh [3H, H]``) over
+    ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``, as `onednn_lstm`) from ``h0 [B, H]``; returns ``ys`` in
+    the layout of ``xs`` and ``h_T``, float32. ``form``: ``"gru"``, oneDNN's ``lbr_gru`` (PyTorch's form, ``bias
+    [4H]``), or ``"cho_gru"``, its ``gru`` (Cho et al.'s form, ``bias [3H]``)."""
+    ys, h = _call(f"recurrax_onednn_{form}_inference", (_outputs(xs, h0.shape[1]), _f32(h0.shape)),
                   xs, h0, weight_ih, weight_hh, bias, batch_first=bool(batch_first))  # fmt: skip
     return ys, h
 
 
-def _gru_forward(weight_ih, weight_hh, bias, xs, h0, batch_first):
+def _gru_forward(weight_ih, weight_hh, bias, xs, h0, batch_first, form):
     xs = _time_major(xs, batch_first)
-    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace("gru", xs, h0.shape[1], h0.shape[1]))
-    ys, h, workspace = _call("recurrax_onednn_gru_forward", results, xs, h0, weight_ih, weight_hh, bias)
+    results = (_outputs(xs, h0.shape[1]), _f32(h0.shape), _workspace(form, xs, h0.shape[1], h0.shape[1]))
+    ys, h, workspace = _call(f"recurrax_onednn_{form}_forward", results, xs, h0, weight_ih, weight_hh, bias)
     return (_time_major(ys, batch_first), h), (weight_ih, weight_hh, bias, xs, h0, ys, h, workspace)
 
 
-def _gru_backward(batch_first, residuals, cotangents):
+def _gru_backward(batch_first, form, residuals, cotangents):
     weight_ih, weight_hh, bias, xs, h0, ys, h, workspace = residuals
     dys, dh = cotangents
     results = (_f32(xs.shape), _f32(h0.shape), _f32(weight_ih.shape), _f32(weight_hh.shape), _f32(bias.shape))
     dxs, dh0, d_weight_ih, d_weight_hh, d_bias = _call(
-        "recurrax_onednn_gru_backward", results, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace,
+        f"recurrax_onednn_{form}_backward", results, xs, h0, weight_ih, weight_hh, bias, ys, h, workspace,
         _time_major(dys, batch_first), dh,
     )  # fmt: skip
     return d_weight_ih, d_weight_hh, d_bias, _time_major(dxs, batch_first), dh0
@@ -170,18 +172,21 @@ onednn_gru.defvjp(_gru_forward, _gru_backward)
 
 
 def onednn_gru_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
-    """A PyTorch-form `recurrax.cells.GRUCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from
-    ``h0 [B, H]`` on `onednn_gru`: ``ys`` in the layout of ``xs``, ``h_T``. The weights' gate blocks go from r, z, n
-    to u = z, r, n; the bias becomes ``(b_iz + b_hz, b_ir + b_hr, b_in, b_hn)`` (zeros without bias)."""
+    """A `recurrax.cells.GRUCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``h0 [B, H]`` on
+    `onednn_gru` (the PyTorch form on ``lbr_gru``, Cho's on ``gru``): ``ys`` in the layout of ``xs``, ``h_T``. The
+    weights' gate blocks go from r, z, n to u = z, r, n; the bias becomes ``(b_iz + b_hz, b_ir + b_hr, b_in,
+    b_hn)``, Cho's ``(b_iz + b_hz, b_ir + b_hr, b_in + b_hn)`` (zeros without bias)."""
     hidden = cell.hidden_size
     r, z, n = slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, 3 * hidden)
     to_onednn = lambda w: jnp.concatenate([w[z], w[r], w[n]])
     if cell.bias_ih is None:
-        bias = jnp.zeros((4 * hidden,), xs.dtype)
+        bias = jnp.zeros(((3 if cell.cho else 4) * hidden,), xs.dtype)
     else:
         b_ih, b_hh = cell.bias_ih, cell.bias_hh
-        bias = jnp.concatenate([b_ih[z] + b_hh[z], b_ih[r] + b_hh[r], b_ih[n], b_hh[n]])
-    return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0, batch_first)
+        candidate = [b_ih[n] + b_hh[n]] if cell.cho else [b_ih[n], b_hh[n]]
+        bias = jnp.concatenate([b_ih[z] + b_hh[z], b_ih[r] + b_hh[r], *candidate])
+    form = "cho_gru" if cell.cho else "gru"
+    return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0, batch_first, form)
 
 
 def _lstm_with_weight(cell: str, doc: str) -> Any:

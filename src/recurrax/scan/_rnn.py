@@ -65,8 +65,9 @@ class RNN(eqx.Module):
     LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
     instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
     kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
-    plain-LSTM, peephole-LSTM and PyTorch-form GRU layers without lengths (and forward LSTMP layers) run oneDNN's
-    LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, ``lbr_gru`` (and projection LSTM) primitives through
+    plain-LSTM, peephole-LSTM (with Greff's gate ablations and CIFG) and GRU layers without lengths (and forward
+    LSTMP layers) run oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, ``lbr_gru`` (the PyTorch form),
+    ``gru`` (Cho's form) (and projection LSTM) primitives through
     `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
     and take its output in that layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on
     the XLA kernels. Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
@@ -130,11 +131,12 @@ class RNN(eqx.Module):
             carry = self.cell.init_carry(batch, xs.dtype)
         if self._runs_fused(key):
             return self._fused_call(xs, lengths, carry, reverse)
-        forward_only = lengths is None and not reverse and self._unregularised(key)
-        if self.fused and forward_only and is_projection_lstm(self.cell):
-            out = self._onednn_layer(xs, carry, batch_first=True)  # LSTMP: oneDNN's projection LSTM, else the scan
+        unfusable_vendor_cell = is_projection_lstm(self.cell) or (type(self.cell) is GRUCell and self.cell.cho)
+        if self.fused and unfusable_vendor_cell and lengths is None and self._unregularised(key):
+            flip = (lambda a: jnp.flip(a, 1)) if reverse else (lambda a: a)  # noqa: E731
+            out = self._onednn_layer(flip(xs), carry, batch_first=True)  # LSTMP, Cho's GRU: oneDNN, else the scan
             if out is not None:
-                return out
+                return flip(out[0]), out[1]
         mask_key, zone_key = (None, None) if key is None else jax.random.split(key)
 
         xp = self.cell.project_input(jnp.swapaxes(xs, 0, 1))  # [T, B, G]: one matmul for all steps
@@ -220,19 +222,19 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
-        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a PyTorch-form GRU over ``xs`` ``[T, B, D]`` or,
+        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form) over ``xs`` ``[T, B, D]`` or,
         with ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around
         the call; ``ys`` comes in the layout of ``xs``), or None where oneDNN does not apply (`onednn_applies`:
         other cells, dtypes, bfloat16 matmuls, a backend other than CPU)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
-        if not (plain or is_torch_gru(cell) or is_peephole_lstm(cell) or is_projection_lstm(cell)):
+        if not (plain or type(cell) is GRUCell or is_peephole_lstm(cell) or is_projection_lstm(cell)):
             return None
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
         if not onednn_applies(arrays, None, self.matmul_dtype if plain else None):
             return None
-        if is_torch_gru(cell):
-            return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru: the PyTorch form
+        if type(cell) is GRUCell:
+            return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
             return onednn_projection_layer(cell, xs, carry, batch_first)
         if not plain:
@@ -257,11 +259,6 @@ def is_peephole_lstm(cell: Any) -> bool:
     plain = cell.input_activation and cell.output_activation
     changed = cell.peepholes or cell.coupled or not (cell.input_gate and cell.forget_gate and cell.output_gate)
     return bool(plain and changed and cell.proj_size == 0 and not cell.full_gate_recurrence)
-
-
-def is_torch_gru(cell: Any) -> bool:
-    """Exactly a `GRUCell` in the PyTorch form (not Cho's), the cell oneDNN's ``lbr_gru`` computes."""
-    return type(cell) is GRUCell and not cell.cho
 
 
 def _expand(valid: Array, leaf: Array) -> Array:
