@@ -167,9 +167,9 @@ class SelectConfig:
         candidates: keys of `CANDIDATES` to choose among, default ``("lstm", "lstm-fcn-norm")``.
         folds: folds of the stratified split, >= 2, default 3.
         max_cases: with this many training cases or more the selection is skipped, default 1000.
-        members: the winner's ``model.ensemble``: on the development suite ensembles of three scored as high or
-            higher than one model in cross-validation on every set for the candidate that wins, at about twice
-            the final fit's time (docs/classify_seq2seq.md); None keeps ``model.ensemble``; default 3.
+        members: the winner's ``model.ensemble``: on the development suite ensembles of three scored as high as
+            or higher than one model in cross-validation on every set for the candidate that wins, at 2-3x the
+            final fit's time (docs/classify_seq2seq.md); None keeps ``model.ensemble``; default 3.
     """
 
     mode: Literal["cv", "off"] = "cv"
