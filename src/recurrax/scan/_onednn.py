@@ -2,24 +2,24 @@
 LSTMP and GRU layers on oneDNN's primitives (the LSTM's is torch ``nn.LSTM``'s CPU kernel; torch's CPU GRU and
 LSTMP do not use oneDNN), on CPU.
 
-`onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order
-``i, f, g, o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departures from the plain
-LSTM are diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which
-autodiff leaves without gradient), a removed i, f or o gate (Greff et al.'s NIG, NFG, NOG: zero weights and a
-saturated bias, `lstm_blocks`) and/or the input gate coupled to the forget gate (CIFG: its blocks negated);
-`onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for
-the recurrent projection of LSTMP (``proj_size``: oneDNN's ``weights_projection``); `onednn_gru_layer` runs a
-PyTorch-form `recurrax.cells.GRUCell` (oneDNN's ``lbr_gru``: gates reordered from r, z, n to oneDNN's
-u = z, r, n, bias ``(b_z, b_r, b_in, b_hn)``, both by ordinary JAX ops that autodiff maps back). Each runs three
-XLA FFI custom calls of `recurrax.native`: inference (oneDNN's brgemm kernel) when the layer is not
-differentiated, and, under `jax.grad`, a training forward that writes oneDNN's workspace and the backward
-primitive that reads it (``dX``, ``dh0`` (``dc0``), ``dW_ih``, ``dW_hh`` (``dW_hr``), ``db``). Each takes
-``batch_first``: forward layers of `recurrax.scan.RNN` pass their batch-major ``xs [B, T, D]``, which oneDNN's
-inference reads in place (3-12% faster than transposing it), while the training kernels, slower on that layout,
-get it transposed. `fused_lstm` and `recurrax.scan.RNN` dispatch here when `onednn_applies` (CPU backend,
-float32 everywhere, no lengths, no bfloat16 matmuls, concrete non-zero sizes, the library built) and
-`vendor_kernels` is on; otherwise they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with
-`vendor_kernels(False)`, so an artifact never calls a library that the serving machine may not have.
+`onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order ``i, f, g,
+o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departures from the plain LSTM are
+diagonal peepholes on any subset of i, f, o (oneDNN takes all three rows: absent ones are zeros, which autodiff
+leaves without gradient), a removed i, f or o gate (Greff et al.'s NIG, NFG, NOG: zero weights and a saturated
+bias, `lstm_blocks`) and/or the input gate coupled to the forget gate (CIFG: its blocks negated);
+`onednn_projection_layer` runs an `LSTMCell` that is the plain LSTM but for the recurrent projection of LSTMP
+(``proj_size``: oneDNN's ``weights_projection``); `onednn_gru_layer` runs a `recurrax.cells.GRUCell` (the PyTorch
+form on oneDNN's ``lbr_gru``, bias ``(b_z, b_r, b_in, b_hn)``; Cho's form on its ``gru``, bias ``(b_z, b_r, b_in +
+b_hn)``; gates reordered from r, z, n to oneDNN's u = z, r, n, by ordinary JAX ops that autodiff maps back). Each
+runs three XLA FFI custom calls of `recurrax.native`: inference (oneDNN's brgemm kernel) when the layer is not
+differentiated, and, under `jax.grad`, a training forward that writes oneDNN's workspace and the backward primitive
+that reads it (``dX``, ``dh0`` (``dc0``), ``dW_ih``, ``dW_hh`` (``dW_hr``), ``db``). Each takes ``batch_first``:
+forward layers of `recurrax.scan.RNN` pass their batch-major ``xs [B, T, D]``, which oneDNN's inference reads in
+place (3-12% faster than transposing it), while the training kernels, slower on that layout, get it transposed.
+`fused_lstm` and `recurrax.scan.RNN` dispatch here when `onednn_applies` (CPU backend, float32 everywhere, no
+lengths, no bfloat16 matmuls, concrete non-zero sizes, the library built) and `vendor_kernels` is on; otherwise
+they run the XLA kernels. Exported modules (`recurrax.serve`) are traced with `vendor_kernels(False)`, so an
+artifact never calls a library that the serving machine may not have.
 """
 
 from __future__ import annotations

@@ -65,10 +65,9 @@ class RNN(eqx.Module):
     LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
     instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
     kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
-    plain-LSTM, peephole-LSTM (with Greff's gate ablations and CIFG) and GRU layers without lengths (and forward
-    LSTMP layers) run oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, ``lbr_gru`` (the PyTorch form),
-    ``gru`` (Cho's form) (and projection LSTM) primitives through
-    `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
+    plain-LSTM, peephole-LSTM (with Greff's gate ablations and CIFG), LSTMP and GRU layers without lengths run
+    oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, projection LSTM, ``lbr_gru`` (the PyTorch form)
+    and ``gru`` (Cho's form) primitives through `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
     and take its output in that layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on
     the XLA kernels. Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
     (so on oneDNN) with the same valid outputs.
