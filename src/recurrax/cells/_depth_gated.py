@@ -152,10 +152,9 @@ class DepthGatedLSTMCell(AbstractCell):
         """``(h, c), xp_t -> (h, c), y_t`` with ``y_t = concat(h_t, c_t)`` when emitting memory, else ``h_t``."""
         return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
 
-    fusable = True
-    pointwise_sums_hw = True
-    """`pointwise` reads ``hw`` only through ``xp[..., :G] + hw`` (see `recurrax.scan._fused_scan`)."""
-    """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""
+    fusable = False
+    """Runs on the generic scan: `recurrax.scan._fused_scan` took 1.19x / 1.13x its fwd+bwd time at c1 / c2
+    (`benchmarks/variant_speed.py`, 2026-12-07; docs/benchmarks.md section 9)."""
 
     def pointwise(self, carry, xp: Array, hw: Array):
         """The step after its recurrent matmul ``hw = h_{t-1} W_hh^T`` ``[B, 4H]``."""

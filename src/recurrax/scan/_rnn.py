@@ -58,9 +58,9 @@ class RNN(eqx.Module):
     CPU that kernel computes the input projection inside each step, which measured 5-30% faster there than
     hoisting it (docs/benchmarks.md); on GPU it hoists. Every other cell that says it is ``fusable`` (a step
     that is one recurrent matmul and pointwise work: the other LSTM variants but FGR and the projection, the
-    PyTorch-form GRU, the Elman RNN, the layer-norm and depth-gated LSTMs) runs on the generic
-    `recurrax.scan._fused_scan.fused_scan` under the same conditions: the hoisted projection, then the same
-    fused backward scheme. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation
+    PyTorch-form GRU, the Elman RNN, the layer-norm LSTM; not the depth-gated LSTM, faster on the generic scan)
+    runs on the generic `recurrax.scan._fused_scan.fused_scan` under the same conditions: the hoisted
+    projection, then the same fused backward scheme. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation
     (`jax.jvp`), which a `jax.custom_vjp` does not support. ``matmul_dtype="bfloat16"`` gives the fused plain
     LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
     instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
