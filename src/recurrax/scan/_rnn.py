@@ -130,8 +130,7 @@ class RNN(eqx.Module):
             carry = self.cell.init_carry(batch, xs.dtype)
         if self._runs_fused(key):
             return self._fused_call(xs, lengths, carry, reverse)
-        unfusable_vendor_cell = is_projection_lstm(self.cell) or (type(self.cell) is GRUCell and self.cell.cho)
-        if self.fused and unfusable_vendor_cell and lengths is None and self._unregularised(key):
+        if self.fused and lengths is None and self._unregularised(key):  # a cell without a fused kernel
             flip = (lambda a: jnp.flip(a, 1)) if reverse else (lambda a: a)  # noqa: E731
             out = self._onednn_layer(flip(xs), carry, batch_first=True)  # LSTMP, Cho's GRU: oneDNN, else the scan
             if out is not None:
