@@ -94,14 +94,12 @@ def markdown(results: list[dict]) -> str:
     cols = [f"{r['config']} B{r['size']['B']} T{r['size']['T']} D{r['size']['D']} H{r['size']['H']}" for r in results]
     lines = ["| variant | " + " | ".join(f"{c}: fused ms / unfused ms / fused x / vs lstm" for c in cols) + " |"]
     lines.append("|---" * (len(cols) + 1) + "|")
-    fmt = lambda v, spec: "-" if v is None else format(v, spec)
     for i, variant in enumerate(VARIANTS):
         cells = []
         for r in results:
             row = r["rows"][i]
             cells.append(
-                f"{fmt(row['fused_ms'], '.1f')} / {row['unfused_ms']:.1f} / {fmt(row['fused_x'], '.2f')}x / "
-                f"{row['vs_lstm']:.2f}x"
+                f"{row['fused_ms']:.1f} / {row['unfused_ms']:.1f} / {row['fused_x']:.2f}x / {row['vs_lstm']:.2f}x"
             )
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
