@@ -273,3 +273,32 @@ def test_lstmp_outputs_and_every_gradient_equal_the_xla_scan(key):
         lengths = jnp.array([9, 4, 2])
         assert "onednn" not in eqx.filter_jit(lambda m: m(xs, lengths)[0]).lower(stack).as_text()
         _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_projection_lstm")
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "cell, options, batch",
+    [
+        ("niaf", {}, 3),  # Greff's NIAF and NOAF keep all three peepholes
+        ("noaf", {}, 3),
+        ("niaf", {"bidirectional": True}, 3),  # the reverse direction on the flipped sequence
+        ("lstm", {"input_activation": False, "output_activation": False}, 1),  # one row: one thread has none
+        ("lstm", {"output_activation": False, "input_gate": False, "peepholes": ("f",)}, 4),  # saturated gate
+        ("lstm", {"input_activation": False, "coupled": True, "peepholes": ("f", "o")}, 2),  # CIFG's negated blocks
+    ],
+)
+def test_activation_ablations_run_the_native_kernel_and_equal_the_xla_kernel(key, cell, options, batch):
+    """NIAF and NOAF have no oneDNN primitive: `recurrax.scan._native_lstm` runs them (oneDNN's matmul, its own
+    vectorised step, batch rows split over threads). Outputs, states and every gradient equal the XLA kernel's."""
+    stack = _noisy_stack(key, cell, **options)
+    _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_lstm_variant")
+
+
+@needs_kernel
+def test_activation_ablations_with_lengths_run_the_xla_kernel(key):
+    import equinox as eqx
+
+    stack, xs = _noisy_stack(key, "niaf"), jnp.ones((2, 4, 5))
+    lowered = lambda *a: eqx.filter_jit(lambda m: m(xs, *a)[0]).lower(stack).as_text()
+    assert "recurrax_lstm_variant_forward" in lowered()
+    assert "recurrax_lstm_variant" not in lowered(jnp.array([4, 2]))

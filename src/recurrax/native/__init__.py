@@ -1,9 +1,10 @@
 """Kernels compiled on the user's machine: oneDNN's LSTM (plain and peephole) and GRU as XLA FFI custom calls
-(``onednn_rnn.cc``).
+(``onednn_rnn.cc``), and the LSTM variants that oneDNN has no primitive for (NIAF, NOAF: ``lstm_variants.cc``, on
+its matmul).
 
 `load_onednn` compiles the C++ source with the system's C++ compiler against the headers of the
 ``onednn-devel-cpu-gomp`` wheel (oneDNN 3.2, GNU OpenMP) and JAX's FFI headers, into the recurrax cache under a
-name keyed by the source and both versions; it registers the three FFI targets for the CPU platform once per
+name keyed by the sources and both versions; it registers the FFI targets for the CPU platform once per
 process and returns the library. When any step fails (not Linux x86-64, no compiler, the wheel missing, or
 ``RECURRAX_ONEDNN=0``) it returns None and `onednn_unavailable_reason` says why; the caller then runs the XLA
 kernel. ``python -m recurrax.native`` builds eagerly and prints the outcome (the Makefile's install step runs it).
@@ -41,9 +42,14 @@ from pathlib import Path
 
 from ..data import cache_root
 
-SOURCE = Path(__file__).with_name("onednn_rnn.cc")
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("onednn_rnn.cc", "lstm_variants.cc"))
+HEADERS = (Path(__file__).with_name("worker.h"),)
 CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru", "cho_gru")
-TARGETS = tuple(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward"))
+TARGETS = (
+    *(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward")),
+    "recurrax_lstm_variant_forward",
+    "recurrax_lstm_variant_backward",
+)
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
 GOMP_SPINCOUNT = 1000
@@ -84,7 +90,8 @@ def _wheel_dir(distribution: str, suffix: str) -> Path:
 
 
 def _build(out: Path) -> None:
-    """Compile `SOURCE` to the shared library ``out`` (written to a temporary name, then renamed)."""
+    """Compile `SOURCES` to the shared library ``out`` (written to a temporary name, then renamed). ``-O3`` without
+    errno and floating-point traps lets GCC vectorise the pointwise loops of ``lstm_variants.cc``."""
     import jax
 
     compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
@@ -95,12 +102,13 @@ def _build(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".so", delete=False) as tmp:
         partial = Path(tmp.name)
-    command = [compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-w", f"-I{jax.ffi.include_dir()}", f"-I{include}",
-               str(SOURCE), f"-L{lib}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib}", "-o", str(partial)]  # fmt: skip
+    command = [compiler, "-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w",
+               f"-I{jax.ffi.include_dir()}", f"-I{include}", *map(str, SOURCES), f"-L{lib}", "-l:libdnnl.so.3",
+               f"-Wl,-rpath,{lib}", "-o", str(partial)]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"compiling {SOURCE.name} failed: {done.stderr.strip()[-2000:]}")
+            raise RuntimeError(f"compiling {', '.join(s.name for s in SOURCES)} failed: {done.stderr.strip()[-2000:]}")
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing behind
@@ -112,7 +120,7 @@ def library_path() -> Path:
     import jax
 
     key = f"{jax.__version__}-{importlib.metadata.version(HEADERS_WHEEL)}-{_wheel_dir(LIBRARY_WHEEL, '/libdnnl.so.3')}"
-    digest = hashlib.sha256(SOURCE.read_bytes() + key.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in (*SOURCES, *HEADERS)) + key.encode()).hexdigest()[:16]
     return cache_root() / "native" / f"onednn_rnn-{digest}.so"
 
 

@@ -31,21 +31,18 @@
 // `on_worker`), with the scratchpad (user mode) and the re-laid weights in buffers kept across calls (see
 // `pooled`). `recurrax_onednn_{cell}_workspace_bytes` (plain C, for ctypes) give the workspace size.
 
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "worker.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -201,47 +198,6 @@ const Compiled<typename Cell::Backward> &cached_backward(const Shape &shape) {
     entry.reset(new Compiled<typename Cell::Backward>{desc, typename Cell::Backward(desc)});
   }
   return *entry;
-}
-
-// Runs `work` on the one thread that executes every oneDNN primitive and waits for it. GNU OpenMP keeps a thread
-// team per calling thread, and XLA calls from whichever of its pool threads is free: several teams on few cores
-// oversubscribe them, and GOMP's spin-waits turn into sleeps between time steps (B32 T100 H128 fwd+bwd measured
-// 51 ms that way against 12 ms from one thread, on 2 cores).
-void on_worker(const std::function<void()> &work) {
-  struct Queue {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::deque<std::function<void()>> tasks;
-  };
-  static Queue *queue = [] {
-    auto *q = new Queue;  // never destroyed: the worker outlives static destruction at exit
-    std::thread([q] {
-      for (;;) {
-        std::unique_lock<std::mutex> lock(q->mutex);
-        q->ready.wait(lock, [q] { return !q->tasks.empty(); });
-        auto task = std::move(q->tasks.front());
-        q->tasks.pop_front();
-        lock.unlock();
-        task();
-      }
-    }).detach();
-    return q;
-  }();
-  std::mutex done_mutex;
-  std::condition_variable done_signal;
-  bool done = false;
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->tasks.emplace_back([&] {
-      work();
-      std::lock_guard<std::mutex> done_lock(done_mutex);
-      done = true;
-      done_signal.notify_one();
-    });
-  }
-  queue->ready.notify_one();
-  std::unique_lock<std::mutex> lock(done_mutex);
-  done_signal.wait(lock, [&] { return done; });
 }
 
 // Buffers that persist across calls, one per use, on the worker thread: a fresh allocation per call would be
@@ -402,14 +358,14 @@ ffi::Error backward_here(const Shape &shape, const Tensors &t, const Gradients &
 template <typename Cell>
 ffi::Error forward(bool training, const Shape &shape, const Tensors &t) {
   ffi::Error result = ffi::Error::Success();
-  on_worker([&] { result = forward_here<Cell>(shape, training, t); });
+  recurrax::on_worker([&] { result = forward_here<Cell>(shape, training, t); });
   return result;
 }
 
 template <typename Cell>
 ffi::Error backward(const Shape &shape, const Tensors &t, const Gradients &g) {
   ffi::Error result = ffi::Error::Success();
-  on_worker([&] { result = backward_here<Cell>(shape, t, g); });
+  recurrax::on_worker([&] { result = backward_here<Cell>(shape, t, g); });
   return result;
 }
 

@@ -278,12 +278,18 @@ def onednn_peephole_layer(
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     if not cell.peepholes:
         return onednn_lstm(weight_ih, weight_hh, bias, xs, *carry, batch_first)
+    return onednn_peephole_lstm(weight_ih, weight_hh, peephole_rows(cell), bias, xs, *carry, batch_first)
+
+
+def peephole_rows(cell: Any) -> Array:
+    """The peepholes ``[3, H]`` (rows i, f, o) of an `LSTMCell` on four gates: zeros where the cell has none;
+    under CIFG the input gate ``1 - f = sigmoid(-z_f - p_f c)`` gets the forget gate's row negated (an
+    input-gate peephole of the cell is never read)."""
     rows = {gate: cell.weight_peephole[k] for k, gate in enumerate(cell.peepholes)}
-    zeros = jnp.zeros((cell.hidden_size,), xs.dtype)
-    if cell.coupled:  # the input gate is 1 - f: an input-gate peephole of the cell is never read
+    zeros = jnp.zeros((cell.hidden_size,), cell.weight_hh.dtype)
+    if cell.coupled:
         rows["i"] = -rows.get("f", zeros)
-    peephole = jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
-    return onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, *carry, batch_first)
+    return jnp.stack([rows.get(gate, zeros) for gate in ("i", "f", "o")])
 
 
 def onednn_projection_layer(

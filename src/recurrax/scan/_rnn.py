@@ -15,6 +15,7 @@ from ..cells._lstm import LSTMCell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
+from ._native_lstm import native_lstm_layer
 from ._onednn import (
     lstm_bias,
     onednn_applies,
@@ -220,17 +221,21 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
-        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form) over ``xs`` ``[T, B, D]`` or,
-        with ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around
-        the call; ``ys`` comes in the layout of ``xs``), or None where oneDNN does not apply (`onednn_applies`:
-        other cells, dtypes, bfloat16 matmuls, a backend other than CPU)."""
+        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form), or the native kernel of
+        NIAF and NOAF (on oneDNN's matmul, `native_lstm_layer`), over ``xs`` ``[T, B, D]`` or, with
+        ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call;
+        ``ys`` comes in the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells,
+        dtypes, bfloat16 matmuls, a backend other than CPU)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
-        if not (plain or type(cell) is GRUCell or is_peephole_lstm(cell) or is_projection_lstm(cell)):
+        ablated = is_activation_ablation(cell)
+        if not (plain or ablated or type(cell) is GRUCell or is_peephole_lstm(cell) or is_projection_lstm(cell)):
             return None
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
         if not onednn_applies(arrays, None, self.matmul_dtype if plain else None):
             return None
+        if ablated:
+            return native_lstm_layer(cell, xs, carry, batch_first)  # no oneDNN primitive: its matmul, our step
         if type(cell) is GRUCell:
             return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
@@ -245,6 +250,15 @@ def is_projection_lstm(cell: Any) -> bool:
     gates = cell.input_gate and cell.forget_gate and cell.output_gate if type(cell) is LSTMCell else False
     plain = gates and cell.input_activation and cell.output_activation and not cell.coupled
     return bool(plain and cell.proj_size > 0 and not cell.peepholes and not cell.full_gate_recurrence)
+
+
+def is_activation_ablation(cell: Any) -> bool:
+    """An `LSTMCell` without the tanh on ``g`` or on ``c_t`` (Greff et al.'s NIAF, NOAF), on four gates or fewer
+    (`lstm_blocks`), with any peepholes: the kernel of `recurrax.scan._native_lstm`."""
+    if type(cell) is not LSTMCell:
+        return False
+    ablated = not (cell.input_activation and cell.output_activation)
+    return bool(ablated and cell.proj_size == 0 and not cell.full_gate_recurrence)
 
 
 def is_peephole_lstm(cell: Any) -> bool:

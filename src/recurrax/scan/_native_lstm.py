@@ -1,0 +1,78 @@
+"""`native_lstm_layer`: the LSTM variants without a oneDNN primitive (Greff et al.'s NIAF and NOAF, with any
+peepholes) on the kernel of ``recurrax/native/lstm_variants.cc``, on CPU.
+
+The kernel runs the recurrence alone: per step the recurrent matmul (oneDNN's ``sgemm``) and a vectorised
+pointwise step, forward and backward, from the projected input ``xp = x W_ih^T + b`` (`LSTMCell.project_input`,
+one large matmul outside it). `native_lstm` is its custom VJP: the backward kernel returns ``dz`` (the
+gradient of the gate pre-activations, which is ``d xp``), ``dh0``, ``dc0`` and the peephole gradient; ``dW_hh
+= Σ_t dz_tᵀ h_{t-1}`` is one einsum over every step after it, and autodiff carries ``d xp`` into ``dW_ih``,
+the bias and ``dx``. `recurrax.scan.RNN` runs it under the conditions of oneDNN's layers (`onednn_applies`: CPU,
+float32, no lengths, no bfloat16 matmuls; no active recurrent dropout or zoneout).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ._onednn import _call, _f32, _time_major, lstm_blocks, peephole_rows
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+def native_lstm(
+    xp: Array, weight_hh: Array, peephole: Array, h0: Array, c0: Array, input_activation: bool,
+    output_activation: bool,
+) -> tuple[Array, tuple[Array, Array]]:
+    """The LSTM recurrence over projected inputs ``xp [T, B, 4H]`` (gates i, f, g, o) from ``(h0, c0) [B, H]``,
+    ``weight_hh [4H, H]``, peepholes ``peephole [3, H]`` (rows i, f, o; zeros for none)::
+
+        z = xp_t + h_{t-1} W_hhᵀ;  i = σ(z_i + p_i c_{t-1});  f = σ(z_f + p_f c_{t-1})
+        g = tanh(z_g) (input_activation) or z_g;  c_t = f c_{t-1} + i g
+        o = σ(z_o + p_o c_t);  h_t = o tanh(c_t) (output_activation) or o c_t
+
+    Returns ``ys [T, B, H]`` and ``(h_T, c_T)``."""
+    return _forward(xp, weight_hh, peephole, h0, c0, input_activation, output_activation)[0]
+
+
+def _forward(xp, weight_hh, peephole, h0, c0, input_activation, output_activation):
+    steps, batch, gates = xp.shape
+    state = _f32(h0.shape)
+    results = (_f32((steps, batch, gates // 4)), state, state, _f32(xp.shape), _f32((steps, batch, gates // 4)))
+    ys, h, c, activations, cells = _call(
+        "recurrax_lstm_variant_forward", results, xp, h0, c0, weight_hh, peephole,
+        input_activation=bool(input_activation), output_activation=bool(output_activation),
+    )  # fmt: skip
+    return (ys, (h, c)), (weight_hh, peephole, h0, c0, ys, activations, cells)
+
+
+def _backward(input_activation, output_activation, residuals, cotangents):
+    weight_hh, peephole, h0, c0, ys, activations, cells = residuals
+    dys, (dh, dc) = cotangents
+    results = (_f32(activations.shape), _f32(h0.shape), _f32(c0.shape), _f32(peephole.shape))
+    dz, dh0, dc0, d_peephole = _call(
+        "recurrax_lstm_variant_backward", results, activations, cells, c0, weight_hh, peephole, dys, dh, dc,
+        input_activation=bool(input_activation), output_activation=bool(output_activation),
+    )  # fmt: skip
+    h_prev = jnp.concatenate([h0[None], ys[:-1]])
+    d_weight_hh = jnp.einsum("tbg,tbh->gh", dz, h_prev)
+    return dz, d_weight_hh, d_peephole, dh0, dc0
+
+
+native_lstm.defvjp(_forward, _backward)
+
+
+def native_lstm_layer(
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+) -> tuple[Array, tuple[Array, Array]]:
+    """An `recurrax.cells.LSTMCell` without the tanh on ``g`` and/or on ``c_t`` (NIAF, NOAF), with peepholes on
+    any subset of i, f, o and the other departures that `lstm_blocks` maps onto four gates (a removed gate, the
+    coupled input gate), over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``(h0, c0)`` on
+    `native_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
+    weight_ih, weight_hh, bias = lstm_blocks(cell)
+    xp = _time_major(xs, batch_first) @ weight_ih.T + bias[None, None]
+    ys, carry = native_lstm(xp, weight_hh, peephole_rows(cell), *carry, cell.input_activation, cell.output_activation)
+    return _time_major(ys, batch_first), carry
