@@ -302,3 +302,14 @@ def test_activation_ablations_with_lengths_run_the_xla_kernel(key):
     lowered = lambda *a: eqx.filter_jit(lambda m: m(xs, *a)[0]).lower(stack).as_text()
     assert "recurrax_lstm_variant_forward" in lowered()
     assert "recurrax_lstm_variant" not in lowered(jnp.array([4, 2]))
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "options, batch", [({}, 3), ({"bias": False}, 2), ({"bidirectional": True}, 3), ({"eps": 1e-3}, 1)]
+)
+def test_layernorm_lstm_runs_the_native_kernel_and_equals_the_xla_kernel(key, options, batch):
+    """The layer-norm LSTM (both normalisations of the gate pre-activations and the cell state's in the native
+    step; the three additive vectors as one sum): outputs, states and every gradient equal the XLA kernel's."""
+    stack = _noisy_stack(key, "layernorm_lstm", **options)
+    _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_layernorm_lstm")

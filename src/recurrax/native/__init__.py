@@ -1,6 +1,6 @@
 """Kernels compiled on the user's machine: oneDNN's LSTM (plain and peephole) and GRU as XLA FFI custom calls
-(``onednn_rnn.cc``), and the LSTM variants that oneDNN has no primitive for (NIAF, NOAF: ``lstm_variants.cc``, on
-its matmul).
+(``onednn_rnn.cc``), and the LSTM variants that oneDNN has no primitive for, on its matmul (NIAF and NOAF:
+``lstm_variants.cc``; the layer-norm LSTM: ``layernorm_lstm.cc``).
 
 `load_onednn` compiles the C++ source with the system's C++ compiler against the headers of the
 ``onednn-devel-cpu-gomp`` wheel (oneDNN 3.2, GNU OpenMP) and JAX's FFI headers, into the recurrax cache under a
@@ -42,13 +42,12 @@ from pathlib import Path
 
 from ..data import cache_root
 
-SOURCES = tuple(Path(__file__).with_name(name) for name in ("onednn_rnn.cc", "lstm_variants.cc"))
-HEADERS = (Path(__file__).with_name("worker.h"),)
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc"))
+HEADERS = tuple(Path(__file__).with_name(name) for name in ("worker.h", "pointwise.h"))
 CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru", "cho_gru")
 TARGETS = (
     *(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward")),
-    "recurrax_lstm_variant_forward",
-    "recurrax_lstm_variant_backward",
+    *(f"recurrax_{cell}_{kind}" for cell in ("lstm_variant", "layernorm_lstm") for kind in ("forward", "backward")),
 )
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
@@ -91,7 +90,7 @@ def _wheel_dir(distribution: str, suffix: str) -> Path:
 
 def _build(out: Path) -> None:
     """Compile `SOURCES` to the shared library ``out`` (written to a temporary name, then renamed). ``-O3`` without
-    errno and floating-point traps lets GCC vectorise the pointwise loops of ``lstm_variants.cc``."""
+    errno and floating-point traps lets GCC vectorise the pointwise loops of the native kernels."""
     import jax
 
     compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")

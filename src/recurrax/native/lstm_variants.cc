@@ -19,17 +19,13 @@
 //
 // `gates` holds (i, f, g, o) after their activations, what the backward step reads with c_{t-1} and c_t.
 
-#include <omp.h>
-
 #include <atomic>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <string>
-#include <utility>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.h"
+#include "pointwise.h"
 #include "worker.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -37,30 +33,10 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-// The pointwise steps, compiled for AVX-512, AVX2 and baseline x86-64 (chosen when the library loads).
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-// exp(x) for float32 by Cody-Waite range reduction and Cephes' degree-6 polynomial (relative error ~1e-7),
-// branch-free so that the loops below vectorise; |x| is clamped to 88 (beyond, float32 under- or overflows).
-inline float exp_approx(float x) {
-  x = x < -88.0f ? -88.0f : (x > 88.0f ? 88.0f : x);
-  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-inline float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
+using recurrax::rows_of;
+using recurrax::sgemm_error;
+using recurrax::sigmoid;
+using recurrax::tanh_approx;
 
 // One step of one batch row: z [4H] (xp_t + h W_hh^T), c_prev [H] -> gates [4H], c [H], h [H]. The activations
 // are template arguments: GCC did not vectorise the loop with them as run-time flags.
@@ -118,19 +94,8 @@ BackwardRow backward_row_for(bool input_act, bool output_act) {
   return output_act ? backward_row<false, true> : backward_row<false, false>;
 }
 
-ffi::Error sgemm_error(dnnl_status_t status) {
-  return ffi::Error(ffi::ErrorCode::kInternal, "oneDNN sgemm failed with status " + std::to_string(status));
-}
-
 using In = ffi::Buffer<ffi::F32>;
 using Out = ffi::ResultBuffer<ffi::F32>;
-
-// The batch rows [begin, end) of thread `id` of `threads`: rows never interact, so each thread runs its rows
-// through every time step (its own matmuls, one sgemm each) without meeting the others.
-std::pair<int64_t, int64_t> rows_of(int64_t batch) {
-  const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
-  return {batch * id / threads, batch * (id + 1) / threads};
-}
 
 ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, Out y, Out h_last, Out c_last, Out gates, Out cs,
                    bool input_activation, bool output_activation) {
@@ -161,7 +126,7 @@ ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, Out y, Out h_last,
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
     std::memcpy(c_last->typed_data(), cs->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(static_cast<dnnl_status_t>(status.load()));
+  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status.load());
 }
 
 ffi::Error backward(In gates, In cs, In c0, In w_hh, In peephole, In dy, In dh_last, In dc_last, Out dz, Out dh0,
@@ -197,7 +162,7 @@ ffi::Error backward(In gates, In cs, In c0, In w_hh, In peephole, In dy, In dh_l
       for (int64_t j = 0; j < 3 * H; ++j) dpeep[j] += dpeep_rows[j];
     }
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(static_cast<dnnl_status_t>(status.load()));
+  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status.load());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from ._onednn import _call, _f32, _time_major, lstm_blocks, peephole_rows
@@ -75,4 +76,59 @@ def native_lstm_layer(
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     xp = _time_major(xs, batch_first) @ weight_ih.T + bias[None, None]
     ys, carry = native_lstm(xp, weight_hh, peephole_rows(cell), *carry, cell.input_activation, cell.output_activation)
+    return _time_major(ys, batch_first), carry
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(9,))
+def native_layernorm_lstm(
+    xw: Array, weight_hh: Array, gain_x: Array, gain_h: Array, shift: Array, gain_c: Array, shift_c: Array,
+    h0: Array, c0: Array, eps: float,
+) -> tuple[Array, tuple[Array, Array]]:
+    """The recurrence of `recurrax.cells.LayerNormLSTMCell` over the projected inputs ``xw = x W_ihᵀ [T, B, 4H]``
+    (not normalised: the kernel normalises each row, which XLA did at 6x the matmul's cost) from ``(h0, c0) [B,
+    H]``: ``z = γ_x LN(xw_t) + γ_h LN(h_{t-1} W_hhᵀ) + shift`` with ``gain_x``, ``gain_h``, ``shift [4H]`` (the
+    sum ``β_x + b + β_h``), the cell state normalised with ``gain_c``, ``shift_c [H]``. Returns ``ys [T, B, H]`` and
+    ``(h_T, c_T)``."""
+    return _layernorm_forward(xw, weight_hh, gain_x, gain_h, shift, gain_c, shift_c, h0, c0, eps)[0]
+
+
+def _layernorm_forward(xw, weight_hh, gain_x, gain_h, shift, gain_c, shift_c, h0, c0, eps):
+    steps, batch, gates = xw.shape
+    state, hidden, rows = _f32(h0.shape), _f32((steps, batch, gates // 4)), _f32((steps, batch))
+    results = (hidden, state, state, _f32(xw.shape), _f32(xw.shape), _f32(xw.shape), rows, rows, hidden)
+    ys, h, c, *saved = _call(
+        "recurrax_layernorm_lstm_forward", results, xw, h0, c0, weight_hh, gain_x, gain_h, shift, gain_c, shift_c,
+        eps=np.float32(eps),
+    )  # fmt: skip
+    return (ys, (h, c)), (weight_hh, gain_x, gain_h, gain_c, shift_c, h0, c0, ys, *saved)
+
+
+def _layernorm_backward(eps, residuals, cotangents):
+    weight_hh, gain_x, gain_h, gain_c, shift_c, h0, c0, ys, activations, *saved = residuals
+    dys, (dh, dc) = cotangents
+    shapes = (activations, activations, h0, c0, gain_x, gain_h, gain_h, gain_c, shift_c)
+    d_xw, d_hw, dh0, dc0, d_gain_x, d_gain_h, d_shift, d_gain_c, d_shift_c = _call(
+        "recurrax_layernorm_lstm_backward", tuple(_f32(a.shape) for a in shapes), activations, *saved, c0,
+        weight_hh, gain_x, gain_h, gain_c, shift_c, dys, dh, dc, eps=np.float32(eps),
+    )  # fmt: skip
+    d_weight_hh = jnp.einsum("tbg,tbh->gh", d_hw, jnp.concatenate([h0[None], ys[:-1]]))
+    return d_xw, d_weight_hh, d_gain_x, d_gain_h, d_shift, d_gain_c, d_shift_c, dh0, dc0
+
+
+native_layernorm_lstm.defvjp(_layernorm_forward, _layernorm_backward)
+
+
+def native_layernorm_layer(
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+) -> tuple[Array, tuple[Array, Array]]:
+    """A `recurrax.cells.LayerNormLSTMCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``(h0,
+    c0)`` on `native_layernorm_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``. Its three additive vectors
+    ``β_x``, ``b``, ``β_h`` enter as their sum (autodiff hands each the sum's gradient); without them
+    (``bias=False``) zeros stand in."""
+    shifts = [v for v in (cell.ln_x_bias, cell.bias, cell.ln_h_bias) if v is not None]
+    shift = sum(shifts[1:], shifts[0]) if shifts else jnp.zeros_like(cell.ln_h_gain)
+    shift_c = jnp.zeros_like(cell.ln_c_gain) if cell.ln_c_bias is None else cell.ln_c_bias
+    xw = _time_major(xs, batch_first) @ cell.weight_ih.T
+    ys, carry = native_layernorm_lstm(xw, cell.weight_hh, cell.ln_x_gain, cell.ln_h_gain, shift, cell.ln_c_gain,
+                                      shift_c, *carry, cell.eps)  # fmt: skip
     return _time_major(ys, batch_first), carry

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from jax._src import config as jax_config  # private: a trace-time switch that is part of jit's cache key
 from jaxtyping import Array
 
-from ..native import load_onednn
+from ..native import load_onednn, onednn_unavailable_reason
 
 _VENDOR_KERNELS = jax_config.bool_state(
     "recurrax_vendor_kernels",
@@ -94,7 +94,9 @@ def _call(target: str, results: tuple[jax.ShapeDtypeStruct, ...], *args: Array, 
     """The FFI call ``target``; under `jax.vmap` (ensemble members) one call per member, unrolled: in a
     ``while`` loop (``"sequential"``) XLA copied each member's slice of the stacked workspace in and out, and a
     3-member fwd+bwd (T 72, B 256, H 64) took 400 ms against 113 ms unrolled and 37 ms for one member alone
-    (`benchmarks/onednn_lengths.py`)."""
+    (`benchmarks/onednn_lengths.py`). Builds and registers the library first if no layer did (a direct call)."""
+    if load_onednn() is None:
+        raise RuntimeError(f"{target} is unavailable: {onednn_unavailable_reason()}")
     return jax.ffi.ffi_call(target, results, vmap_method="sequential_unrolled")(*args, **attributes)
 
 
