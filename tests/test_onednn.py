@@ -313,3 +313,13 @@ def test_layernorm_lstm_runs_the_native_kernel_and_equals_the_xla_kernel(key, op
     step; the three additive vectors as one sum): outputs, states and every gradient equal the XLA kernel's."""
     stack = _noisy_stack(key, "layernorm_lstm", **options)
     _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_layernorm_lstm")
+
+
+@needs_kernel
+@pytest.mark.parametrize("bias, batch", [(True, 3), (False, 1)])
+def test_depth_gated_lstm_runs_the_native_kernel_and_equals_the_xla_scan(key, bias, batch):
+    """The depth-gated stack (Yao et al. 2015): its upper layers' depth gate, read from the lower layer's emitted
+    memory, on the native kernel (the gradient w.r.t. those emitted cell states included); outputs, states and
+    every gradient equal the generic scan's."""
+    stack = _noisy_stack(key, "depth_gated", bias=bias)
+    _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_lstm_variant")

@@ -1,5 +1,7 @@
-"""`native_lstm_layer`: the LSTM variants without a oneDNN primitive (Greff et al.'s NIAF and NOAF, with any
-peepholes) on the kernel of ``recurrax/native/lstm_variants.cc``, on CPU.
+"""The LSTM variants without a oneDNN primitive on the native kernels of ``recurrax/native``, on CPU:
+`native_lstm_layer` (Greff et al.'s NIAF and NOAF, with any peepholes), `native_depth_gated_layer` (Yao et al.'s
+depth gate; both on ``lstm_variants.cc``) and `native_layernorm_layer` (Ba et al.'s layer-norm LSTM,
+``layernorm_lstm.cc``).
 
 The kernel runs the recurrence alone: per step the recurrent matmul (oneDNN's ``sgemm``) and a vectorised
 pointwise step, forward and backward, from the projected input ``xp = x W_ih^T + b`` (`LSTMCell.project_input`,
@@ -23,44 +25,50 @@ from jaxtyping import Array
 from ._onednn import _call, _f32, _time_major, lstm_blocks, peephole_rows
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def native_lstm(
-    xp: Array, weight_hh: Array, peephole: Array, h0: Array, c0: Array, input_activation: bool,
-    output_activation: bool,
-) -> tuple[Array, tuple[Array, Array]]:
-    """The LSTM recurrence over projected inputs ``xp [T, B, 4H]`` (gates i, f, g, o) from ``(h0, c0) [B, H]``,
-    ``weight_hh [4H, H]``, peepholes ``peephole [3, H]`` (rows i, f, o; zeros for none)::
+    xp: Array, weight_hh: Array, peephole: Array, depth_cell: Array, h0: Array, c0: Array,
+    variant: tuple[bool, bool, bool],
+) -> tuple[Array, Array, tuple[Array, Array]]:
+    """The LSTM recurrence over projected inputs ``xp [T, B, X]`` from ``(h0, c0) [B, H]``, ``weight_hh [4H, H]``,
+    peepholes ``peephole [3, H]`` (rows i, f, o; zeros for none); ``variant = (input_activation,
+    output_activation, depth)``::
 
-        z = xp_t + h_{t-1} W_hhᵀ;  i = σ(z_i + p_i c_{t-1});  f = σ(z_f + p_f c_{t-1})
+        z = xp_t[:4H] + h_{t-1} W_hhᵀ;  i = σ(z_i + p_i c_{t-1});  f = σ(z_f + p_f c_{t-1})
         g = tanh(z_g) (input_activation) or z_g;  c_t = f c_{t-1} + i g
+        depth (X = 6H, xp_t = [z-part, a_d, c_low]): c_t += σ(a_d + depth_cell ⊙ c_{t-1}) c_low
         o = σ(z_o + p_o c_t);  h_t = o tanh(c_t) (output_activation) or o c_t
 
-    Returns ``ys [T, B, H]`` and ``(h_T, c_T)``."""
-    return _forward(xp, weight_hh, peephole, h0, c0, input_activation, output_activation)[0]
+    Without ``depth`` X = 4H and ``depth_cell [H]`` is not read. Returns ``ys [T, B, H]``, the cell states ``cs
+    [T, B, H]`` and ``(h_T, c_T)``."""
+    return _forward(xp, weight_hh, peephole, depth_cell, h0, c0, variant)[0]
 
 
-def _forward(xp, weight_hh, peephole, h0, c0, input_activation, output_activation):
-    steps, batch, gates = xp.shape
-    state = _f32(h0.shape)
-    results = (_f32((steps, batch, gates // 4)), state, state, _f32(xp.shape), _f32((steps, batch, gates // 4)))
+def _forward(xp, weight_hh, peephole, depth_cell, h0, c0, variant):
+    steps, batch, _ = xp.shape
+    hidden = h0.shape[1]
+    state, sequence = _f32(h0.shape), _f32((steps, batch, hidden))
+    results = (sequence, state, state, _f32((steps, batch, (5 if variant[2] else 4) * hidden)), sequence)
     ys, h, c, activations, cells = _call(
-        "recurrax_lstm_variant_forward", results, xp, h0, c0, weight_hh, peephole,
-        input_activation=bool(input_activation), output_activation=bool(output_activation),
+        "recurrax_lstm_variant_forward", results, xp, h0, c0, weight_hh, peephole, depth_cell, **_attributes(variant)
     )  # fmt: skip
-    return (ys, (h, c)), (weight_hh, peephole, h0, c0, ys, activations, cells)
+    return (ys, cells, (h, c)), (xp, weight_hh, peephole, depth_cell, h0, c0, ys, activations, cells)
 
 
-def _backward(input_activation, output_activation, residuals, cotangents):
-    weight_hh, peephole, h0, c0, ys, activations, cells = residuals
-    dys, (dh, dc) = cotangents
-    results = (_f32(activations.shape), _f32(h0.shape), _f32(c0.shape), _f32(peephole.shape))
-    dz, dh0, dc0, d_peephole = _call(
-        "recurrax_lstm_variant_backward", results, activations, cells, c0, weight_hh, peephole, dys, dh, dc,
-        input_activation=bool(input_activation), output_activation=bool(output_activation),
+def _backward(variant, residuals, cotangents):
+    xp, weight_hh, peephole, depth_cell, h0, c0, ys, activations, cells = residuals
+    dys, d_cells, (dh, dc) = cotangents
+    results = tuple(_f32(a.shape) for a in (xp, h0, c0, peephole, depth_cell))
+    dxp, dh0, dc0, d_peephole, d_depth_cell = _call(
+        "recurrax_lstm_variant_backward", results, activations, cells, xp, c0, weight_hh, peephole, depth_cell, dys,
+        d_cells, dh, dc, **_attributes(variant),
     )  # fmt: skip
-    h_prev = jnp.concatenate([h0[None], ys[:-1]])
-    d_weight_hh = jnp.einsum("tbg,tbh->gh", dz, h_prev)
-    return dz, d_weight_hh, d_peephole, dh0, dc0
+    d_weight_hh = jnp.einsum("tbg,tbh->gh", dxp[..., : weight_hh.shape[0]], jnp.concatenate([h0[None], ys[:-1]]))
+    return dxp, d_weight_hh, d_peephole, d_depth_cell, dh0, dc0
+
+
+def _attributes(variant: tuple[bool, bool, bool]) -> dict[str, bool]:
+    return dict(zip(("input_activation", "output_activation", "depth"), map(bool, variant), strict=True))
 
 
 native_lstm.defvjp(_forward, _backward)
@@ -75,7 +83,22 @@ def native_lstm_layer(
     `native_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     xp = _time_major(xs, batch_first) @ weight_ih.T + bias[None, None]
-    ys, carry = native_lstm(xp, weight_hh, peephole_rows(cell), *carry, cell.input_activation, cell.output_activation)
+    unused = jnp.zeros((cell.hidden_size,), xp.dtype)
+    variant = (cell.input_activation, cell.output_activation, False)
+    ys, _, carry = native_lstm(xp, weight_hh, peephole_rows(cell), unused, *carry, variant)
+    return _time_major(ys, batch_first), carry
+
+
+def native_depth_gated_layer(
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+) -> tuple[Array, tuple[Array, Array]]:
+    """A `recurrax.cells.DepthGatedLSTMCell` with ``lower_memory`` (its input ``[h_low, c_low]``) over ``xs [T, B,
+    2H]`` (``[B, T, 2H]`` with ``batch_first``) on `native_lstm` with the depth gate: the outputs (``concat(h_t,
+    c_t)`` with ``emit_memory``, else ``h_t``) in the layout of ``xs``, ``(h_T, c_T)``."""
+    xp = cell.project_input(_time_major(xs, batch_first))
+    no_peepholes = jnp.zeros((3, cell.hidden_size), xp.dtype)
+    ys, cells, carry = native_lstm(xp, cell.weight_hh, no_peepholes, cell.weight_depth_cell, *carry, (True, True, True))
+    ys = jnp.concatenate([ys, cells], axis=-1) if cell.emit_memory else ys
     return _time_major(ys, batch_first), carry
 
 

@@ -1,0 +1,65 @@
+// The time loops of the native LSTM kernels: the recurrent matmul on oneDNN's `dnnl_sgemm` and a cell's own step
+// per batch row, forward and backward, inside one OpenMP parallel region whose threads split the batch rows (rows
+// never interact, so no thread waits for another between steps; see `rows_of`).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.h"
+#include "pointwise.h"
+
+namespace recurrax {
+
+// For t = 0 .. T-1 and each batch row n: hw = h_{t-1} W^T ([G] per row; W [G, H], h_{t-1} from `h0` [N, H] at
+// t = 0, else row t-1 of `y` [T, N, H]), then `step(t, n, hw_row)`, which writes y's row t, n. Returns oneDNN's
+// status (dnnl_success, or the first failure of a matmul).
+template <typename Step>
+int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *w, const float *h0, const float *y,
+                       Step step) {
+  int status = dnnl_success;
+#pragma omp parallel
+  {
+    const auto [begin, end] = rows_of(N);
+    std::vector<float> hw((end - begin) * G);
+    for (int64_t t = 0; t < T && end > begin; ++t) {
+      const float *h_prev = t ? y + (t - 1) * N * H : h0;
+      const auto done = dnnl_sgemm('N', 'T', end - begin, G, H, 1.0f, h_prev + begin * H, H, w, H, 0.0f, hw.data(), G);
+      if (done != dnnl_success) {
+#pragma omp atomic write
+        status = done;
+      }
+      for (int64_t n = begin; n < end; ++n) step(t, n, hw.data() + (n - begin) * G);
+    }
+  }
+  return status;
+}
+
+// For t = T-1 .. 0 and each batch row n: `step(local, t, n)`, which reads dh [N, H] (the gradient w.r.t. h_t from
+// the later steps) and writes d_hw's row t, n ([T, N, ld], its first G entries the gradient w.r.t. h_{t-1} W^T);
+// then dh = d_hw_t W (the gradient w.r.t. h_{t-1}). Each thread sums parameter gradients into its own `Local` (from `make_local()`),
+// merged by `merge(local)` one thread at a time. Returns oneDNN's status.
+template <typename MakeLocal, typename Step, typename Merge>
+int backward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, int64_t ld, const float *w, const float *d_hw,
+                        float *dh, MakeLocal make_local, Step step, Merge merge) {
+  int status = dnnl_success;
+#pragma omp parallel
+  {
+    const auto [begin, end] = rows_of(N);
+    auto local = make_local();
+    for (int64_t t = T - 1; t >= 0 && end > begin; --t) {
+      for (int64_t n = begin; n < end; ++n) step(local, t, n);
+      const auto done = dnnl_sgemm('N', 'N', end - begin, H, G, 1.0f, d_hw + (t * N + begin) * ld, ld, w, H, 0.0f,
+                                   dh + begin * H, H);
+      if (done != dnnl_success) {
+#pragma omp atomic write
+        status = done;
+      }
+    }
+#pragma omp critical
+    merge(local);
+  }
+  return status;
+}
+
+}  // namespace recurrax
