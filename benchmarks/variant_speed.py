@@ -1,4 +1,5 @@
 """Fwd+bwd time of every cell variant: the default path (``RNN(cell)``: oneDNN's kernels on CPU where they apply,
+the native kernels of `recurrax.scan._native_lstm` for NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3,
 else `recurrax.scan._fused_scan` or `_fused_lstm` for the plain LSTM, else the generic scan) against plain
 autodiff of the generic scan (``RNN(cell, fused=False)``), and each against the plain LSTM's default path, in
 one process.
@@ -11,7 +12,7 @@ parameter and the inputs (one jitted call). Every (variant, path) runs once per 
 from other processes hits them alike; a time is the median over rounds, and a ratio is the median over
 rounds of the per-round ratio (``fused x`` = unfused / fused time; ``vs lstm`` = plain fused LSTM time /
 this variant's fused time, above 1 faster than the plain LSTM). FGR and MGU have neither a fused nor a vendor
-kernel: their default path is the generic scan (``fused x`` about 1). ``depth_gated`` is a middle
+or native kernel: their default path is the generic scan (``fused x`` about 1). ``depth_gated`` is a middle
 layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``).
 
 ``--step`` times one step of inference as a served model streams (token by token, point by point): a
@@ -39,7 +40,7 @@ CONFIGS = {"c1": (32, 100, 64, 128), "c2": (64, 200, 128, 256)}  # B, T, D, H (t
 ROUNDS = {"c1": 15, "c2": 7}
 VARIANTS = (
     "lstm", "peephole", "nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr",
-    "gru", "gru_cho", "rnn_tanh", "mgu", "layernorm_lstm", "depth_gated",
+    "gru", "gru_cho", "rnn_tanh", "mgu", "mut1", "mut2", "mut3", "layernorm_lstm", "depth_gated",
 )  # fmt: skip
 
 

@@ -1,4 +1,6 @@
-"""The oneDNN LSTM and GRU kernels (`recurrax.scan._onednn`, `recurrax.native`) against recurrax's own XLA kernels.
+"""The oneDNN LSTM and GRU kernels (`recurrax.scan._onednn`, `recurrax.native`) and the native kernels of the cells
+without a oneDNN primitive (`recurrax.scan._native_lstm`: NIAF, NOAF, the layer-norm and depth-gated LSTMs, MUT1-3)
+against recurrax's own XLA kernels.
 
 Oracle: `fused_lstm` under ``vendor_kernels(False)``, itself tested against torch ``nn.LSTM`` with copied weights
 and a float64 NumPy loop (tests/test_fused_lstm.py, tests/test_torch_parity.py). Also: when the kernel is chosen,
@@ -323,3 +325,12 @@ def test_depth_gated_lstm_runs_the_native_kernel_and_equals_the_xla_scan(key, bi
     every gradient equal the generic scan's."""
     stack = _noisy_stack(key, "depth_gated", bias=bias)
     _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_lstm_variant")
+
+
+@needs_kernel
+@pytest.mark.parametrize("cell, bidirectional, batch", [("mut1", False, 3), ("mut2", True, 3), ("mut3", False, 1)])
+def test_mut_cells_run_the_native_kernel_and_equal_the_xla_scan(key, cell, bidirectional, batch):
+    """MUT1-3 (two or three recurrent matmuls a step, MUT3's through tanh(h)) on the native kernel; outputs, states
+    and every gradient equal the generic scan's."""
+    stack = _noisy_stack(key, cell, bidirectional=bidirectional)
+    _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_mut")

@@ -1,7 +1,8 @@
 """The LSTM variants without a oneDNN primitive on the native kernels of ``recurrax/native``, on CPU:
 `native_lstm_layer` (Greff et al.'s NIAF and NOAF, with any peepholes), `native_depth_gated_layer` (Yao et al.'s
-depth gate; both on ``lstm_variants.cc``) and `native_layernorm_layer` (Ba et al.'s layer-norm LSTM,
-``layernorm_lstm.cc``).
+depth gate; both on ``lstm_variants.cc``), `native_layernorm_layer` (Ba et al.'s layer-norm LSTM,
+``layernorm_lstm.cc``) and `native_mut_layer` (Jozefowicz et al.'s MUT1-3, ``mut.cc``: two or three recurrent
+matmuls a step).
 
 The kernel runs the recurrence alone: per step the recurrent matmul (oneDNN's ``sgemm``) and a vectorised
 pointwise step, forward and backward, from the projected input ``xp = x W_ih^T + b`` (`LSTMCell.project_input`,
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._onednn import _call, _f32, _time_major, lstm_blocks, peephole_rows
 
 
@@ -155,3 +157,46 @@ def native_layernorm_layer(
     ys, carry = native_layernorm_lstm(xw, cell.weight_hh, cell.ln_x_gain, cell.ln_h_gain, shift, cell.ln_c_gain,
                                       shift_c, *carry, cell.eps)  # fmt: skip
     return _time_major(ys, batch_first), carry
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def native_mut(xp: Array, weight_hh_gates: Array, weight_hh: Array, h0: Array, form: int) -> tuple[Array, Array]:
+    """The recurrence of `recurrax.cells.MUT1Cell` (``form`` 1), ``MUT2Cell`` (2) or ``MUT3Cell`` (3) over the
+    input terms ``xp [T, B, 3H]`` (``zx + b_z, rx + b_r, hx + b_h``, `project_input`) from ``h0 [B, H]``, the
+    cell's ``weight_hh_gates`` (``W_hr``; ``[W_hz; W_hr]``) and ``weight_hh``. Returns ``ys [T, B, H]`` and
+    ``h_T``."""
+    return _mut_forward(xp, weight_hh_gates, weight_hh, h0, form)[0]
+
+
+def _mut_forward(xp, weight_hh_gates, weight_hh, h0, form):
+    sequence = _f32((*xp.shape[:2], h0.shape[1]))
+    ys, h, gates = _call("recurrax_mut_forward", (sequence, _f32(h0.shape), _f32(xp.shape)), xp, h0,
+                         weight_hh_gates, weight_hh, form=np.int64(form))  # fmt: skip
+    return (ys, h), (weight_hh_gates, weight_hh, h0, ys, gates)
+
+
+def _mut_backward(form, residuals, cotangents):
+    weight_hh_gates, weight_hh, h0, ys, gates = residuals
+    dys, dh = cotangents
+    dxp, dh0 = _call("recurrax_mut_backward", (_f32(gates.shape), _f32(h0.shape)), gates, ys, h0, weight_hh_gates,
+                     weight_hh, dys, dh, form=np.int64(form))  # fmt: skip
+    h_prev = jnp.concatenate([h0[None], ys[:-1]])
+    d_z, d_r, d_candidate = jnp.split(dxp, 3, axis=-1)
+    reset = jnp.split(gates, 3, axis=-1)[1]
+    outer = lambda d, v: jnp.einsum("tbo,tbi->oi", d, v)  # noqa: E731 - sum_t d_tᵀ v_t
+    d_weight_hh = outer(d_candidate, reset * h_prev)
+    gate_inputs = {1: [(d_r, h_prev)], 2: [(d_z, h_prev), (d_r, h_prev)], 3: [(d_z, jnp.tanh(h_prev)), (d_r, h_prev)]}
+    d_weight_hh_gates = jnp.concatenate([outer(d, v) for d, v in gate_inputs[form]])
+    return dxp, d_weight_hh_gates, d_weight_hh, dh0
+
+
+native_mut.defvjp(_mut_forward, _mut_backward)
+
+
+def native_mut_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
+    """A MUT cell over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``h0 [B, H]`` on `native_mut`:
+    ``ys`` in the layout of ``xs``, ``h_T``."""
+    form = {MUT1Cell: 1, MUT2Cell: 2, MUT3Cell: 3}[type(cell)]
+    xp = cell.project_input(_time_major(xs, batch_first))
+    ys, h = native_mut(xp, cell.weight_hh_gates, cell.weight_hh, h0, form)
+    return _time_major(ys, batch_first), h

@@ -14,10 +14,11 @@ from ..cells._gru import GRUCell
 from ..cells._depth_gated import DepthGatedLSTMCell
 from ..cells._layernorm_lstm import LayerNormLSTMCell
 from ..cells._lstm import LSTMCell
+from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._native_lstm import native_depth_gated_layer, native_layernorm_layer, native_lstm_layer
+from ._native_lstm import native_depth_gated_layer, native_layernorm_layer, native_lstm_layer, native_mut_layer
 from ._onednn import (
     lstm_bias,
     onednn_applies,
@@ -71,8 +72,9 @@ class RNN(eqx.Module):
     plain-LSTM, peephole-LSTM (with Greff's gate ablations and CIFG), LSTMP and GRU layers without lengths run
     oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, projection LSTM, ``lbr_gru`` (the PyTorch form)
     and ``gru`` (Cho's form) primitives through `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
-    and take its output in that layout: no transposes around the call); ``vendor_kernels(False)`` keeps them on
-    the XLA kernels. Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
+    and take its output in that layout: no transposes around the call), and NIAF, NOAF, the layer-norm and
+    depth-gated LSTMs and MUT1-3, which oneDNN has no primitive for, run native kernels of the same library on
+    oneDNN's matmul (`recurrax.scan._native_lstm`); ``vendor_kernels(False)`` keeps them all on the XLA kernels. Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
     (so on oneDNN) with the same valid outputs.
 
     Example:
@@ -224,7 +226,7 @@ class RNN(eqx.Module):
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
         """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form), or the native kernels of
-        NIAF, NOAF, the layer-norm and the depth-gated LSTMs (on oneDNN's matmul, `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with
+        NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on oneDNN's matmul, `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with
         ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call;
         ``ys`` comes in the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells,
         dtypes, bfloat16 matmuls, a backend other than CPU)."""
@@ -232,8 +234,9 @@ class RNN(eqx.Module):
         plain = is_plain_lstm(cell)
         ablated, layernorm = is_activation_ablation(cell), type(cell) is LayerNormLSTMCell
         depth_gated = type(cell) is DepthGatedLSTMCell and cell.lower_memory  # without it: a plain LSTM
+        mut = type(cell) in (MUT1Cell, MUT2Cell, MUT3Cell)
         vendor = type(cell) is GRUCell or is_peephole_lstm(cell) or is_projection_lstm(cell)
-        if not (plain or ablated or layernorm or depth_gated or vendor):
+        if not (plain or ablated or layernorm or depth_gated or mut or vendor):
             return None
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
         if not onednn_applies(arrays, None, self.matmul_dtype if plain else None):
@@ -244,6 +247,8 @@ class RNN(eqx.Module):
             return native_layernorm_layer(cell, xs, carry, batch_first)
         if depth_gated:
             return native_depth_gated_layer(cell, xs, carry, batch_first)
+        if mut:
+            return native_mut_layer(cell, xs, carry, batch_first)
         if type(cell) is GRUCell:
             return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
