@@ -334,3 +334,23 @@ def test_mut_cells_run_the_native_kernel_and_equal_the_xla_scan(key, cell, bidir
     and every gradient equal the generic scan's."""
     stack = _noisy_stack(key, cell, bidirectional=bidirectional)
     _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_mut")
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "cell, hidden, target",
+    [("niaf", 256, "lstm_variant"), ("layernorm_lstm", 256, "layernorm_lstm"), ("mut1", 512, "mut"),
+     ("mut3", 512, "mut")],
+)  # fmt: skip
+def test_native_kernels_with_reordered_weights_equal_the_xla_kernel(key, cell, hidden, target):
+    """From 2**18 weight elements (W_hh [4H, H] at H = 256, [H, H] at H = 512) the native kernels run oneDNN's
+    matmul primitive on a reordered copy of the weight instead of sgemm: the same numbers."""
+    import equinox as eqx
+
+    from recurrax.cells import make_cell
+    from recurrax.scan import RNN
+
+    layer = RNN(make_cell(cell, 5, hidden, key=key))
+    layer = jax.tree.map(lambda a: a + 0.05 * jax.random.normal(key, a.shape, a.dtype), layer,
+                         is_leaf=eqx.is_inexact_array)  # fmt: skip
+    _assert_equals_the_xla_kernels(layer, jax.random.normal(key, (3, 4, 5)), f"recurrax_{target}")

@@ -45,7 +45,9 @@ from ..data import cache_root
 SOURCES = tuple(
     Path(__file__).with_name(name) for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc")
 )
-HEADERS = tuple(Path(__file__).with_name(name) for name in ("worker.h", "pointwise.h"))
+HEADERS = tuple(
+    Path(__file__).with_name(name) for name in ("worker.h", "pointwise.h", "recurrence.h", "weight_matmul.h")
+)
 CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru", "cho_gru")
 NATIVE_CELLS = ("lstm_variant", "layernorm_lstm", "mut")  # our own steps on oneDNN's sgemm
 TARGETS = (

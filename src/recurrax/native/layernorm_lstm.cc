@@ -1,7 +1,6 @@
 // The layer-normalised LSTM (Ba, Kiros & Hinton 2016; recurrax's LayerNormLSTMCell) as XLA FFI custom calls: the
-// recurrent matmul on oneDNN's `dnnl_sgemm`, both normalisations of the gate pre-activations, the gates and the
-// normalised cell state in a vectorised step written here, the batch rows split over the OpenMP threads (as
-// lstm_variants.cc). XLA's own row normalisation of the projected input cost 6x its matmul (B32 T100 H128).
+// recurrent matmul on oneDNN, both normalisations of the gate pre-activations, the gates and the normalised cell
+// state in a vectorised step written here, the batch rows split over the OpenMP threads (`recurrence.h`). XLA's own row normalisation of the projected input cost 6x its matmul (B32 T100 H128).
 //
 // One layer, one direction, float32, time-major; the projection xw = x W_ih^T is computed outside, and so is
 // dW_hh = sum_t dhw_t^T h_{t-1}. Per step, gates i, f, g, o, LN(v) = (v - mean(v)) / sqrt(var(v) + eps) over the
@@ -20,13 +19,13 @@
 // 1 / sqrt(var + eps); the backward step recomputes LN(c_t) from c_t.
 
 #include <cmath>
-#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.h"
 #include "pointwise.h"
+#include "recurrence.h"
 #include "worker.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -34,8 +33,7 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-using recurrax::rows_of;
-using recurrax::sgemm_error;
+using recurrax::matmul_error;
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
 
@@ -88,12 +86,12 @@ CLONES void forward_row(int64_t hidden, float eps, const float *__restrict xw, c
   }
 }
 
-// Per-thread sums of the normalisations' parameter gradients.
+// Per-thread sums of the normalisations' parameter gradients, and the thread's scratch row dz [4H].
 struct Sums {
-  std::vector<float> gain_x, gain_h, shift, gain_c, shift_c;
+  std::vector<float> gain_x, gain_h, shift, gain_c, shift_c, dz;
   explicit Sums(int64_t hidden)
       : gain_x(4 * hidden, 0.0f), gain_h(4 * hidden, 0.0f), shift(4 * hidden, 0.0f), gain_c(hidden, 0.0f),
-        shift_c(hidden, 0.0f) {}
+        shift_c(hidden, 0.0f), dz(4 * hidden) {}
 };
 
 // The backward of `forward_row`: dy, dh_next [H]; dc [H] (in: dL/dc_t from step t+1, out: dL/dc_{t-1});
@@ -141,32 +139,22 @@ ffi::Error forward(In xw, In h0, In c0, In w_hh, In gain_x, In gain_h, In shift,
                    Out h_last, Out c_last, Out gates, Out n_x, Out n_h, Out r_x, Out r_h, Out cs, float eps) {
   const auto dims = xw.dimensions();
   const int64_t T = dims[0], N = dims[1], G = dims[2], H = G / 4;
-  std::atomic<int> status{dnnl_success};
+  int status = dnnl_success;
   recurrax::on_worker([&] {
-#pragma omp parallel
-    {
-      const auto [begin, end] = rows_of(N);
-      std::vector<float> hw((end - begin) * G);
-      for (int64_t t = 0; t < T && end > begin; ++t) {
-        const float *h_prev = t ? y->typed_data() + (t - 1) * N * H : h0.typed_data();
-        const float *c_prev = t ? cs->typed_data() + (t - 1) * N * H : c0.typed_data();
-        const auto done = dnnl_sgemm('N', 'T', end - begin, G, H, 1.0f, h_prev + begin * H, H, w_hh.typed_data(), H,
-                                     0.0f, hw.data(), G);  // hw = h W^T
-        if (done != dnnl_success) status = done;
-        for (int64_t n = begin; n < end; ++n) {
+    const float *c_0 = c0.typed_data();
+    float *c = cs->typed_data();
+    status = recurrax::forward_recurrence(
+        T, N, H, G, w_hh.typed_data(), h0.typed_data(), y->typed_data(), [&](int64_t t, int64_t n, const float *hw) {
           const int64_t at = t * N + n;
-          forward_row(H, eps, xw.typed_data() + at * G, hw.data() + (n - begin) * G, gain_x.typed_data(),
-                      gain_h.typed_data(), shift.typed_data(), gain_c.typed_data(), shift_c.typed_data(),
-                      c_prev + n * H, gates->typed_data() + at * G, n_x->typed_data() + at * G,
-                      n_h->typed_data() + at * G, r_x->typed_data() + at, r_h->typed_data() + at,
-                      cs->typed_data() + at * H, y->typed_data() + at * H);
-        }
-      }
-    }
+          forward_row(H, eps, xw.typed_data() + at * G, hw, gain_x.typed_data(), gain_h.typed_data(),
+                      shift.typed_data(), gain_c.typed_data(), shift_c.typed_data(), t ? c + (at - N) * H : c_0 + n * H,
+                      gates->typed_data() + at * G, n_x->typed_data() + at * G, n_h->typed_data() + at * G,
+                      r_x->typed_data() + at, r_h->typed_data() + at, c + at * H, y->typed_data() + at * H);
+        });
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
-    std::memcpy(c_last->typed_data(), cs->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
+    std::memcpy(c_last->typed_data(), c + (T - 1) * N * H, N * H * sizeof(float));
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status.load());
+  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
 }
 
 ffi::Error backward(In gates, In n_x, In n_h, In r_x, In r_h, In cs, In c0, In w_hh, In gain_x, In gain_h,
@@ -174,7 +162,7 @@ ffi::Error backward(In gates, In n_x, In n_h, In r_x, In r_h, In cs, In c0, In w
                     Out d_gain_x, Out d_gain_h, Out d_shift, Out d_gain_c, Out d_shift_c, float eps) {
   const auto dims = gates.dimensions();
   const int64_t T = dims[0], N = dims[1], G = dims[2], H = G / 4;
-  std::atomic<int> status{dnnl_success};
+  int status = dnnl_success;
   recurrax::on_worker([&] {
     // dh0 and dc0 carry the running gradients w.r.t. h and c backwards through time.
     float *dh = dh0->typed_data(), *dc = dc0->typed_data();
@@ -182,36 +170,27 @@ ffi::Error backward(In gates, In n_x, In n_h, In r_x, In r_h, In cs, In c0, In w
     std::memcpy(dc, dc_last.typed_data(), N * H * sizeof(float));
     Out *totals[] = {&d_gain_x, &d_gain_h, &d_shift, &d_gain_c, &d_shift_c};
     for (Out *total : totals) std::memset((*total)->typed_data(), 0, (*total)->element_count() * sizeof(float));
-#pragma omp parallel
-    {
-      const auto [begin, end] = rows_of(N);
-      Sums sums(H);
-      std::vector<float> dz(G);
-      for (int64_t t = T - 1; t >= 0 && end > begin; --t) {
-        const float *c_prev = t ? cs.typed_data() + (t - 1) * N * H : c0.typed_data();
-        for (int64_t n = begin; n < end; ++n) {
+    const float *c = cs.typed_data(), *c_0 = c0.typed_data();
+    status = recurrax::backward_recurrence(
+        T, N, H, G, G, w_hh.typed_data(), dhw->typed_data(), dh, [&] { return Sums(H); },
+        [&](Sums &sums, int64_t t, int64_t n) {
           const int64_t at = t * N + n;
           backward_row(H, eps, gates.typed_data() + at * G, n_x.typed_data() + at * G, n_h.typed_data() + at * G,
-                       r_x.typed_data()[at], r_h.typed_data()[at], cs.typed_data() + at * H, c_prev + n * H,
+                       r_x.typed_data()[at], r_h.typed_data()[at], c + at * H, t ? c + (at - N) * H : c_0 + n * H,
                        gain_x.typed_data(), gain_h.typed_data(), gain_c.typed_data(), shift_c.typed_data(),
                        dy.typed_data() + at * H, dh + n * H, dc + n * H, dxw->typed_data() + at * G,
-                       dhw->typed_data() + at * G, dz.data(), sums.gain_x.data(), sums.gain_h.data(),
+                       dhw->typed_data() + at * G, sums.dz.data(), sums.gain_x.data(), sums.gain_h.data(),
                        sums.shift.data(), sums.gain_c.data(), sums.shift_c.data());
-        }
-        const float *dhw_t = dhw->typed_data() + (t * N + begin) * G;
-        const auto done = dnnl_sgemm('N', 'N', end - begin, H, G, 1.0f, dhw_t, G, w_hh.typed_data(), H, 0.0f,
-                                     dh + begin * H, H);  // dh = dhw W
-        if (done != dnnl_success) status = done;
-      }
-      const std::vector<float> *parts[] = {&sums.gain_x, &sums.gain_h, &sums.shift, &sums.gain_c, &sums.shift_c};
-#pragma omp critical
-      for (int k = 0; k < 5; ++k) {
-        float *total = (*totals[k])->typed_data();
-        for (size_t j = 0; j < parts[k]->size(); ++j) total[j] += (*parts[k])[j];
-      }
-    }
+        },
+        [&](const Sums &sums) {
+          const std::vector<float> *parts[] = {&sums.gain_x, &sums.gain_h, &sums.shift, &sums.gain_c, &sums.shift_c};
+          for (int k = 0; k < 5; ++k) {
+            float *total = (*totals[k])->typed_data();
+            for (size_t j = 0; j < parts[k]->size(); ++j) total[j] += (*parts[k])[j];
+          }
+        });
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status.load());
+  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-using recurrax::sgemm_error;
+using recurrax::matmul_error;
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
 
@@ -143,7 +143,7 @@ ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, In w_cd, Out y, Ou
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
     std::memcpy(c_last->typed_data(), c + (T - 1) * N * H, N * H * sizeof(float));
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status);
+  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
 }
 
 ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd, In dy, In dc_out, In dh_last,
@@ -175,7 +175,7 @@ ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd
           for (int64_t j = 0; j < H; ++j) dw_cd->typed_data()[j] += sums.depth[j];
         });
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status);
+  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
 }
 
 }  // namespace

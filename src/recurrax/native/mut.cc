@@ -1,5 +1,5 @@
 // MUT1, MUT2, MUT3 (Jozefowicz, Zaremba & Sutskever 2015; recurrax's MUT cells) as XLA FFI custom calls: per step
-// two or three recurrent matmuls on oneDNN's `dnnl_sgemm` and the gates in a vectorised step written here, the
+// two or three recurrent matmuls on oneDNN (`WeightMatmul`) and the gates in a vectorised step written here, the
 // batch rows split over the OpenMP threads (see `rows_of`).
 //
 // One layer, one direction, float32, time-major; the input terms xp = (zx + b_z, rx + b_r, hx + b_h) are computed
@@ -16,10 +16,12 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.h"
 #include "pointwise.h"
+#include "weight_matmul.h"
 #include "worker.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -28,21 +30,10 @@ namespace ffi = xla::ffi;
 namespace {
 
 using recurrax::rows_of;
-using recurrax::sgemm_error;
+using recurrax::matmul_error;
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
-
-// C [rows, n] (leading dimension ldc) = A [rows, k] (lda) B^T + beta C, B [n, k] row-major (a weight [out, in]).
-int times_transposed(int64_t rows, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, float beta,
-                     float *c, int64_t ldc) {
-  return dnnl_sgemm('N', 'T', rows, n, k, 1.0f, a, lda, b, k, beta, c, ldc);
-}
-
-// C [rows, n] (ldc) = A [rows, k] (lda) B + beta C, B [k, n] row-major (the backward of `times_transposed`).
-int times(int64_t rows, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, float beta, float *c,
-          int64_t ldc) {
-  return dnnl_sgemm('N', 'N', rows, n, k, 1.0f, a, lda, b, n, beta, c, ldc);
-}
+using recurrax::WeightMatmul;
 
 CLONES void tanh_rows(int64_t size, const float *__restrict v, float *__restrict out) {
   for (int64_t j = 0; j < size; ++j) out[j] = tanh_approx(v[j]);
@@ -111,6 +102,13 @@ ffi::Error forward(In xp, In h0, In w_gates, In w_hh, Out y, Out h_last, Out gat
     }
   };
   recurrax::on_worker([&] {
+    // h W^T into the gate terms [R, 2H] (zh, rh): MUT2's [W_hz; W_hr] at once; MUT3's W_hz reads tanh(h)
+    const auto rows = recurrax::thread_row_counts(N);
+    std::optional<WeightMatmul> both, first, second;  // w_gates is [2H, H] (MUT2, MUT3) or [H, H] (MUT1)
+    if (form == 2) both.emplace(wg, H, 2 * H, true, rows, H, 2 * H, false);
+    if (form != 2) first.emplace(wg, H, H, true, rows, H, 2 * H, false);
+    if (form == 3) second.emplace(wg + H * H, H, H, true, rows, H, 2 * H, false);
+    const WeightMatmul candidate(wh, H, H, true, rows, H, H, false);
 #pragma omp parallel
     {
       const auto [begin, end] = rows_of(N);
@@ -119,20 +117,20 @@ ffi::Error forward(In xp, In h0, In w_gates, In w_hh, Out y, Out h_last, Out gat
       for (int64_t t = 0; t < T && R > 0; ++t) {
         const float *h_prev = (t ? y->typed_data() + (t - 1) * N * H : h0.typed_data()) + begin * H;
         if (form == 2) {
-          check(times_transposed(R, 2 * H, H, h_prev, H, wg, 0.0f, zh_rh.data(), 2 * H));
+          check(both->run(R, h_prev, zh_rh.data()));
         } else if (form == 3) {
           for (int64_t n = 0; n < R; ++n) tanh_rows(H, h_prev + n * H, u.data() + n * H);
-          check(times_transposed(R, H, H, u.data(), H, wg, 0.0f, zh_rh.data(), 2 * H));
-          check(times_transposed(R, H, H, h_prev, H, wg + H * H, 0.0f, zh_rh.data() + H, 2 * H));
+          check(first->run(R, u.data(), zh_rh.data()));
+          check(second->run(R, h_prev, zh_rh.data() + H));
         } else {
-          check(times_transposed(R, H, H, h_prev, H, wg, 0.0f, zh_rh.data() + H, 2 * H));  // zh stays 0
+          check(first->run(R, h_prev, zh_rh.data() + H));  // MUT1: w_gates is W_hr; zh stays 0
         }
         const int64_t at = t * N + begin;
         for (int64_t n = 0; n < R; ++n) {
           gate_row(H, xp.typed_data() + (at + n) * X, zh_rh.data() + n * 2 * H, h_prev + n * H,
                    gates->typed_data() + (at + n) * X, q.data() + n * H);
         }
-        check(times_transposed(R, H, H, q.data(), H, wh, 0.0f, a.data(), H));
+        check(candidate.run(R, q.data(), a.data()));
         for (int64_t n = 0; n < R; ++n) {
           blend_row(H, xp.typed_data() + (at + n) * X, a.data() + n * H, h_prev + n * H,
                     gates->typed_data() + (at + n) * X, y->typed_data() + (at + n) * H);
@@ -141,7 +139,7 @@ ffi::Error forward(In xp, In h0, In w_gates, In w_hh, Out y, Out h_last, Out gat
     }
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status);
+  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
 }
 
 ffi::Error backward(In gates, In y, In h0, In w_gates, In w_hh, In dy, In dh_last, Out dxp, Out dh0, int64_t form) {
@@ -158,6 +156,13 @@ ffi::Error backward(In gates, In y, In h0, In w_gates, In w_hh, In dy, In dh_las
   recurrax::on_worker([&] {
     float *dh_next = dh0->typed_data();  // dL/dh_t from the later steps, then dL/dh_0
     std::memcpy(dh_next, dh_last.typed_data(), N * H * sizeof(float));
+    // d W into [R, H] from dxp's parts (row stride 3H): the candidate's, then the gates' added to `carry`
+    const auto rows = recurrax::thread_row_counts(N);
+    const WeightMatmul through_q(wh, H, H, false, rows, X, H, false);
+    std::optional<WeightMatmul> both, reset, update;
+    if (form == 2) both.emplace(wg, 2 * H, H, false, rows, X, H, true);                      // [dz, dr] [W_hz; W_hr]
+    if (form != 2) reset.emplace(wg + (form == 3 ? H * H : 0), H, H, false, rows, X, H, true);  // dr W_hr
+    if (form == 3) update.emplace(wg, H, H, false, rows, X, H, false);                       // dz W_hz
 #pragma omp parallel
     {
       const auto [begin, end] = rows_of(N);
@@ -172,24 +177,26 @@ ffi::Error backward(In gates, In y, In h0, In w_gates, In w_hh, In dy, In dh_las
         for (int64_t n = 0; n < R; ++n) {
           blend_backward_row(H, g + n * X, h_prev + n * H, dh.data() + n * H, d + n * X, carry.data() + n * H);
         }
-        check(times(R, H, H, d + 2 * H, X, wh, 0.0f, dq.data(), H));  // dL/dq
+        check(through_q.run(R, d + 2 * H, dq.data()));  // dL/dq
         for (int64_t n = 0; n < R; ++n) {
           reset_backward_row(H, g + n * X, h_prev + n * H, dq.data() + n * H, d + n * X, carry.data() + n * H);
         }
         if (form == 2) {
-          check(times(R, H, 2 * H, d, X, wg, 1.0f, carry.data(), H));  // [dz, dr] [W_hz; W_hr]
-        } else if (form == 3) {
-          check(times(R, H, H, d + H, X, wg + H * H, 1.0f, carry.data(), H));  // dr W_hr
-          check(times(R, H, H, d, X, wg, 0.0f, dq.data(), H));                // dz W_hz, through tanh below
-          for (int64_t n = 0; n < R; ++n) tanh_backward_row(H, h_prev + n * H, dq.data() + n * H, carry.data() + n * H);
+          check(both->run(R, d, carry.data()));
         } else {
-          check(times(R, H, H, d + H, X, wg, 1.0f, carry.data(), H));  // dr W_hr
+          check(reset->run(R, d + H, carry.data()));
+          if (form == 3) {
+            check(update->run(R, d, dq.data()));  // through tanh(h_{t-1}) below
+            for (int64_t n = 0; n < R; ++n) {
+              tanh_backward_row(H, h_prev + n * H, dq.data() + n * H, carry.data() + n * H);
+            }
+          }
         }
         std::memcpy(dh_next + begin * H, carry.data(), R * H * sizeof(float));
       }
     }
   });
-  return status == dnnl_success ? ffi::Error::Success() : sgemm_error(status);
+  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
 }
 
 }  // namespace

@@ -46,8 +46,8 @@ inline std::pair<int64_t, int64_t> rows_of(int64_t batch) {
   return {batch * id / threads, batch * (id + 1) / threads};
 }
 
-inline xla::ffi::Error sgemm_error(int status) {
-  return xla::ffi::Error(xla::ffi::ErrorCode::kInternal, "oneDNN sgemm failed with status " + std::to_string(status));
+inline xla::ffi::Error matmul_error(int status) {
+  return xla::ffi::Error(xla::ffi::ErrorCode::kInternal, "oneDNN matmul failed with status " + std::to_string(status));
 }
 
 }  // namespace recurrax

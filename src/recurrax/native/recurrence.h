@@ -1,4 +1,4 @@
-// The time loops of the native LSTM kernels: the recurrent matmul on oneDNN's `dnnl_sgemm` and a cell's own step
+// The time loops of the native LSTM kernels: the recurrent matmul on oneDNN (`WeightMatmul`) and a cell's own step
 // per batch row, forward and backward, inside one OpenMP parallel region whose threads split the batch rows (rows
 // never interact, so no thread waits for another between steps; see `rows_of`).
 #pragma once
@@ -8,6 +8,7 @@
 
 #include "oneapi/dnnl/dnnl.h"
 #include "pointwise.h"
+#include "weight_matmul.h"
 
 namespace recurrax {
 
@@ -18,13 +19,14 @@ template <typename Step>
 int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *w, const float *h0, const float *y,
                        Step step) {
   int status = dnnl_success;
+  const WeightMatmul recurrent(w, H, G, true, thread_row_counts(N), H, G, false);  // h W^T
 #pragma omp parallel
   {
     const auto [begin, end] = rows_of(N);
     std::vector<float> hw((end - begin) * G);
     for (int64_t t = 0; t < T && end > begin; ++t) {
       const float *h_prev = t ? y + (t - 1) * N * H : h0;
-      const auto done = dnnl_sgemm('N', 'T', end - begin, G, H, 1.0f, h_prev + begin * H, H, w, H, 0.0f, hw.data(), G);
+      const auto done = recurrent.run(end - begin, h_prev + begin * H, hw.data());
       if (done != dnnl_success) {
 #pragma omp atomic write
         status = done;
@@ -43,14 +45,14 @@ template <typename MakeLocal, typename Step, typename Merge>
 int backward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, int64_t ld, const float *w, const float *d_hw,
                         float *dh, MakeLocal make_local, Step step, Merge merge) {
   int status = dnnl_success;
+  const WeightMatmul recurrent(w, G, H, false, thread_row_counts(N), ld, H, false);  // d_hw W
 #pragma omp parallel
   {
     const auto [begin, end] = rows_of(N);
     auto local = make_local();
     for (int64_t t = T - 1; t >= 0 && end > begin; --t) {
       for (int64_t n = begin; n < end; ++n) step(local, t, n);
-      const auto done = dnnl_sgemm('N', 'N', end - begin, H, G, 1.0f, d_hw + (t * N + begin) * ld, ld, w, H, 0.0f,
-                                   dh + begin * H, H);
+      const auto done = recurrent.run(end - begin, d_hw + (t * N + begin) * ld, dh + begin * H);
       if (done != dnnl_success) {
 #pragma omp atomic write
         status = done;
