@@ -31,6 +31,8 @@ LEVERS: dict[str, tuple[str, dict[str, dict]]] = {
     "fcn-1000": ("lstm-fcn-norm", {"train": {"steps": 1000}, **COSINE}),
     "fcn-ensemble3": ("lstm-fcn-norm", {"model": {"ensemble": 3}}),
     "lstm-ensemble3": ("lstm", {"model": {"ensemble": 3}}),
+    # InceptionTime's kernel widths (Ismail Fawaz et al. 2020: 40, 20, 10) in place of LSTM-FCN's 8, 5, 3
+    "fcn-wide": ("lstm-fcn-norm", {"model": {"conv_kernels": [40, 20, 10]}}),
 }
 
 

@@ -1,4 +1,5 @@
-"""``python -m recurrax.native``: build the oneDNN LSTM/GRU kernels now and say whether it is available.
+"""``python -m recurrax.native``: build the oneDNN LSTM/GRU kernels and the native kernels of the other cells now,
+and say whether they are available.
 
 Exits 0 either way: without it recurrax runs its XLA kernels (the install step must not fail for an optional
 speed-up); the reason is printed.
@@ -9,9 +10,9 @@ from . import library_path, load_onednn, onednn_unavailable_reason
 
 def main() -> None:
     if load_onednn() is None:
-        print(f"oneDNN LSTM/GRU kernels unavailable, the XLA kernel runs instead: {onednn_unavailable_reason()}")
+        print(f"oneDNN and native RNN kernels unavailable, the XLA kernels run instead: {onednn_unavailable_reason()}")
     else:
-        print(f"oneDNN LSTM/GRU kernels ready: {library_path()}")
+        print(f"oneDNN and native RNN kernels ready: {library_path()}")
 
 
 if __name__ == "__main__":
