@@ -4,13 +4,14 @@ depth gate; both on ``lstm_variants.cc``), `native_layernorm_layer` (Ba et al.'s
 ``layernorm_lstm.cc``) and `native_mut_layer` (Jozefowicz et al.'s MUT1-3, ``mut.cc``: two or three recurrent
 matmuls a step).
 
-The kernel runs the recurrence alone: per step the recurrent matmul (oneDNN's ``sgemm``) and a vectorised
-pointwise step, forward and backward, from the projected input ``xp = x W_ih^T + b`` (`LSTMCell.project_input`,
-one large matmul outside it). `native_lstm` is its custom VJP: the backward kernel returns ``dz`` (the
-gradient of the gate pre-activations, which is ``d xp``), ``dh0``, ``dc0`` and the peephole gradient; ``dW_hh
-= Σ_t dz_tᵀ h_{t-1}`` is one einsum over every step after it, and autodiff carries ``d xp`` into ``dW_ih``,
-the bias and ``dx``. `recurrax.scan.RNN` runs it under the conditions of oneDNN's layers (`onednn_applies`: CPU,
-float32, no lengths, no bfloat16 matmuls; no active recurrent dropout or zoneout).
+Each kernel runs the recurrence alone, forward and backward: per step the recurrent matmuls on oneDNN and the
+cell's step as a vectorised C++ loop, the batch rows split over the OpenMP threads, from the input terms computed
+outside (``project_input``: one large matmul). Each custom VJP here takes the backward kernel's gradients of
+those input terms (for the LSTMs, the gate pre-activations ``dz``), of the initial state and of the
+per-unit parameters (peepholes, depth weight, normalisation gains and shifts); the recurrent weights' gradients
+(``dW_hh = Σ_t dz_tᵀ h_{t-1}``) are one einsum over every step after it, and autodiff carries the input terms'
+gradient into ``dW_ih``, the bias and ``dx``. `recurrax.scan.RNN` runs them under the conditions of oneDNN's
+layers (`onednn_applies`: CPU, float32, no lengths, no bfloat16 matmuls; no active recurrent dropout or zoneout).
 """
 
 from __future__ import annotations
