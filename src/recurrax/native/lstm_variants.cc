@@ -37,7 +37,6 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-using recurrax::matmul_error;
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
 
@@ -128,22 +127,22 @@ ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, In w_cd, Out y, Ou
   const auto dims = xp.dimensions();
   const int64_t T = dims[0], N = dims[1], X = dims[2], H = h0.dimensions()[1], A = gates->dimensions()[2];
   const ForwardRow row = rows_for(input_activation, output_activation, depth).first;
-  int status = dnnl_success;
+  recurrax::MatmulStatus status;
   recurrax::on_worker([&] {
     const float *c_0 = c0.typed_data();
     float *c = cs->typed_data();
-    status = recurrax::forward_recurrence(T, N, H, 4 * H, w_hh.typed_data(), h0.typed_data(), y->typed_data(),
+    status.check(recurrax::forward_recurrence(T, N, H, 4 * H, w_hh.typed_data(), h0.typed_data(), y->typed_data(),
                                           [&](int64_t t, int64_t n, const float *hw) {
                                             const int64_t at = t * N + n;
                                             const float *c_prev = t ? c + (at - N) * H : c_0 + n * H;
                                             row(H, xp.typed_data() + at * X, hw, peephole.typed_data(),
                                                 w_cd.typed_data(), c_prev, gates->typed_data() + at * A,
                                                 c + at * H, y->typed_data() + at * H);
-                                          });
+                                          }));
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
     std::memcpy(c_last->typed_data(), c + (T - 1) * N * H, N * H * sizeof(float));
   });
-  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
+  return status.error();
 }
 
 ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd, In dy, In dc_out, In dh_last,
@@ -152,7 +151,7 @@ ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd
   const auto dims = xp.dimensions();
   const int64_t T = dims[0], N = dims[1], X = dims[2], H = c0.dimensions()[1], A = gates.dimensions()[2];
   const BackwardRow row = rows_for(input_activation, output_activation, depth).second;
-  int status = dnnl_success;
+  recurrax::MatmulStatus status;
   recurrax::on_worker([&] {
     // dh0 and dc0 carry the running gradients w.r.t. h and c backwards through time.
     float *dh = dh0->typed_data(), *dc = dc0->typed_data();
@@ -161,7 +160,7 @@ ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd
     std::memset(dpeephole->typed_data(), 0, 3 * H * sizeof(float));
     std::memset(dw_cd->typed_data(), 0, H * sizeof(float));
     const float *c = cs.typed_data(), *c_0 = c0.typed_data();
-    status = recurrax::backward_recurrence(
+    status.check(recurrax::backward_recurrence(
         T, N, H, 4 * H, X, w_hh.typed_data(), dxp->typed_data(), dh, [&] { return Sums(H); },
         [&](Sums &sums, int64_t t, int64_t n) {
           const int64_t at = t * N + n;
@@ -173,9 +172,9 @@ ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd
         [&](const Sums &sums) {
           for (int64_t j = 0; j < 3 * H; ++j) dpeephole->typed_data()[j] += sums.peephole[j];
           for (int64_t j = 0; j < H; ++j) dw_cd->typed_data()[j] += sums.depth[j];
-        });
+        }));
   });
-  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
+  return status.error();
 }
 
 }  // namespace

@@ -30,7 +30,6 @@ namespace ffi = xla::ffi;
 namespace {
 
 using recurrax::rows_of;
-using recurrax::matmul_error;
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
 using recurrax::WeightMatmul;
@@ -94,13 +93,7 @@ ffi::Error forward(In xp, In h0, In w_gates, In w_hh, Out y, Out h_last, Out gat
   const auto dims = xp.dimensions();
   const int64_t T = dims[0], N = dims[1], H = dims[2] / 3, X = 3 * H;
   const float *wg = w_gates.typed_data(), *wh = w_hh.typed_data();
-  int status = dnnl_success;
-  auto check = [&status](int done) {  // keeps a failed matmul's status
-    if (done != dnnl_success) {
-#pragma omp atomic write
-      status = done;
-    }
-  };
+  recurrax::MatmulStatus status;
   recurrax::on_worker([&] {
     // h W^T into the gate terms [R, 2H] (zh, rh): MUT2's [W_hz; W_hr] at once; MUT3's W_hz reads tanh(h)
     const auto rows = recurrax::thread_row_counts(N);
@@ -117,20 +110,20 @@ ffi::Error forward(In xp, In h0, In w_gates, In w_hh, Out y, Out h_last, Out gat
       for (int64_t t = 0; t < T && R > 0; ++t) {
         const float *h_prev = (t ? y->typed_data() + (t - 1) * N * H : h0.typed_data()) + begin * H;
         if (form == 2) {
-          check(both->run(R, h_prev, zh_rh.data()));
+          status.check(both->run(R, h_prev, zh_rh.data()));
         } else if (form == 3) {
           for (int64_t n = 0; n < R; ++n) tanh_rows(H, h_prev + n * H, u.data() + n * H);
-          check(first->run(R, u.data(), zh_rh.data()));
-          check(second->run(R, h_prev, zh_rh.data() + H));
+          status.check(first->run(R, u.data(), zh_rh.data()));
+          status.check(second->run(R, h_prev, zh_rh.data() + H));
         } else {
-          check(first->run(R, h_prev, zh_rh.data() + H));  // MUT1: w_gates is W_hr; zh stays 0
+          status.check(first->run(R, h_prev, zh_rh.data() + H));  // MUT1: w_gates is W_hr; zh stays 0
         }
         const int64_t at = t * N + begin;
         for (int64_t n = 0; n < R; ++n) {
           gate_row(H, xp.typed_data() + (at + n) * X, zh_rh.data() + n * 2 * H, h_prev + n * H,
                    gates->typed_data() + (at + n) * X, q.data() + n * H);
         }
-        check(candidate.run(R, q.data(), a.data()));
+        status.check(candidate.run(R, q.data(), a.data()));
         for (int64_t n = 0; n < R; ++n) {
           blend_row(H, xp.typed_data() + (at + n) * X, a.data() + n * H, h_prev + n * H,
                     gates->typed_data() + (at + n) * X, y->typed_data() + (at + n) * H);
@@ -139,20 +132,14 @@ ffi::Error forward(In xp, In h0, In w_gates, In w_hh, Out y, Out h_last, Out gat
     }
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
   });
-  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
+  return status.error();
 }
 
 ffi::Error backward(In gates, In y, In h0, In w_gates, In w_hh, In dy, In dh_last, Out dxp, Out dh0, int64_t form) {
   const auto dims = gates.dimensions();
   const int64_t T = dims[0], N = dims[1], H = dims[2] / 3, X = 3 * H;
   const float *wg = w_gates.typed_data(), *wh = w_hh.typed_data();
-  int status = dnnl_success;
-  auto check = [&status](int done) {  // keeps a failed matmul's status
-    if (done != dnnl_success) {
-#pragma omp atomic write
-      status = done;
-    }
-  };
+  recurrax::MatmulStatus status;
   recurrax::on_worker([&] {
     float *dh_next = dh0->typed_data();  // dL/dh_t from the later steps, then dL/dh_0
     std::memcpy(dh_next, dh_last.typed_data(), N * H * sizeof(float));
@@ -177,16 +164,16 @@ ffi::Error backward(In gates, In y, In h0, In w_gates, In w_hh, In dy, In dh_las
         for (int64_t n = 0; n < R; ++n) {
           blend_backward_row(H, g + n * X, h_prev + n * H, dh.data() + n * H, d + n * X, carry.data() + n * H);
         }
-        check(through_q.run(R, d + 2 * H, dq.data()));  // dL/dq
+        status.check(through_q.run(R, d + 2 * H, dq.data()));  // dL/dq
         for (int64_t n = 0; n < R; ++n) {
           reset_backward_row(H, g + n * X, h_prev + n * H, dq.data() + n * H, d + n * X, carry.data() + n * H);
         }
         if (form == 2) {
-          check(both->run(R, d, carry.data()));
+          status.check(both->run(R, d, carry.data()));
         } else {
-          check(reset->run(R, d + H, carry.data()));
+          status.check(reset->run(R, d + H, carry.data()));
           if (form == 3) {
-            check(update->run(R, d, dq.data()));  // through tanh(h_{t-1}) below
+            status.check(update->run(R, d, dq.data()));  // through tanh(h_{t-1}) below
             for (int64_t n = 0; n < R; ++n) {
               tanh_backward_row(H, h_prev + n * H, dq.data() + n * H, carry.data() + n * H);
             }
@@ -196,7 +183,7 @@ ffi::Error backward(In gates, In y, In h0, In w_gates, In w_hh, In dy, In dh_las
       }
     }
   });
-  return status == dnnl_success ? ffi::Error::Success() : matmul_error(status);
+  return status.error();
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // What the native LSTM kernels share: vectorisable exp, sigmoid and tanh, the batch rows of an OpenMP thread, and
-// the error of a failed matmul.
+// the status of their matmuls.
 #pragma once
 
 #include <omp.h>
@@ -46,8 +46,24 @@ inline std::pair<int64_t, int64_t> rows_of(int64_t batch) {
   return {batch * id / threads, batch * (id + 1) / threads};
 }
 
-inline xla::ffi::Error matmul_error(int status) {
-  return xla::ffi::Error(xla::ffi::ErrorCode::kInternal, "oneDNN matmul failed with status " + std::to_string(status));
-}
+// The first failed matmul's status among the threads of a kernel call (dnnl_success while none failed).
+class MatmulStatus {
+ public:
+  void check(int done) {
+    if (done != dnnl_success) {
+#pragma omp atomic write
+      value_ = done;
+    }
+  }
+  int value() const { return value_; }
+  xla::ffi::Error error() const {
+    if (value_ == dnnl_success) return xla::ffi::Error::Success();
+    const auto what = "oneDNN matmul failed with status " + std::to_string(value_);
+    return xla::ffi::Error(xla::ffi::ErrorCode::kInternal, what);
+  }
+
+ private:
+  int value_ = dnnl_success;
+};
 
 }  // namespace recurrax

@@ -18,7 +18,7 @@ namespace recurrax {
 template <typename Step>
 int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *w, const float *h0, const float *y,
                        Step step) {
-  int status = dnnl_success;
+  MatmulStatus status;
   const WeightMatmul recurrent(w, H, G, true, thread_row_counts(N), H, G, false);  // h W^T
 #pragma omp parallel
   {
@@ -27,24 +27,21 @@ int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *
     for (int64_t t = 0; t < T && end > begin; ++t) {
       const float *h_prev = t ? y + (t - 1) * N * H : h0;
       const auto done = recurrent.run(end - begin, h_prev + begin * H, hw.data());
-      if (done != dnnl_success) {
-#pragma omp atomic write
-        status = done;
-      }
+      status.check(done);
       for (int64_t n = begin; n < end; ++n) step(t, n, hw.data() + (n - begin) * G);
     }
   }
-  return status;
+  return status.value();
 }
 
 // For t = T-1 .. 0 and each batch row n: `step(local, t, n)`, which reads dh [N, H] (the gradient w.r.t. h_t from
 // the later steps) and writes d_hw's row t, n ([T, N, ld], its first G entries the gradient w.r.t. h_{t-1} W^T);
-// then dh = d_hw_t W (the gradient w.r.t. h_{t-1}). Each thread sums parameter gradients into its own `Local` (from `make_local()`),
-// merged by `merge(local)` one thread at a time. Returns oneDNN's status.
+// then dh = d_hw_t W (the gradient w.r.t. h_{t-1}). Each thread sums parameter gradients into its own `Local`
+// (from `make_local()`), merged by `merge(local)` one thread at a time. Returns oneDNN's status.
 template <typename MakeLocal, typename Step, typename Merge>
 int backward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, int64_t ld, const float *w, const float *d_hw,
                         float *dh, MakeLocal make_local, Step step, Merge merge) {
-  int status = dnnl_success;
+  MatmulStatus status;
   const WeightMatmul recurrent(w, G, H, false, thread_row_counts(N), ld, H, false);  // d_hw W
 #pragma omp parallel
   {
@@ -53,15 +50,12 @@ int backward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, int64_t ld, 
     for (int64_t t = T - 1; t >= 0 && end > begin; --t) {
       for (int64_t n = begin; n < end; ++n) step(local, t, n);
       const auto done = recurrent.run(end - begin, d_hw + (t * N + begin) * ld, dh + begin * H);
-      if (done != dnnl_success) {
-#pragma omp atomic write
-        status = done;
-      }
+      status.check(done);
     }
 #pragma omp critical
     merge(local);
   }
-  return status;
+  return status.value();
 }
 
 }  // namespace recurrax

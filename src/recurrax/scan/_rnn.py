@@ -60,21 +60,22 @@ class RNN(eqx.Module):
     the same numbers, with a hand-written backward pass that keeps only the gate gradients inside the loop
     and forms the weight and input gradients as large matmuls after it (cuDNN's scheme; faster fwd+bwd). On
     CPU that kernel computes the input projection inside each step, which measured 5-30% faster there than
-    hoisting it (docs/benchmarks.md); on GPU it hoists. Every other cell that says it is ``fusable`` (a step
-    that is one recurrent matmul and pointwise work: the other LSTM variants but FGR and the projection, the
-    PyTorch-form GRU, the Elman RNN, the layer-norm LSTM; not the depth-gated LSTM, faster on the generic scan)
-    runs on the generic `recurrax.scan._fused_scan.fused_scan` under the same conditions: the hoisted
-    projection, then the same fused backward scheme. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation
-    (`jax.jvp`), which a `jax.custom_vjp` does not support. ``matmul_dtype="bfloat16"`` gives the fused plain
-    LSTM bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot
-    instructions, about 1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that
-    kernel falls back to under active recurrent dropout, computes in the parameters' dtype. On CPU, float32
-    plain-LSTM, peephole-LSTM (with Greff's gate ablations and CIFG), LSTMP and GRU layers without lengths run
-    oneDNN's LSTM (torch ``nn.LSTM``'s CPU kernel), peephole LSTM, projection LSTM, ``lbr_gru`` (the PyTorch form)
-    and ``gru`` (Cho's form) primitives through `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major input
-    and take its output in that layout: no transposes around the call), and NIAF, NOAF, the layer-norm and
+    hoisting it (docs/benchmarks.md); on GPU it hoists. Every other cell that says it is ``fusable`` (a step that is
+    one recurrent matmul and pointwise work: the other LSTM variants but FGR and the projection, the PyTorch-form
+    GRU, the Elman RNN, the layer-norm LSTM; not the depth-gated LSTM, faster on the generic scan) runs on the
+    generic `recurrax.scan._fused_scan.fused_scan` under the same conditions: the hoisted projection, then the same
+    fused backward scheme. ``fused=False`` forces the generic scan, e.g. for forward-mode differentiation
+    (`jax.jvp`), which a `jax.custom_vjp` does not support. ``matmul_dtype="bfloat16"`` gives the fused plain LSTM
+    bfloat16 operands in its matmuls, accumulated in float32 (faster on CPUs with bfloat16 dot instructions, about
+    1e-2 relative error; see `recurrax.scan._fused_lstm`); the generic scan, which that kernel falls back to under
+    active recurrent dropout, computes in the parameters' dtype. On CPU, float32 plain-LSTM, peephole-LSTM (with
+    Greff's gate ablations and CIFG), LSTMP and GRU layers without lengths run oneDNN's LSTM (torch ``nn.LSTM``'s
+    CPU kernel), peephole LSTM, projection LSTM, ``lbr_gru`` (the PyTorch form) and ``gru`` (Cho's form) primitives
+    through `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major
+    input and take its output in that layout: no transposes around the call), and NIAF, NOAF, the layer-norm and
     depth-gated LSTMs and MUT1-3, which oneDNN has no primitive for, run native kernels of the same library on
-    oneDNN's matmul (`recurrax.scan._native_lstm`); ``vendor_kernels(False)`` keeps them all on the XLA kernels. Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
+    oneDNN's matmul (`recurrax.scan._native_lstm`); ``vendor_kernels(False)`` keeps them all on the XLA kernels.
+    Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
     (so on oneDNN) with the same valid outputs.
 
     Example:
@@ -225,11 +226,12 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
-        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form), or the native kernels of
-        NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on oneDNN's matmul, `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with
-        ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call;
-        ``ys`` comes in the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells,
-        dtypes, bfloat16 matmuls, a backend other than CPU)."""
+        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form), or the native kernel of
+        NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on oneDNN's matmul,
+        `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``, ``[B, T, D]`` (oneDNN
+        reads and writes that layout itself: no transposes around the call; ``ys`` comes in the layout of ``xs``),
+        or None where neither applies (`onednn_applies`: other cells, dtypes, bfloat16 matmuls, a backend other
+        than CPU)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
         ablated, layernorm = is_activation_ablation(cell), type(cell) is LayerNormLSTMCell
