@@ -66,8 +66,15 @@ def _backward(variant, residuals, cotangents):
         "recurrax_lstm_variant_backward", results, activations, cells, xp, c0, weight_hh, peephole, depth_cell, dys,
         d_cells, dh, dc, **_attributes(variant),
     )  # fmt: skip
-    d_weight_hh = jnp.einsum("tbg,tbh->gh", dxp[..., : weight_hh.shape[0]], jnp.concatenate([h0[None], ys[:-1]]))
+    d_weight_hh = _outer(dxp[..., : weight_hh.shape[0]], jnp.concatenate([h0[None], ys[:-1]]))
     return dxp, d_weight_hh, d_peephole, d_depth_cell, dh0, dc0
+
+
+def _outer(d: Array, v: Array) -> Array:
+    """``Σ_t d_tᵀ v_t`` for ``d [T, B, O]``, ``v [T, B, I]``: ``[O, I]``, as one transposed matmul over the ``T * B``
+    rows (XLA:CPU's ``einsum("tbo,tbi->oi")`` of two materialised operands took twice as long: 59 against 30 ms at
+    T200 B64 O1024 I256 on the 2-core Xeon)."""
+    return d.reshape(-1, d.shape[-1]).T @ v.reshape(-1, v.shape[-1])
 
 
 def _attributes(variant: tuple[bool, bool, bool]) -> dict[str, bool]:
@@ -137,7 +144,7 @@ def _layernorm_backward(eps, residuals, cotangents):
         "recurrax_layernorm_lstm_backward", tuple(_f32(a.shape) for a in shapes), activations, *saved, c0,
         weight_hh, gain_x, gain_h, gain_c, shift_c, dys, dh, dc, eps=np.float32(eps),
     )  # fmt: skip
-    d_weight_hh = jnp.einsum("tbg,tbh->gh", d_hw, jnp.concatenate([h0[None], ys[:-1]]))
+    d_weight_hh = _outer(d_hw, jnp.concatenate([h0[None], ys[:-1]]))
     return d_xw, d_weight_hh, d_gain_x, d_gain_h, d_shift, d_gain_c, d_shift_c, dh0, dc0
 
 
@@ -184,10 +191,9 @@ def _mut_backward(form, residuals, cotangents):
     h_prev = jnp.concatenate([h0[None], ys[:-1]])
     d_z, d_r, d_candidate = jnp.split(dxp, 3, axis=-1)
     reset = jnp.split(gates, 3, axis=-1)[1]
-    outer = lambda d, v: jnp.einsum("tbo,tbi->oi", d, v)  # noqa: E731 - sum_t d_tᵀ v_t
-    d_weight_hh = outer(d_candidate, reset * h_prev)
+    d_weight_hh = _outer(d_candidate, reset * h_prev)
     gate_inputs = {1: [(d_r, h_prev)], 2: [(d_z, h_prev), (d_r, h_prev)], 3: [(d_z, jnp.tanh(h_prev)), (d_r, h_prev)]}
-    d_weight_hh_gates = jnp.concatenate([outer(d, v) for d, v in gate_inputs[form]])
+    d_weight_hh_gates = jnp.concatenate([_outer(d, v) for d, v in gate_inputs[form]])
     return dxp, d_weight_hh_gates, d_weight_hh, dh0
 
 
