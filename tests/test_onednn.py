@@ -151,14 +151,15 @@ def test_a_failed_build_says_why_and_the_xla_kernel_runs(tmp_path):
     assert "no-compiler" in done.stdout and not list(tmp_path.glob("native/*.so"))
 
 
-def _noisy_stack(key, cell: str, hidden: int = 6, **options):
-    """A 2-layer `RNNStack` of ``cell`` on 5 inputs whose weights (biases included) are perturbed off their init."""
+def _noisy_stack(key, cell: str, hidden: int = 6, noise_scale: float = 0.3, **options):
+    """A 2-layer `RNNStack` of ``cell`` on 5 inputs whose weights (biases included) are perturbed off their init
+    by normal noise of sd ``noise_scale``."""
     import equinox as eqx
 
     from recurrax.models import RNNStack
 
     stack = RNNStack(5, hidden, 2, key=key, cell=cell, **options)
-    noise = lambda a: a + 0.3 * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
+    noise = lambda a: a + noise_scale * jax.random.normal(jax.random.fold_in(key, a.size), a.shape, a.dtype)
     return jax.tree.map(noise, stack, is_leaf=eqx.is_inexact_array)
 
 
@@ -166,13 +167,14 @@ def _gru_stack(key, bias=True, cho=False):
     return _noisy_stack(key, "gru", bias=bias, cho=cho)
 
 
-def _assert_equals_the_xla_kernels(stack, xs, target: str) -> None:
-    """The stack's outputs, states and every gradient with the vendor kernels (``target`` in its program) equal
-    those under ``vendor_kernels(False)``."""
+def _assert_equals_the_xla_kernels(stack, xs, target: str, inference: str | None = None) -> None:
+    """The stack's outputs, states and every gradient with the vendor kernels (``target`` in its gradient's program,
+    ``inference`` in its forward's) equal those under ``vendor_kernels(False)``."""
     import equinox as eqx
 
     loss = lambda m: jnp.sum(jnp.sin(m(xs)[0])) + sum(jnp.sum(s**2) for s in jax.tree.leaves(m(xs)[1]))
     assert target in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
+    assert inference is None or inference in eqx.filter_jit(lambda m: m(xs)[0]).lower(stack).as_text()
     run = eqx.filter_jit(lambda m: (m(xs), eqx.filter_grad(loss)(m)))  # traced once per kernel choice
     ours = run(stack)
     with vendor_kernels(False):
@@ -222,9 +224,11 @@ def test_gru_dispatch_picks_each_form_and_leaves_lengths_to_the_xla_kernels(key)
 @needs_kernel
 @pytest.mark.parametrize("peepholes", [("i", "f", "o"), ("f",), ("i", "o")])
 def test_peephole_lstm_outputs_and_every_gradient_equal_the_xla_kernel(key, peepholes):
-    """Any subset of peepholes: oneDNN takes all three rows, the absent ones zeros without gradient."""
+    """Any subset of peepholes: oneDNN takes all three rows, the absent ones zeros without gradient. A layer this
+    small trains on the native kernel (`trains_natively`) and infers on oneDNN's peephole LSTM."""
     stack = _noisy_stack(key, "lstm", peepholes=peepholes)
-    _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (3, 9, 5)), "recurrax_onednn_peephole_lstm")
+    xs = jax.random.normal(key, (3, 9, 5))
+    _assert_equals_the_xla_kernels(stack, xs, "recurrax_lstm_variant", "recurrax_onednn_peephole_lstm_inference")
 
 
 @needs_kernel
@@ -234,9 +238,9 @@ def test_peephole_lstm_outputs_and_every_gradient_equal_the_xla_kernel(key, peep
         ("nig", {}, "recurrax_onednn_peephole_lstm"),  # Greff's ablations keep the other peepholes
         ("nfg", {}, "recurrax_onednn_peephole_lstm"),
         ("nog", {}, "recurrax_onednn_peephole_lstm"),
-        ("lstm", {"forget_gate": False, "output_gate": False}, "recurrax_onednn_lstm_forward"),
+        ("lstm", {"forget_gate": False, "output_gate": False}, "recurrax_onednn_lstm"),
         ("cifg", {}, "recurrax_onednn_peephole_lstm"),  # i = 1 - f as the forget gate's blocks negated
-        ("lstm", {"coupled": True}, "recurrax_onednn_lstm_forward"),
+        ("lstm", {"coupled": True}, "recurrax_onednn_lstm"),
         ("lstm", {"coupled": True, "peepholes": ("o",)}, "recurrax_onednn_peephole_lstm"),
     ],
 )
@@ -244,7 +248,24 @@ def test_removed_gates_run_saturated_and_equal_the_xla_kernel(key, cell, options
     """An absent gate is a zero block with bias 30: sigmoid(30) is 1 in float32 and sends no gradient back; a
     coupled input gate is the forget gate's blocks negated, its gradient summed into the forget gate's."""
     stack = _noisy_stack(key, cell, **options)
-    _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (3, 9, 5)), target)
+    xs = 3.0 * jax.random.normal(key, (3, 9, 5))
+    _assert_equals_the_xla_kernels(stack, xs, "recurrax_lstm_variant", f"{target}_inference")  # trained natively
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "cell, options, hidden, target",
+    [
+        ("nig", {}, 256, "recurrax_onednn_peephole_lstm_forward"),  # B H^2 = 2^22: oneDNN trains it
+        ("cifg", {"peepholes": ()}, 64, "recurrax_onednn_lstm_forward"),  # 2^18 without peepholes
+        ("lstm", {}, 64, "recurrax_onednn_lstm_forward"),
+    ],
+)
+def test_large_layers_train_on_onednn_and_equal_the_xla_kernel(key, cell, options, hidden, target):
+    """From ``B H^2 = 2^22`` with peepholes and ``2^18`` without, oneDNN's training kernels run (`trains_natively`):
+    the saturated and negated blocks through its backward primitive equal the XLA kernel."""
+    stack = _noisy_stack(key, cell, hidden=hidden, noise_scale=0.05, **options)  # 0.3 saturates 256 units
+    _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (64, 3, 5)), target)
 
 
 @needs_kernel
@@ -259,7 +280,7 @@ def test_lstm_stacks_batch_major_and_bidirectional_equal_the_xla_kernel(key):
         forward = eqx.filter_jit(lambda m: m(xs)[0]).lower(stack).as_text()
         assert "recurrax_onednn_lstm_inference" in forward
         assert bidirectional or "transpose" not in forward
-        _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_lstm_forward")
+        _assert_equals_the_xla_kernels(stack, xs, "recurrax_lstm_variant")  # trained natively at this size
 
 
 @needs_kernel

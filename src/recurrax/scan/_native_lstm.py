@@ -25,7 +25,16 @@ import numpy as np
 from jaxtyping import Array
 
 from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
-from ._onednn import _call, _f32, _time_major, lstm_blocks, peephole_rows
+from ._onednn import (
+    _call,
+    _f32,
+    _time_major,
+    lstm_blocks,
+    onednn_lstm,
+    onednn_peephole_layer,
+    onednn_peephole_lstm,
+    peephole_rows,
+)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
@@ -94,9 +103,71 @@ def native_lstm_layer(
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     xp = _time_major(xs, batch_first) @ weight_ih.T + bias[None, None]
     unused = jnp.zeros((cell.hidden_size,), xp.dtype)
-    variant = (cell.input_activation, cell.output_activation, False)
+    variant = (cell.input_activation, cell.output_activation, False)  # no depth gate
     ys, _, carry = native_lstm(xp, weight_hh, peephole_rows(cell), unused, *carry, variant)
     return _time_major(ys, batch_first), carry
+
+
+PLAIN = (True, True, False)
+"""`native_lstm`'s variant of the LSTM with tanh on g and on c_t and no depth gate."""
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7, 8))
+def lstm_trained_natively(
+    weight_ih: Array, weight_hh: Array, peephole: Array, bias: Array, xs: Array, h0: Array, c0: Array,
+    batch_first: bool = False, peepholes: bool = True,
+) -> tuple[Array, tuple[Array, Array]]:
+    """One four-gate LSTM layer with the contract of `recurrax.scan._onednn.onednn_peephole_lstm` (without
+    ``peepholes``, `onednn_lstm`'s, ``peephole`` then unread): oneDNN's inference kernel when the layer is not
+    differentiated, and under `jax.grad` the native kernel's forward and backward, which train faster than
+    oneDNN's where `trains_natively` says so (docs/benchmarks.md section 9); the projection's gradients (``dW_ih``,
+    the bias, ``dx``) are large matmuls after the backward kernel."""
+    if peepholes:
+        return onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first)
+    return onednn_lstm(weight_ih, weight_hh, bias, xs, h0, c0, batch_first)
+
+
+def _trained_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first, peepholes):
+    x = _time_major(xs, batch_first)
+    unused = jnp.zeros_like(h0[0])
+    (ys, _, carry), residuals = _forward(x @ weight_ih.T + bias[None, None], weight_hh, peephole, unused, h0, c0, PLAIN)
+    return (_time_major(ys, batch_first), carry), (residuals, x, weight_ih)
+
+
+def _trained_backward(batch_first, peepholes, saved, cotangents):
+    residuals, x, weight_ih = saved
+    dys, (dh, dc) = cotangents
+    no_cells = jnp.zeros_like(residuals[-1])  # the cell states are not an output of this layer
+    dxp, d_weight_hh, d_peephole, _, dh0, dc0 = _backward(PLAIN, residuals, (_time_major(dys, batch_first), no_cells,
+                                                                             (dh, dc)))  # fmt: skip
+    dxs = _time_major(dxp @ weight_ih, batch_first)
+    return _outer(dxp, x), d_weight_hh, d_peephole, dxp.sum(axis=(0, 1)), dxs, dh0, dc0
+
+
+lstm_trained_natively.defvjp(_trained_forward, _trained_backward)
+
+
+def trains_natively(cell: Any, batch: int) -> bool:
+    """Whether a four-gate LSTM layer that oneDNN runs trains faster on the native kernel (`lstm_trained_natively`):
+    where ``B H^2`` is below ``2^22`` with peepholes, ``2^18`` without. oneDNN's threads meet at every time step,
+    which small layers do not repay. Measured fwd+bwd on the 2-core Xeon, native against oneDNN (docs/benchmarks.md
+    section 9): with peepholes 4.2x at B8 H64, 1.40-1.47x at B32 H64, B32 H128, B16 H128, 1.09x at B128 H128,
+    1.07x at B64 H256 (2^22), 0.98x at B16 H512; without, 4.0x at B8 H64, 1.06x at B32 H64, 0.99x at B32 H128,
+    0.92x at B16 H128 (2^18), 0.72x at B128 H128, 0.90x at B64 H256."""
+    return batch * cell.hidden_size**2 < (2**22 if cell.peepholes else 2**18)
+
+
+def four_gate_lstm_layer(
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+) -> tuple[Array, tuple[Array, Array]]:
+    """A plain `LSTMCell`, or one whose departures oneDNN's (peephole) LSTM computes (`onednn_peephole_layer`), over
+    ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``): oneDNN alone, or `lstm_trained_natively` where
+    `trains_natively`; ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
+    if not trains_natively(cell, xs.shape[0 if batch_first else 1]):
+        return onednn_peephole_layer(cell, xs, carry, batch_first)
+    weight_ih, weight_hh, bias = lstm_blocks(cell)
+    return lstm_trained_natively(weight_ih, weight_hh, peephole_rows(cell), bias, xs, *carry, batch_first,
+                                 bool(cell.peepholes))  # fmt: skip
 
 
 def native_depth_gated_layer(

@@ -18,15 +18,14 @@ from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._native_lstm import native_depth_gated_layer, native_layernorm_layer, native_lstm_layer, native_mut_layer
-from ._onednn import (
-    lstm_bias,
-    onednn_applies,
-    onednn_gru_layer,
-    onednn_lstm,
-    onednn_peephole_layer,
-    onednn_projection_layer,
+from ._native_lstm import (
+    four_gate_lstm_layer,
+    native_depth_gated_layer,
+    native_layernorm_layer,
+    native_lstm_layer,
+    native_mut_layer,
 )
+from ._onednn import onednn_applies, onednn_gru_layer, onednn_projection_layer
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -255,9 +254,7 @@ class RNN(eqx.Module):
             return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
             return onednn_projection_layer(cell, xs, carry, batch_first)
-        if not plain:
-            return onednn_peephole_layer(cell, xs, carry, batch_first)
-        return onednn_lstm(cell.weight_ih, cell.weight_hh, lstm_bias(cell), xs, *carry, batch_first)
+        return four_gate_lstm_layer(cell, xs, carry, batch_first)  # plain or peephole family: oneDNN, or native
 
 
 def is_projection_lstm(cell: Any) -> bool:
