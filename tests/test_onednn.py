@@ -191,7 +191,9 @@ def test_gru_outputs_and_every_gradient_equal_the_xla_kernel(key, bias):
     stack = _gru_stack(key, bias)
     xs, h0 = jax.random.normal(key, (3, 9, 5)), jax.random.normal(jax.random.fold_in(key, 1), (2, 3, 6))
     loss = lambda m: jnp.sum(jnp.sin(m(xs, state=h0)[0])) + jnp.sum(m(xs, state=h0)[1] ** 2)
-    assert "recurrax_onednn_gru" in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
+    # this small a layer trains on the native kernel (`trains_natively`) and infers on oneDNN's lbr_gru
+    assert "recurrax_gru_forward" in eqx.filter_jit(eqx.filter_grad(loss)).lower(stack).as_text()
+    assert "recurrax_onednn_gru_inference" in eqx.filter_jit(lambda m: m(xs, state=h0)[0]).lower(stack).as_text()
     run = eqx.filter_jit(lambda m: (m(xs, state=h0), eqx.filter_grad(loss)(m)))  # traced once per kernel choice
     ours = run(stack)
     with vendor_kernels(False):
@@ -259,11 +261,13 @@ def test_removed_gates_run_saturated_and_equal_the_xla_kernel(key, cell, options
         ("nig", {}, 256, "recurrax_onednn_peephole_lstm_forward"),  # B H^2 = 2^22: oneDNN trains it
         ("cifg", {"peepholes": ()}, 64, "recurrax_onednn_lstm_forward"),  # 2^18 without peepholes
         ("lstm", {}, 64, "recurrax_onednn_lstm_forward"),
+        ("gru", {}, 128, "recurrax_onednn_gru_forward"),  # 2^20 for the GRU
     ],
 )
 def test_large_layers_train_on_onednn_and_equal_the_xla_kernel(key, cell, options, hidden, target):
-    """From ``B H^2 = 2^22`` with peepholes and ``2^18`` without, oneDNN's training kernels run (`trains_natively`):
-    the saturated and negated blocks through its backward primitive equal the XLA kernel."""
+    """From ``B H^2 = 2^22`` with peepholes, ``2^18`` without and ``2^20`` for the GRU, oneDNN's training kernels
+    run (`trains_natively`): the saturated and negated blocks through its backward primitive equal the XLA
+    kernel."""
     stack = _noisy_stack(key, cell, hidden=hidden, noise_scale=0.05, **options)  # 0.3 saturates 256 units
     _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (64, 3, 5)), target)
 

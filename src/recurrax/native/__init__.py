@@ -1,6 +1,7 @@
 """Kernels compiled on the user's machine: oneDNN's LSTM (plain and peephole) and GRU as XLA FFI custom calls
 (``onednn_rnn.cc``), and the cells that oneDNN has no primitive for, on its matmul (NIAF, NOAF and the
-depth-gated LSTM: ``lstm_variants.cc``; the layer-norm LSTM: ``layernorm_lstm.cc``; MUT1-3: ``mut.cc``).
+depth-gated LSTM: ``lstm_variants.cc``; the layer-norm LSTM: ``layernorm_lstm.cc``; MUT1-3: ``mut.cc``; the GRU
+for layers too small for oneDNN's: ``gru.cc``).
 
 `load_onednn` compiles the C++ source with the system's C++ compiler against the headers of the
 ``onednn-devel-cpu-gomp`` wheel (oneDNN 3.2, GNU OpenMP) and JAX's FFI headers, into the recurrax cache under a
@@ -43,13 +44,14 @@ from pathlib import Path
 from ..data import cache_root
 
 SOURCES = tuple(
-    Path(__file__).with_name(name) for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc")
+    Path(__file__).with_name(name)
+    for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc", "gru.cc")
 )
 HEADERS = tuple(
     Path(__file__).with_name(name) for name in ("worker.h", "pointwise.h", "recurrence.h", "weight_matmul.h")
 )
 CELLS = ("lstm", "peephole_lstm", "projection_lstm", "gru", "cho_gru")
-NATIVE_CELLS = ("lstm_variant", "layernorm_lstm", "mut")  # our own steps on oneDNN's sgemm
+NATIVE_CELLS = ("lstm_variant", "layernorm_lstm", "mut", "gru")  # our own steps on oneDNN's matmul
 TARGETS = (
     *(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward")),
     *(f"recurrax_{cell}_{kind}" for cell in NATIVE_CELLS for kind in ("forward", "backward")),

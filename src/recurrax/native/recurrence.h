@@ -36,13 +36,15 @@ int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *
 
 // For t = T-1 .. 0 and each batch row n: `step(local, t, n)`, which reads dh [N, H] (the gradient w.r.t. h_t from
 // the later steps) and writes d_hw's row t, n ([T, N, ld], its first G entries the gradient w.r.t. h_{t-1} W^T);
-// then dh = d_hw_t W (the gradient w.r.t. h_{t-1}). Each thread sums parameter gradients into its own `Local`
-// (from `make_local()`), merged by `merge(local)` one thread at a time. Returns oneDNN's status.
+// then dh = d_hw_t W (the gradient w.r.t. h_{t-1}), or with `accumulate` dh += d_hw_t W (the step wrote the
+// gradient that reaches h_{t-1} other than through W, e.g. a GRU's z h_{t-1}). Each thread sums parameter gradients
+// into its own `Local` (from `make_local()`), merged by `merge(local)` one thread at a time. Returns oneDNN's
+// status.
 template <typename MakeLocal, typename Step, typename Merge>
 int backward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, int64_t ld, const float *w, const float *d_hw,
-                        float *dh, MakeLocal make_local, Step step, Merge merge) {
+                        float *dh, MakeLocal make_local, Step step, Merge merge, bool accumulate = false) {
   MatmulStatus status;
-  const WeightMatmul recurrent(w, G, H, false, thread_row_counts(N), ld, H, false);  // d_hw W
+  const WeightMatmul recurrent(w, G, H, false, thread_row_counts(N), ld, H, accumulate);  // d_hw W
 #pragma omp parallel
   {
     const auto [begin, end] = rows_of(N);

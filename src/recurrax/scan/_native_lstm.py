@@ -24,12 +24,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ..cells._gru import GRUCell
 from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._onednn import (
     _call,
     _f32,
     _time_major,
     lstm_blocks,
+    onednn_gru_arrays,
+    onednn_gru_layer,
     onednn_lstm,
     onednn_peephole_layer,
     onednn_peephole_lstm,
@@ -148,13 +151,19 @@ lstm_trained_natively.defvjp(_trained_forward, _trained_backward)
 
 
 def trains_natively(cell: Any, batch: int) -> bool:
-    """Whether a four-gate LSTM layer that oneDNN runs trains faster on the native kernel (`lstm_trained_natively`):
-    where ``B H^2`` is below ``2^22`` with peepholes, ``2^18`` without. oneDNN's threads meet at every time step,
-    which small layers do not repay. Measured fwd+bwd on the 2-core Xeon, native against oneDNN (docs/benchmarks.md
-    section 9): with peepholes 4.2x at B8 H64, 1.40-1.47x at B32 H64, B32 H128, B16 H128, 1.09x at B128 H128,
-    1.07x at B64 H256 (2^22), 0.98x at B16 H512; without, 4.0x at B8 H64, 1.06x at B32 H64, 0.99x at B32 H128,
-    0.92x at B16 H128 (2^18), 0.72x at B128 H128, 0.90x at B64 H256."""
-    return batch * cell.hidden_size**2 < (2**22 if cell.peepholes else 2**18)
+    """Whether a layer that oneDNN runs trains faster on the native kernel (`lstm_trained_natively`,
+    `gru_trained_natively`): where ``B H^2`` is below ``2^22`` for a four-gate LSTM with peepholes, ``2^18``
+    without, ``2^20`` for the GRU. oneDNN's threads meet at every time step, which small layers do not repay.
+    Measured fwd+bwd on the 2-core Xeon, native against oneDNN (docs/benchmarks.md section 9): with peepholes 4.2x
+    at B8 H64, 1.40-1.47x at B32 H64, B32 H128, B16 H128, 1.09x at B128 H128, 1.07x at B64 H256 (2^22), 0.98x at
+    B16 H512; without, 4.0x at B8 H64, 1.06x at B32 H64, 0.99x at B32 H128, 0.92x at B16 H128 (2^18), 0.72x at
+    B128 H128, 0.90x at B64 H256; the GRU 1.78x at B8 H64, 1.09-1.69x from 2^17 to 2^19, 0.96x at B128 H128 (2^21),
+    0.94x at B64 H256."""
+    if isinstance(cell, GRUCell):
+        limit = 2**20
+    else:
+        limit = 2**22 if cell.peepholes else 2**18
+    return batch * cell.hidden_size**2 < limit
 
 
 def four_gate_lstm_layer(
@@ -278,3 +287,78 @@ def native_mut_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False)
     xp = cell.project_input(_time_major(xs, batch_first))
     ys, h = native_mut(xp, cell.weight_hh_gates, cell.weight_hh, h0, form)
     return _time_major(ys, batch_first), h
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def native_gru(xp: Array, weight_hh: Array, bias_hn: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
+    """The recurrence of the PyTorch-form `recurrax.cells.GRUCell` over ``xp [T, B, 3H]`` (`project_input`: ``x
+    W_ihᵀ + b_ih`` with ``b_hr, b_hz`` folded in; gates r, z, n) from ``h0 [B, H]``, ``weight_hh [3H, H]`` and
+    ``bias_hn [H]`` (zeros for none)::
+
+        hw = h_{t-1} W_hhᵀ;  r = σ(xp_r + hw_r);  z = σ(xp_z + hw_z);  n = tanh(xp_n + r (hw_n + b_hn))
+        h_t = (1 - z) n + z h_{t-1}
+
+    Returns ``ys [T, B, H]`` (``[B, T, H]`` with ``batch_first``) and ``h_T``."""
+    return _gru_forward(xp, weight_hh, bias_hn, h0, batch_first)[0]
+
+
+def _gru_forward(xp, weight_hh, bias_hn, h0, batch_first):
+    steps, batch, _ = xp.shape
+    results = (_f32((steps, batch, h0.shape[1])), _f32(h0.shape), _f32((steps, batch, 4 * h0.shape[1])))
+    ys, h, gates = _call("recurrax_gru_forward", results, xp, h0, weight_hh, bias_hn)
+    return (_time_major(ys, batch_first), h), (weight_hh, h0, ys, gates)
+
+
+def _gru_backward(batch_first, residuals, cotangents):
+    weight_hh, h0, ys, gates = residuals
+    dys, dh = cotangents
+    dxp, d_hw, dh0 = _call("recurrax_gru_backward", (_f32((*ys.shape[:2], weight_hh.shape[0])),) * 2 + (_f32(h0.shape),),
+                           gates, ys, h0, weight_hh, _time_major(dys, batch_first), dh)  # fmt: skip
+    d_weight_hh = _outer(d_hw, jnp.concatenate([h0[None], ys[:-1]]))
+    return dxp, d_weight_hh, d_hw[..., 2 * h0.shape[1] :].sum(axis=(0, 1)), dh0
+
+
+native_gru.defvjp(_gru_forward, _gru_backward)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def gru_trained_natively(
+    weight_ih: Array, weight_hh: Array, bias_ih: Array, bias_hh: Array, xs: Array, h0: Array, batch_first: bool = False
+) -> tuple[Array, Array]:
+    """A PyTorch-form GRU layer from its cell's arrays (zeros for no bias) over ``xs [T, B, D]`` (``[B, T, D]`` with
+    ``batch_first``) from ``h0 [B, H]``: oneDNN's ``lbr_gru`` inference when not differentiated
+    (`onednn_gru_arrays`), the native kernel (`native_gru`) under `jax.grad`; the projection's gradients are large
+    matmuls after its backward."""
+    return onednn_gru_arrays(weight_ih, weight_hh, bias_ih, bias_hh, xs, h0, batch_first)
+
+
+def _gru_trained_forward(weight_ih, weight_hh, bias_ih, bias_hh, xs, h0, batch_first):
+    hidden = h0.shape[1]
+    x = _time_major(xs, batch_first)
+    folded = bias_ih + jnp.concatenate([bias_hh[: 2 * hidden], jnp.zeros_like(bias_hh[2 * hidden :])])
+    (ys, h), residuals = _gru_forward(x @ weight_ih.T + folded[None, None], weight_hh, bias_hh[2 * hidden :], h0,
+                                      False)  # fmt: skip
+    return (_time_major(ys, batch_first), h), (residuals, x, weight_ih)
+
+
+def _gru_trained_backward(batch_first, saved, cotangents):
+    residuals, x, weight_ih = saved
+    dys, dh = cotangents
+    dxp, d_weight_hh, d_bias_hn, dh0 = _gru_backward(False, residuals, (_time_major(dys, batch_first), dh))
+    d_bias_ih = dxp.sum(axis=(0, 1))
+    d_bias_hh = jnp.concatenate([d_bias_ih[: 2 * dh.shape[-1]], d_bias_hn])  # b_hr, b_hz enter as b_ir, b_iz do
+    return _outer(dxp, x), d_weight_hh, d_bias_ih, d_bias_hh, _time_major(dxp @ weight_ih, batch_first), dh0
+
+
+gru_trained_natively.defvjp(_gru_trained_forward, _gru_trained_backward)
+
+
+def gru_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
+    """A `recurrax.cells.GRUCell` that oneDNN runs, over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``):
+    oneDNN alone (`onednn_gru_layer`; always for Cho's form), or `gru_trained_natively` where `trains_natively`
+    says so for its size; ``ys`` in the layout of ``xs``, ``h_T``."""
+    if cell.cho or not trains_natively(cell, xs.shape[0 if batch_first else 1]):
+        return onednn_gru_layer(cell, xs, h0, batch_first)
+    zeros = jnp.zeros_like(cell.weight_hh[:, 0])
+    biases = (zeros, zeros) if cell.bias_ih is None else (cell.bias_ih, cell.bias_hh)
+    return gru_trained_natively(cell.weight_ih, cell.weight_hh, *biases, xs, h0, batch_first)

@@ -175,20 +175,28 @@ onednn_gru.defvjp(_gru_forward, _gru_backward)
 
 def onednn_gru_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
     """A `recurrax.cells.GRUCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``h0 [B, H]`` on
-    `onednn_gru` (the PyTorch form on ``lbr_gru``, Cho's on ``gru``): ``ys`` in the layout of ``xs``, ``h_T``. The
-    weights' gate blocks go from r, z, n to u = z, r, n; the bias becomes ``(b_iz + b_hz, b_ir + b_hr, b_in,
-    b_hn)``, Cho's ``(b_iz + b_hz, b_ir + b_hr, b_in + b_hn)`` (zeros without bias)."""
-    hidden = cell.hidden_size
+    `onednn_gru` (the PyTorch form on ``lbr_gru``, Cho's on ``gru``; `onednn_gru_arrays`): ``ys`` in the layout of
+    ``xs``, ``h_T``."""
+    return onednn_gru_arrays(cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, xs, h0, batch_first, cell.cho)
+
+
+def onednn_gru_arrays(
+    weight_ih: Array, weight_hh: Array, bias_ih: Array | None, bias_hh: Array | None, xs: Array, h0: Array,
+    batch_first: bool = False, cho: bool = False,
+) -> tuple[Array, Array]:
+    """`onednn_gru_layer` from a GRU cell's arrays (gate blocks r, z, n; None for no bias). The weights' gate blocks
+    go from r, z, n to u = z, r, n; the bias becomes ``(b_iz + b_hz, b_ir + b_hr, b_in, b_hn)``, Cho's ``(b_iz +
+    b_hz, b_ir + b_hr, b_in + b_hn)`` (zeros without bias)."""
+    hidden = h0.shape[1]
     r, z, n = slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, 3 * hidden)
-    to_onednn = lambda w: jnp.concatenate([w[z], w[r], w[n]])
-    if cell.bias_ih is None:
-        bias = jnp.zeros(((3 if cell.cho else 4) * hidden,), xs.dtype)
+    to_onednn = lambda w: jnp.concatenate([w[z], w[r], w[n]])  # noqa: E731
+    if bias_ih is None:
+        bias = jnp.zeros(((3 if cho else 4) * hidden,), xs.dtype)
     else:
-        b_ih, b_hh = cell.bias_ih, cell.bias_hh
-        candidate = [b_ih[n] + b_hh[n]] if cell.cho else [b_ih[n], b_hh[n]]
-        bias = jnp.concatenate([b_ih[z] + b_hh[z], b_ih[r] + b_hh[r], *candidate])
-    form = "cho_gru" if cell.cho else "gru"
-    return onednn_gru(to_onednn(cell.weight_ih), to_onednn(cell.weight_hh), bias, xs, h0, batch_first, form)
+        candidate = [bias_ih[n] + bias_hh[n]] if cho else [bias_ih[n], bias_hh[n]]
+        bias = jnp.concatenate([bias_ih[z] + bias_hh[z], bias_ih[r] + bias_hh[r], *candidate])
+    form = "cho_gru" if cho else "gru"
+    return onednn_gru(to_onednn(weight_ih), to_onednn(weight_hh), bias, xs, h0, batch_first, form)
 
 
 def _lstm_with_weight(cell: str, doc: str) -> Any:

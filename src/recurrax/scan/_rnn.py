@@ -20,12 +20,13 @@ from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
 from ._native_lstm import (
     four_gate_lstm_layer,
+    gru_layer,
     native_depth_gated_layer,
     native_layernorm_layer,
     native_lstm_layer,
     native_mut_layer,
 )
-from ._onednn import onednn_applies, onednn_gru_layer, onednn_projection_layer
+from ._onednn import onednn_applies, onednn_projection_layer
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -251,7 +252,7 @@ class RNN(eqx.Module):
         if mut:
             return native_mut_layer(cell, xs, carry, batch_first)
         if type(cell) is GRUCell:
-            return onednn_gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
+            return gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
             return onednn_projection_layer(cell, xs, carry, batch_first)
         return four_gate_lstm_layer(cell, xs, carry, batch_first)  # plain or peephole family: oneDNN, or native
