@@ -379,3 +379,29 @@ def test_native_kernels_with_reordered_weights_equal_the_xla_kernel(key, cell, h
     layer = jax.tree.map(lambda a: a + 0.05 * jax.random.normal(key, a.shape, a.dtype), layer,
                          is_leaf=eqx.is_inexact_array)  # fmt: skip
     _assert_equals_the_xla_kernels(layer, jax.random.normal(key, (3, 4, 5)), f"recurrax_{target}")
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "cell, target",
+    [("lstm", "lstm_variant"), ("peephole", "lstm_variant"), ("gru", "gru_forward"), ("niaf", "lstm_variant"),
+     ("layernorm_lstm", "layernorm_lstm"), ("mut2", "mut")],
+)  # fmt: skip
+def test_vmapped_members_on_the_native_kernels_equal_each_member_alone(key, cell, target):
+    """Ensembles (`jax.vmap` over members' weights, as `model.ensemble` trains them) through the native training
+    kernels: every member's outputs and gradients equal the member run alone."""
+    import equinox as eqx
+
+    from recurrax.cells import make_cell
+    from recurrax.scan import RNN
+
+    members = [RNN(make_cell(cell, 5, 6, key=k)) for k in jax.random.split(key, 3)]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *members)
+    xs = jax.random.normal(key, (2, 7, 5))
+    loss = lambda m: jnp.sum(jnp.sin(m(xs)[0]))
+    outputs, grads = eqx.filter_vmap(lambda m: (m(xs)[0], eqx.filter_grad(loss)(m)))(stacked)
+    assert f"recurrax_{target}" in eqx.filter_jit(eqx.filter_grad(loss)).lower(members[0]).as_text()
+    for k, member in enumerate(members):
+        alone = (member(xs)[0], eqx.filter_grad(loss)(member))
+        for a, b in zip(jax.tree.leaves((outputs, grads)), jax.tree.leaves(alone), strict=True):
+            np.testing.assert_allclose(a[k], b, rtol=1e-5, atol=1e-6)
