@@ -108,13 +108,14 @@ def _build(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".so", delete=False) as tmp:
         partial = Path(tmp.name)
-    command = [compiler, "-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w",
-               f"-I{jax.ffi.include_dir()}", f"-I{include}", *map(str, SOURCES), f"-L{lib}", "-l:libdnnl.so.3",
-               f"-Wl,-rpath,{lib}", "-o", str(partial)]  # fmt: skip
+    flags = ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC"]
+    command = [compiler, *flags, "-w", f"-I{jax.ffi.include_dir()}", f"-I{include}", *map(str, SOURCES), f"-L{lib}",
+               "-l:libdnnl.so.3", f"-Wl,-rpath,{lib}", "-o", str(partial)]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"compiling {', '.join(s.name for s in SOURCES)} failed: {done.stderr.strip()[-2000:]}")
+            names = ", ".join(source.name for source in SOURCES)
+            raise RuntimeError(f"compiling {names} failed: {done.stderr.strip()[-2000:]}")
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing behind

@@ -290,7 +290,9 @@ def native_mut_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def native_gru(xp: Array, weight_hh: Array, bias_hn: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
+def native_gru(
+    xp: Array, weight_hh: Array, bias_hn: Array, h0: Array, batch_first: bool = False
+) -> tuple[Array, Array]:
     """The recurrence of the PyTorch-form `recurrax.cells.GRUCell` over ``xp [T, B, 3H]`` (`project_input`: ``x
     W_ihᵀ + b_ih`` with ``b_hr, b_hz`` folded in; gates r, z, n) from ``h0 [B, H]``, ``weight_hh [3H, H]`` and
     ``bias_hn [H]`` (zeros for none)::
@@ -312,8 +314,9 @@ def _gru_forward(xp, weight_hh, bias_hn, h0, batch_first):
 def _gru_backward(batch_first, residuals, cotangents):
     weight_hh, h0, ys, gates = residuals
     dys, dh = cotangents
-    dxp, d_hw, dh0 = _call("recurrax_gru_backward", (_f32((*ys.shape[:2], weight_hh.shape[0])),) * 2 + (_f32(h0.shape),),
-                           gates, ys, h0, weight_hh, _time_major(dys, batch_first), dh)  # fmt: skip
+    gradients = _f32((*ys.shape[:2], weight_hh.shape[0]))
+    dxp, d_hw, dh0 = _call("recurrax_gru_backward", (gradients, gradients, _f32(h0.shape)), gates, ys, h0, weight_hh,
+                           _time_major(dys, batch_first), dh)  # fmt: skip
     d_weight_hh = _outer(d_hw, jnp.concatenate([h0[None], ys[:-1]]))
     return dxp, d_weight_hh, d_hw[..., 2 * h0.shape[1] :].sum(axis=(0, 1)), dh0
 

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ..cells._base import AbstractCell
-from ..cells._gru import GRUCell
 from ..cells._depth_gated import DepthGatedLSTMCell
+from ..cells._gru import GRUCell
 from ..cells._layernorm_lstm import LayerNormLSTMCell
 from ..cells._lstm import LSTMCell
 from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
@@ -74,9 +74,10 @@ class RNN(eqx.Module):
     through `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major
     input and take its output in that layout: no transposes around the call), and NIAF, NOAF, the layer-norm and
     depth-gated LSTMs and MUT1-3, which oneDNN has no primitive for, run native kernels of the same library on
-    oneDNN's matmul (`recurrax.scan._native_lstm`); ``vendor_kernels(False)`` keeps them all on the XLA kernels.
-    Callers that need the outputs only pass their lengths to `outputs`, which runs unmasked
-    (so on oneDNN) with the same valid outputs.
+    oneDNN's matmul (`recurrax.scan._native_lstm`), as do small LSTM, peephole-LSTM and GRU layers under `jax.grad`
+    (`trains_natively`: oneDNN's per-step thread meetings cost more there; their inference stays on oneDNN);
+    ``vendor_kernels(False)`` keeps them all on the XLA kernels. Callers that need the outputs only pass their
+    lengths to `outputs`, which runs unmasked (so on oneDNN) with the same valid outputs.
 
     Example:
         >>> import jax, jax.numpy as jnp, recurrax as rx
@@ -226,12 +227,12 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
-        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form), or the native kernel of
-        NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on oneDNN's matmul,
-        `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``, ``[B, T, D]`` (oneDNN
-        reads and writes that layout itself: no transposes around the call; ``ys`` comes in the layout of ``xs``),
-        or None where neither applies (`onednn_applies`: other cells, dtypes, bfloat16 matmuls, a backend other
-        than CPU)."""
+        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form; small ones trained on the
+        native kernels), or the native kernel of NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on
+        oneDNN's matmul, `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``,
+        ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call; ``ys`` comes in
+        the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells, dtypes, bfloat16
+        matmuls, a backend other than CPU)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
         ablated, layernorm = is_activation_ablation(cell), type(cell) is LayerNormLSTMCell
