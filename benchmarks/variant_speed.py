@@ -1,5 +1,5 @@
 """Fwd+bwd time of every cell variant: the default path (``RNN(cell)``: oneDNN's kernels on CPU where they apply,
-the native kernels of `recurrax.scan._native_lstm` for NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3,
+the native kernels of `recurrax.scan._native` for NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3,
 else `recurrax.scan._fused_scan` or `_fused_lstm` for the plain LSTM, else the generic scan) against plain
 autodiff of the generic scan (``RNN(cell, fused=False)``), and each against the plain LSTM's default path, in
 one process.

@@ -1,5 +1,5 @@
 """The oneDNN LSTM and GRU kernels (`recurrax.scan._onednn`, `recurrax.native`) and the native kernels of the cells
-without a oneDNN primitive (`recurrax.scan._native_lstm`: NIAF, NOAF, the layer-norm and depth-gated LSTMs, MUT1-3)
+without a oneDNN primitive (`recurrax.scan._native`: NIAF, NOAF, the layer-norm and depth-gated LSTMs, MUT1-3)
 against recurrax's own XLA kernels.
 
 Oracle: `fused_lstm` under ``vendor_kernels(False)``, itself tested against torch ``nn.LSTM`` with copied weights
@@ -315,7 +315,7 @@ def test_lstmp_outputs_and_every_gradient_equal_the_xla_scan(key):
     ],
 )
 def test_activation_ablations_run_the_native_kernel_and_equal_the_xla_kernel(key, cell, options, batch):
-    """NIAF and NOAF have no oneDNN primitive: `recurrax.scan._native_lstm` runs them (oneDNN's matmul, its own
+    """NIAF and NOAF have no oneDNN primitive: `recurrax.scan._native` runs them (oneDNN's matmul, its own
     vectorised step, batch rows split over threads). Outputs, states and every gradient equal the XLA kernel's."""
     stack = _noisy_stack(key, cell, **options)
     _assert_equals_the_xla_kernels(stack, 3.0 * jax.random.normal(key, (batch, 9, 5)), "recurrax_lstm_variant")

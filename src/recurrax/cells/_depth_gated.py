@@ -153,7 +153,7 @@ class DepthGatedLSTMCell(AbstractCell):
         return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
 
     fusable = False
-    """Runs on the generic scan where the native kernel does not (`recurrax.scan._native_lstm`: on CPU, with lower
+    """Runs on the generic scan where the native kernel does not (`recurrax.scan._native`: on CPU, with lower
     memory): `recurrax.scan._fused_scan` took 1.19x / 1.13x its fwd+bwd time at c1 / c2
     (`benchmarks/variant_speed.py`, 2026-12-07; docs/benchmarks.md section 9)."""
 

@@ -18,7 +18,7 @@ from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ._native_lstm import (
+from ._native import (
     four_gate_lstm_layer,
     gru_layer,
     native_depth_gated_layer,
@@ -74,7 +74,7 @@ class RNN(eqx.Module):
     through `recurrax.scan._onednn` where `recurrax.native` built them (forward layers hand oneDNN the batch-major
     input and take its output in that layout: no transposes around the call), and NIAF, NOAF, the layer-norm and
     depth-gated LSTMs and MUT1-3, which oneDNN has no primitive for, run native kernels of the same library on
-    oneDNN's matmul (`recurrax.scan._native_lstm`), as do small LSTM, peephole-LSTM and GRU layers under `jax.grad`
+    oneDNN's matmul (`recurrax.scan._native`), as do small LSTM, peephole-LSTM and GRU layers under `jax.grad`
     (`trains_natively`: oneDNN's per-step thread meetings cost more there; their inference stays on oneDNN);
     ``vendor_kernels(False)`` keeps them all on the XLA kernels. Callers that need the outputs only pass their
     lengths to `outputs`, which runs unmasked (so on oneDNN) with the same valid outputs.
@@ -229,7 +229,7 @@ class RNN(eqx.Module):
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
         """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form; small ones trained on the
         native kernels), or the native kernel of NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on
-        oneDNN's matmul, `recurrax.scan._native_lstm`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``,
+        oneDNN's matmul, `recurrax.scan._native`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``,
         ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call; ``ys`` comes in
         the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells, dtypes, bfloat16
         matmuls, a backend other than CPU)."""
@@ -268,7 +268,7 @@ def is_projection_lstm(cell: Any) -> bool:
 
 def is_activation_ablation(cell: Any) -> bool:
     """An `LSTMCell` without the tanh on ``g`` or on ``c_t`` (Greff et al.'s NIAF, NOAF), on four gates or fewer
-    (`lstm_blocks`), with any peepholes: the kernel of `recurrax.scan._native_lstm`."""
+    (`lstm_blocks`), with any peepholes: the kernel of `recurrax.scan._native`."""
     if type(cell) is not LSTMCell:
         return False
     ablated = not (cell.input_activation and cell.output_activation)

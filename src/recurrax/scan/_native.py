@@ -1,17 +1,23 @@
-"""The LSTM variants without a oneDNN primitive on the native kernels of ``recurrax/native``, on CPU:
-`native_lstm_layer` (Greff et al.'s NIAF and NOAF, with any peepholes), `native_depth_gated_layer` (Yao et al.'s
-depth gate; both on ``lstm_variants.cc``), `native_layernorm_layer` (Ba et al.'s layer-norm LSTM,
-``layernorm_lstm.cc``) and `native_mut_layer` (Jozefowicz et al.'s MUT1-3, ``mut.cc``: two or three recurrent
-matmuls a step).
+"""The native kernels of ``recurrax/native`` on CPU: the cells that oneDNN has no primitive for, and the training of
+small layers that it has one for.
+
+`native_lstm_layer` (Greff et al.'s NIAF and NOAF, with any peepholes) and `native_depth_gated_layer` (Yao et
+al.'s depth gate) run ``lstm_variants.cc``, `native_layernorm_layer` (Ba et al.'s layer-norm LSTM)
+``layernorm_lstm.cc``, `native_mut_layer` (Jozefowicz et al.'s MUT1-3: two or three recurrent matmuls a step)
+``mut.cc``. `four_gate_lstm_layer` (the plain and peephole LSTMs, with Greff's removed or coupled gates) and
+`gru_layer` (the PyTorch-form GRU) run oneDNN, but train small layers (`trains_natively`) on ``lstm_variants.cc``
+and ``gru.cc``: custom VJPs whose primal is oneDNN's inference and whose forward and backward are the native
+kernel's.
 
 Each kernel runs the recurrence alone, forward and backward: per step the recurrent matmuls on oneDNN and the
 cell's step as a vectorised C++ loop, the batch rows split over the OpenMP threads, from the input terms computed
 outside (``project_input``: one large matmul). Each custom VJP here takes the backward kernel's gradients of
 those input terms (for the LSTMs, the gate pre-activations ``dz``), of the initial state and of the
 per-unit parameters (peepholes, depth weight, normalisation gains and shifts); the recurrent weights' gradients
-(``dW_hh = Σ_t dz_tᵀ h_{t-1}``) are one einsum over every step after it, and autodiff carries the input terms'
-gradient into ``dW_ih``, the bias and ``dx``. `recurrax.scan.RNN` runs them under the conditions of oneDNN's
-layers (`onednn_applies`: CPU, float32, no lengths, no bfloat16 matmuls; no active recurrent dropout or zoneout).
+(``dW_hh = Σ_t dz_tᵀ h_{t-1}``) are one transposed matmul over every step after it (`_outer`), and autodiff or the
+custom VJP carries the input terms' gradient into ``dW_ih``, the bias and ``dx``. `recurrax.scan.RNN` runs them
+under the conditions of oneDNN's layers (`onednn_applies`: CPU, float32, no lengths, no bfloat16 matmuls; no
+active recurrent dropout or zoneout).
 """
 
 from __future__ import annotations
@@ -289,39 +295,29 @@ def native_mut_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False)
     return _time_major(ys, batch_first), h
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def native_gru(
-    xp: Array, weight_hh: Array, bias_hn: Array, h0: Array, batch_first: bool = False
-) -> tuple[Array, Array]:
-    """The recurrence of the PyTorch-form `recurrax.cells.GRUCell` over ``xp [T, B, 3H]`` (`project_input`: ``x
-    W_ihᵀ + b_ih`` with ``b_hr, b_hz`` folded in; gates r, z, n) from ``h0 [B, H]``, ``weight_hh [3H, H]`` and
-    ``bias_hn [H]`` (zeros for none)::
+def _gru_forward(xp, weight_hh, bias_hn, h0):
+    """The native GRU kernel's forward over ``xp [T, B, 3H]`` (`GRUCell.project_input`: ``x W_ihᵀ + b_ih`` with
+    ``b_hr, b_hz`` folded in; gates r, z, n) from ``h0 [B, H]``, ``weight_hh [3H, H]`` and ``bias_hn [H]``::
 
         hw = h_{t-1} W_hhᵀ;  r = σ(xp_r + hw_r);  z = σ(xp_z + hw_z);  n = tanh(xp_n + r (hw_n + b_hn))
         h_t = (1 - z) n + z h_{t-1}
 
-    Returns ``ys [T, B, H]`` (``[B, T, H]`` with ``batch_first``) and ``h_T``."""
-    return _gru_forward(xp, weight_hh, bias_hn, h0, batch_first)[0]
-
-
-def _gru_forward(xp, weight_hh, bias_hn, h0, batch_first):
+    Returns ``(ys [T, B, H], h_T)`` and what `_gru_backward` reads."""
     steps, batch, _ = xp.shape
     results = (_f32((steps, batch, h0.shape[1])), _f32(h0.shape), _f32((steps, batch, 4 * h0.shape[1])))
     ys, h, gates = _call("recurrax_gru_forward", results, xp, h0, weight_hh, bias_hn)
-    return (_time_major(ys, batch_first), h), (weight_hh, h0, ys, gates)
+    return (ys, h), (weight_hh, h0, ys, gates)
 
 
-def _gru_backward(batch_first, residuals, cotangents):
+def _gru_backward(residuals, cotangents):
+    """The native GRU kernel's backward: the gradients of ``xp``, ``weight_hh``, ``bias_hn`` and ``h0``."""
     weight_hh, h0, ys, gates = residuals
     dys, dh = cotangents
     gradients = _f32((*ys.shape[:2], weight_hh.shape[0]))
     dxp, d_hw, dh0 = _call("recurrax_gru_backward", (gradients, gradients, _f32(h0.shape)), gates, ys, h0, weight_hh,
-                           _time_major(dys, batch_first), dh)  # fmt: skip
+                           dys, dh)  # fmt: skip
     d_weight_hh = _outer(d_hw, jnp.concatenate([h0[None], ys[:-1]]))
     return dxp, d_weight_hh, d_hw[..., 2 * h0.shape[1] :].sum(axis=(0, 1)), dh0
-
-
-native_gru.defvjp(_gru_forward, _gru_backward)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
@@ -330,8 +326,8 @@ def gru_trained_natively(
 ) -> tuple[Array, Array]:
     """A PyTorch-form GRU layer from its cell's arrays (zeros for no bias) over ``xs [T, B, D]`` (``[B, T, D]`` with
     ``batch_first``) from ``h0 [B, H]``: oneDNN's ``lbr_gru`` inference when not differentiated
-    (`onednn_gru_arrays`), the native kernel (`native_gru`) under `jax.grad`; the projection's gradients are large
-    matmuls after its backward."""
+    (`onednn_gru_arrays`), the native kernel (`_gru_forward`, `_gru_backward`) under `jax.grad`; the projection's
+    gradients are large matmuls after its backward."""
     return onednn_gru_arrays(weight_ih, weight_hh, bias_ih, bias_hh, xs, h0, batch_first)
 
 
@@ -339,15 +335,14 @@ def _gru_trained_forward(weight_ih, weight_hh, bias_ih, bias_hh, xs, h0, batch_f
     hidden = h0.shape[1]
     x = _time_major(xs, batch_first)
     folded = bias_ih + jnp.concatenate([bias_hh[: 2 * hidden], jnp.zeros_like(bias_hh[2 * hidden :])])
-    (ys, h), residuals = _gru_forward(x @ weight_ih.T + folded[None, None], weight_hh, bias_hh[2 * hidden :], h0,
-                                      False)  # fmt: skip
+    (ys, h), residuals = _gru_forward(x @ weight_ih.T + folded[None, None], weight_hh, bias_hh[2 * hidden :], h0)
     return (_time_major(ys, batch_first), h), (residuals, x, weight_ih)
 
 
 def _gru_trained_backward(batch_first, saved, cotangents):
     residuals, x, weight_ih = saved
     dys, dh = cotangents
-    dxp, d_weight_hh, d_bias_hn, dh0 = _gru_backward(False, residuals, (_time_major(dys, batch_first), dh))
+    dxp, d_weight_hh, d_bias_hn, dh0 = _gru_backward(residuals, (_time_major(dys, batch_first), dh))
     d_bias_ih = dxp.sum(axis=(0, 1))
     d_bias_hh = jnp.concatenate([d_bias_ih[: 2 * dh.shape[-1]], d_bias_hn])  # b_hr, b_hz enter as b_ir, b_iz do
     return _outer(dxp, x), d_weight_hh, d_bias_ih, d_bias_hh, _time_major(dxp @ weight_ih, batch_first), dh0
