@@ -259,13 +259,13 @@ def test_removed_gates_run_saturated_and_equal_the_xla_kernel(key, cell, options
     "cell, options, hidden, target",
     [
         ("nig", {}, 256, "recurrax_onednn_peephole_lstm_forward"),  # B H^2 = 2^22: oneDNN trains it
-        ("cifg", {"peepholes": ()}, 64, "recurrax_onednn_lstm_forward"),  # 2^18 without peepholes
-        ("lstm", {}, 64, "recurrax_onednn_lstm_forward"),
+        ("cifg", {"peepholes": ()}, 128, "recurrax_onednn_lstm_forward"),  # 2^20 without peepholes
+        ("lstm", {}, 128, "recurrax_onednn_lstm_forward"),
         ("gru", {}, 128, "recurrax_onednn_gru_forward"),  # 2^20 for the GRU
     ],
 )
 def test_large_layers_train_on_onednn_and_equal_the_xla_kernel(key, cell, options, hidden, target):
-    """From ``B H^2 = 2^22`` with peepholes, ``2^18`` without and ``2^20`` for the GRU, oneDNN's training kernels
+    """From ``B H^2 = 2^22`` with peepholes, ``2^20`` without and for the GRU, oneDNN's training kernels
     run (`trains_natively`): the saturated and negated blocks through its backward primitive equal the XLA
     kernel."""
     stack = _noisy_stack(key, cell, hidden=hidden, noise_scale=0.05, **options)  # 0.3 saturates 256 units

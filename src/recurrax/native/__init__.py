@@ -45,7 +45,7 @@ from ..data import cache_root
 
 SOURCES = tuple(
     Path(__file__).with_name(name)
-    for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc", "gru.cc")
+    for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc", "gru.cc", "outer.cc")
 )
 HEADERS = tuple(
     Path(__file__).with_name(name) for name in ("worker.h", "pointwise.h", "recurrence.h", "weight_matmul.h")
@@ -55,6 +55,7 @@ NATIVE_CELLS = ("lstm_variant", "layernorm_lstm", "mut", "gru")  # our own steps
 TARGETS = (
     *(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward")),
     *(f"recurrax_{cell}_{kind}" for cell in NATIVE_CELLS for kind in ("forward", "backward")),
+    "recurrax_outer",  # the native kernels' weight gradients
 )
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 

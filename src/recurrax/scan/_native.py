@@ -89,10 +89,13 @@ def _backward(variant, residuals, cotangents):
 
 
 def _outer(d: Array, v: Array) -> Array:
-    """``Σ_t d_tᵀ v_t`` for ``d [T, B, O]``, ``v [T, B, I]``: ``[O, I]``, as one transposed matmul over the ``T * B``
-    rows (XLA:CPU's ``einsum("tbo,tbi->oi")`` of two materialised operands took twice as long: 59 against 30 ms at
-    T200 B64 O1024 I256 on the 2-core Xeon)."""
-    return d.reshape(-1, d.shape[-1]).T @ v.reshape(-1, v.shape[-1])
+    """``Σ_t d_tᵀ v_t`` for ``d [T, B, O]``, ``v [T, B, I]``: ``[O, I]``, as one matmul over the ``T * B`` rows on
+    oneDNN's sgemm (``recurrax_outer``, ``vᵀ d`` transposed). On the 2-core Xeon XLA:CPU's
+    ``einsum("tbo,tbi->oi")`` of two materialised operands took 59 ms at T200 B64 O1024 I256, its transposed
+    matmul 30 ms, the sgemm 21; at T100 B32 O512 I128 / I64 the matmul 2.54 / 1.78 ms, the sgemm 1.47 / 0.73."""
+    rows = d.shape[0] * d.shape[1]
+    (vd,) = _call("recurrax_outer", (_f32((v.shape[-1], d.shape[-1])),), d.reshape(rows, -1), v.reshape(rows, -1))
+    return vd.T
 
 
 def _attributes(variant: tuple[bool, bool, bool]) -> dict[str, bool]:
@@ -158,17 +161,16 @@ lstm_trained_natively.defvjp(_trained_forward, _trained_backward)
 
 def trains_natively(cell: Any, batch: int) -> bool:
     """Whether a layer that oneDNN runs trains faster on the native kernel (`lstm_trained_natively`,
-    `gru_trained_natively`): where ``B H^2`` is below ``2^22`` for a four-gate LSTM with peepholes, ``2^18``
-    without, ``2^20`` for the GRU. oneDNN's threads meet at every time step, which small layers do not repay.
-    Measured fwd+bwd on the 2-core Xeon, native against oneDNN (docs/benchmarks.md section 9): with peepholes 4.2x
-    at B8 H64, 1.40-1.47x at B32 H64, B32 H128, B16 H128, 1.09x at B128 H128, 1.07x at B64 H256 (2^22), 0.98x at
-    B16 H512; without, 4.0x at B8 H64, 1.06x at B32 H64, 0.99x at B32 H128, 0.92x at B16 H128 (2^18), 0.72x at
-    B128 H128, 0.90x at B64 H256; the GRU 1.78x at B8 H64, 1.09-1.69x from 2^17 to 2^19, 0.96x at B128 H128 (2^21),
-    0.94x at B64 H256."""
+    `gru_trained_natively`): where ``B H^2`` is below ``2^22`` for a four-gate LSTM with peepholes, ``2^20``
+    without and for the GRU. oneDNN's threads meet at every time step, which small layers do not repay.
+    `benchmarks/native_training.py` on the 2-core Xeon (docs/benchmarks.md section 9), fwd+bwd, oneDNN time /
+    native time: with peepholes 1.35-1.66x from B8 H64 (2^15) to B32 H128 (2^19), 1.23x at B128 H128 (2^21),
+    1.21x at B64 H256 (2^22; 0.98x at B16 H512 in an earlier run); without, 1.04-1.42x up to 2^19, 0.96x at B128
+    H128, 1.01x at B64 H256; the GRU 1.17-1.75x up to 2^19, 1.02x at 2^21 and 2^22."""
     if isinstance(cell, GRUCell):
         limit = 2**20
     else:
-        limit = 2**22 if cell.peepholes else 2**18
+        limit = 2**22 if cell.peepholes else 2**20
     return batch * cell.hidden_size**2 < limit
 
 
