@@ -136,13 +136,17 @@ def test_cli_writes_json_with_every_timing(tiny_run):
                                   "dtype": "float32", "label": "custom B2 T5 D3 H4"}]  # fmt: skip
     row = report["results"]["custom B2 T5 D3 H4"]
     assert set(row) == {"torch", "recurrax", "recurrax_xla", "recurrax_bf16", "recurrax_generic"}
-    for impl in row.values():
+    for name, impl in row.items():
         for mode in ("fwd_bwd", "fwd"):
-            assert impl[mode]["error"] is None and impl[mode]["repeats"] == 1
+            assert impl[mode]["error"] is None and impl[mode]["repeats"] == (2 if name == "torch" else 1)
             assert impl[mode]["ms"] > 0 and impl[mode]["first_call_s"] > 0
+    for mode in ("fwd_bwd", "fwd"):  # torch timed before and after the JAX rows, its time their mean
+        before, after = row["torch"][mode]["ms_runs"]
+        assert row["torch"][mode]["ms"] == pytest.approx((before + after) / 2) and before > 0 and after > 0
     assert {"cpu", "cores", "jax", "torch", "flax", "equinox", "recurrax", "env"} <= set(report["machine"])
     assert "JAX implementations at custom B2 T5 D3 H4" in progress
-    assert "torch, every config, in its own process" in progress
+    assert "torch, every config, in its own process (before the JAX rows)" in progress
+    assert progress.index("(before the JAX rows)") < progress.index("JAX implementations") < progress.index("(after")
     assert not jax.config.values["jax_disable_most_optimizations"]  # --quick's setting is undone
 
 
@@ -153,6 +157,8 @@ def test_cli_prints_the_ratios_of_the_json(tiny_run):
     line = next(line for line in printed.splitlines() if line.strip().startswith("recurrax  "))
     ms = row["recurrax"]["fwd_bwd"]["ms"]
     assert line.split()[1:3] == [f"{ms:.2f}", f"{ref / ms:.2f}x"]  # x = torch time / recurrax time
+    before, after = (f"{ms:.2f}" for ms in row["torch"]["fwd_bwd"]["ms_runs"])
+    assert f"torch before / after the JAX rows (ms; its time above is their mean): fwd+bwd {before} / {after}" in printed
     assert "recurrax cells" not in printed and "first call (compile" not in printed  # --no-cells, --no-first-call
     assert printed.rstrip().splitlines()[-1].startswith("wrote ") and printed.rstrip().endswith("results.json")
 

@@ -89,7 +89,16 @@ def config_table(label: str, row: dict[str, Any], plan: Plan) -> list[str]:
         (fb_ms, fb_x), (fw_ms, fw_x) = cell(fb, refs["fwd_bwd"]), cell(fw, refs["fwd"])
         first = f"{fb['first_call_s']:.2f}" if fb and fb["first_call_s"] is not None else ""
         lines.append(f"  {plan.label(impl):32} {fb_ms:>11} {fb_x:>6} {fw_ms:>10} {fw_x:>6} {first:>13}")
-    return lines
+    drift = torch_runs(row)
+    return lines + ([f"  torch before / after the JAX rows (ms; its time above is their mean): {drift}"] if drift else [])
+
+
+def torch_runs(row: dict[str, Any]) -> str:
+    """``fwd+bwd a / b, fwd c / d``: torch's medians before and after the JAX rows (CPU), or "" without them."""
+    modes = row.get("torch", {})
+    texts = [f"{name} {' / '.join(f'{ms:.2f}' if ms else '-' for ms in modes[mode]['ms_runs'])}"
+             for mode, name in (("fwd_bwd", "fwd+bwd"), ("fwd", "fwd")) if "ms_runs" in modes.get(mode, {})]  # fmt: skip
+    return ", ".join(texts)
 
 
 def variants_table(variants: dict[str, Any], markdown: bool) -> list[str]:
@@ -157,6 +166,10 @@ def markdown_report(report: dict[str, Any], plan: Plan) -> str:
             rows.append(texts)
         lines += ["", f"### {title}", ""] + render(["config"] + [plan.label(i) for i in plan.impls], rows, True)
         lines += [""] * bool(notes) + [f"- {note.replace('|', '/')} ({', '.join(at)})" for note, at in notes.items()]
+    drift = {label: torch_runs(row) for label, row in report["results"].items()}
+    if any(drift.values()):
+        lines += ["", "torch was timed before and after the JAX rows; its time above is the mean of the two (ms):", ""]
+        lines += [f"- {short[label]}: {text}" for label, text in drift.items() if text]
     if report["variants"]:
         lines += ["", "### recurrax cells, fwd+bwd (x = plain lstm time / cell time)", ""]
         lines += variants_table(report["variants"], True)

@@ -1,8 +1,11 @@
-"""One speed run: every config of a `Plan`, then the recurrax cells, the first-call times, and torch last.
+"""One speed run: every config of a `Plan`, then the recurrax cells, the first-call times, and torch.
 
-Method: within a config the JAX implementations are timed in interleaved rounds (`measure`). torch runs last:
-on a GPU in this process; on CPU in a fresh process with ``OMP_WAIT_POLICY=ACTIVE`` (`_torch_process`), since
-its spinning OpenMP threads and those of recurrax's oneDNN kernel would take each other's cores in one process.
+Method: within a config the JAX implementations are timed in interleaved rounds (`measure`). torch runs on a GPU
+in this process, last; on CPU in a fresh process with ``OMP_WAIT_POLICY=ACTIVE`` (`_torch_process`), since its
+spinning OpenMP threads and those of recurrax's oneDNN kernel would take each other's cores in one process, twice:
+before and after the JAX rows. Its time is the mean of the two medians, so that a shared machine's drift between
+the phases (10-25% within minutes on the 2-core Xeon VM) weighs on both sides of the ratio alike; both runs are
+kept (``ms_runs``) and printed.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
     """``results`` (config label -> impl -> mode -> summary), ``variants`` (cells) and ``compile`` times."""
     key = jax.random.key(0)
     results: dict[str, dict[str, Any]] = {cfg.label: {} for cfg in plan.configs}
+    torch_elsewhere = "torch" in plan.impls and not plan.on_gpu
+    if torch_elsewhere:
+        log("torch, every config, in its own process (before the JAX rows)")
+        torch_before = time_torch_elsewhere(plan)
 
     def store(label: str, entries: list[Entry]) -> None:
         for entry in entries:
@@ -105,11 +112,20 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
         for cfg in plan.configs:
             log(f"torch at {cfg.label}")
             store(cfg.label, measure(entries_for("torch", lambda cfg=cfg: build_torch(cfg, "cuda")), plan))
-    elif "torch" in plan.impls:
-        log("torch, every config, in its own process")
+    elif torch_elsewhere:
+        log("torch, every config, in its own process (after the JAX rows)")
         for label, modes in time_torch_elsewhere(plan).items():
-            results[label]["torch"] = modes
+            results[label]["torch"] = {mode: bracketed(torch_before[label][mode], after)
+                                       for mode, after in modes.items()}  # fmt: skip
     return {"results": results, "variants": variants, "compile": compile_times}
+
+
+def bracketed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """One torch summary from its runs before and after the JAX rows: ``ms`` the mean of their medians (None if
+    either failed), ``ms_runs`` both, ``repeats`` their sum, the first run's first-call time, the first error."""
+    runs = [before["ms"], after["ms"]]
+    return {"ms": None if None in runs else sum(runs) / 2, "ms_runs": runs, "first_call_s": before["first_call_s"],
+            "repeats": before["repeats"] + after["repeats"], "error": before["error"] or after["error"]}  # fmt: skip
 
 
 def run_benchmark(plan: Plan, started: float, log: Callable[[str], None] | None = None) -> dict[str, Any]:
