@@ -33,6 +33,8 @@ LEVERS: dict[str, tuple[str, dict[str, dict]]] = {
     "lstm-ensemble3": ("lstm", {"model": {"ensemble": 3}}),
     # InceptionTime's kernel widths (Ismail Fawaz et al. 2020: 40, 20, 10) in place of LSTM-FCN's 8, 5, 3
     "fcn-wide": ("lstm-fcn-norm", {"model": {"conv_kernels": [40, 20, 10]}}),
+    # the convolutions without the per-sequence normalisation, which removes each series' level and scale
+    "fcn-no-norm": ("lstm-fcn-norm", {"model": {"conv_norm": "none"}}),
 }
 
 
