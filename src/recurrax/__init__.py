@@ -4,6 +4,7 @@ Shapes are batch-major (``[B, T, D]`` in, ``[B, T, H]`` out); LSTM gate order is
 ``(h, c)``, PyTorch's layout. See `recurrax.cells`, `recurrax.scan`, `recurrax.models`, `recurrax.interop`.
 """
 
+from . import _malloc as _malloc  # first: before numpy and JAX start threads (see the module)
 from . import cells as cells
 from . import data as data
 from . import interop as interop

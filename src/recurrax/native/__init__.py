@@ -10,17 +10,9 @@ process and returns the library. When any step fails (not Linux x86-64, no compi
 ``RECURRAX_ONEDNN=0``) it returns None and `onednn_unavailable_reason` says why; the caller then runs the XLA
 kernel. ``python -m recurrax.native`` builds eagerly and prints the outcome (the Makefile's install step runs it).
 
-Importing this module tunes glibc's allocator (`tune_malloc`, unless a ``MALLOC_*_`` setting is in the
-environment or ``RECURRAX_ONEDNN=0``): blocks up to 256 MiB come from the heap instead of fresh mappings, and up
-to 256 MiB of freed memory stays mapped (64 MiB kept when the heap shrinks). XLA allocates the training forward's
-workspace (30 MiB at B32 T100 H128) and outputs on every call, and with glibc's defaults each call returned them
-to the system and page-faulted them in again, zeroed: B32 T100 H128 fwd+bwd on the 2-core Xeon, 2,100-5,200
-page faults and 15-24 ms per call, tuned none and 12-13 ms (torch ``nn.LSTM`` gains the same way in a process
-that imported recurrax: 11-12 ms, 14-25 ms without). Blocks larger than a thread arena's 64 MiB heaps are still
-mapped afresh (B64 T200 H256 faults 170 MiB per call either way). It takes effect only before JAX starts its CPU
-client, hence at import.
+Importing recurrax tunes glibc's allocator for XLA's large per-call buffers first (`recurrax._malloc`).
 
-Importing it also sets ``GOMP_SPINCOUNT`` to `GOMP_SPINCOUNT` (1000) unless ``GOMP_SPINCOUNT`` or
+Importing this module also sets ``GOMP_SPINCOUNT`` to `GOMP_SPINCOUNT` (1000) unless ``GOMP_SPINCOUNT`` or
 ``OMP_WAIT_POLICY`` is set: oneDNN's threads meet at a barrier on every time step, and libgomp's default waits
 there spinning for 300,000 rounds. With two such processes on two cores (``pytest -n 2``, two services) a
 spinning thread holds the core that its partner needs: a bidirectional LSTM classifier step (B32 T150 H64) took
@@ -45,7 +37,7 @@ from ..data import cache_root
 
 SOURCES = tuple(
     Path(__file__).with_name(name)
-    for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc", "gru.cc", "outer.cc")
+    for name in ("onednn_rnn.cc", "lstm_variants.cc", "layernorm_lstm.cc", "mut.cc", "gru.cc", "matmuls.cc")
 )
 HEADERS = tuple(
     Path(__file__).with_name(name) for name in ("worker.h", "pointwise.h", "recurrence.h", "weight_matmul.h")
@@ -56,29 +48,15 @@ TARGETS = (
     *(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward")),
     *(f"recurrax_{cell}_{kind}" for cell in NATIVE_CELLS for kind in ("forward", "backward")),
     "recurrax_outer",  # the native kernels' weight gradients
+    "recurrax_bf16_matmul",  # their input projections with bfloat16 matmuls
 )
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"
 
 GOMP_SPINCOUNT = 1000
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters
-MALLOC_SETTINGS = {M_MMAP_THRESHOLD: 256 << 20, M_TRIM_THRESHOLD: 256 << 20, M_TOP_PAD: 64 << 20}
 
 _reason: list[str] = []
 
 
-def tune_malloc() -> bool:
-    """glibc's ``mallopt`` with `MALLOC_SETTINGS` (see the module docstring). False where the C library has no
-    ``mallopt`` or refused a value."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):
-        return False
-    return all([bool(mallopt(parameter, value)) for parameter, value in MALLOC_SETTINGS.items()])
-
-
-_own_malloc_settings = [k for k in os.environ if k.startswith("MALLOC_") and k.endswith("_")]
-if not _own_malloc_settings and os.environ.get("RECURRAX_ONEDNN", "1") != "0":
-    tune_malloc()
 if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):  # read by the kernel's libgomp when it loads
     os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPINCOUNT)
 
@@ -130,6 +108,21 @@ def library_path() -> Path:
     key = f"{jax.__version__}-{importlib.metadata.version(HEADERS_WHEEL)}-{_wheel_dir(LIBRARY_WHEEL, '/libdnnl.so.3')}"
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in (*SOURCES, *HEADERS)) + key.encode()).hexdigest()[:16]
     return cache_root() / "native" / f"onednn_rnn-{digest}.so"
+
+
+@functools.cache
+def bfloat16_matmuls() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (``amx_bf16``: AMX tiles, Intel Sapphire Rapids
+    on; ``avx512_bf16``: AVX-512 dot products, e.g. AMD Zen 4), read from ``/proc/cpuinfo``: where it does, a plain
+    LSTM with ``matmul_dtype="bfloat16"`` runs the native kernel's bfloat16 matmuls on oneDNN, elsewhere the XLA
+    kernel. ``RECURRAX_BF16_NATIVE=0`` opts out."""
+    if os.environ.get("RECURRAX_BF16_NATIVE", "1") == "0":
+        return False
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return False
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags.split(":", 1)[1].split()))
 
 
 @functools.cache

@@ -11,8 +11,9 @@
 //   recurrax_lstm_variant_backward  gates, c, xp, c0, w_hh, peephole, w_cd, dy [T, N, H], dc_out [T, N, H], dh_T,
 //                                   dc_T -> dxp [T, N, X], dh0, dc0 [N, H], dpeephole [3, H], dw_cd [H]
 //
-// Attributes `input_activation`, `output_activation` (tanh on g, tanh on c_t before o) and `depth` (the depth
-// gate: X = 6H, A = 5H; else X = A = 4H and w_cd, dc_out are not read). Gates in PyTorch's order i, f, g, o;
+// Attributes `input_activation`, `output_activation` (tanh on g, tanh on c_t before o), `depth` (the depth gate:
+// X = 6H, A = 5H; else X = A = 4H and w_cd, dc_out are not read) and `bfloat16` (the recurrent matmuls on
+// bfloat16 operands, accumulated in float32: `WeightMatmul`). Gates in PyTorch's order i, f, g, o;
 // peephole rows i, f (reading c_{t-1}) and o (reading c_t). Per step, with z = xp_t[:4H] + h_{t-1} W_hh^T:
 //
 //   i = σ(z_i + p_i c_{t-1}),  f = σ(z_f + p_f c_{t-1}),  g = tanh(z_g) (or z_g),  c_t = f c_{t-1} + i g
@@ -123,7 +124,7 @@ using In = ffi::Buffer<ffi::F32>;
 using Out = ffi::ResultBuffer<ffi::F32>;
 
 ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, In w_cd, Out y, Out h_last, Out c_last, Out gates,
-                   Out cs, bool input_activation, bool output_activation, bool depth) {
+                   Out cs, bool input_activation, bool output_activation, bool depth, bool bfloat16) {
   const auto dims = xp.dimensions();
   const int64_t T = dims[0], N = dims[1], X = dims[2], H = h0.dimensions()[1], A = gates->dimensions()[2];
   const ForwardRow row = rows_for(input_activation, output_activation, depth).first;
@@ -138,7 +139,8 @@ ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, In w_cd, Out y, Ou
                                             row(H, xp.typed_data() + at * X, hw, peephole.typed_data(),
                                                 w_cd.typed_data(), c_prev, gates->typed_data() + at * A,
                                                 c + at * H, y->typed_data() + at * H);
-                                          }));
+                                          },
+                                          bfloat16));
     std::memcpy(h_last->typed_data(), y->typed_data() + (T - 1) * N * H, N * H * sizeof(float));
     std::memcpy(c_last->typed_data(), c + (T - 1) * N * H, N * H * sizeof(float));
   });
@@ -147,7 +149,7 @@ ffi::Error forward(In xp, In h0, In c0, In w_hh, In peephole, In w_cd, Out y, Ou
 
 ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd, In dy, In dc_out, In dh_last,
                     In dc_last, Out dxp, Out dh0, Out dc0, Out dpeephole, Out dw_cd, bool input_activation,
-                    bool output_activation, bool depth) {
+                    bool output_activation, bool depth, bool bfloat16) {
   const auto dims = xp.dimensions();
   const int64_t T = dims[0], N = dims[1], X = dims[2], H = c0.dimensions()[1], A = gates.dimensions()[2];
   const BackwardRow row = rows_for(input_activation, output_activation, depth).second;
@@ -172,7 +174,8 @@ ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd
         [&](const Sums &sums) {
           for (int64_t j = 0; j < 3 * H; ++j) dpeephole->typed_data()[j] += sums.peephole[j];
           for (int64_t j = 0; j < H; ++j) dw_cd->typed_data()[j] += sums.depth[j];
-        }));
+        },
+        false, bfloat16));
   });
   return status.error();
 }
@@ -181,7 +184,8 @@ ffi::Error backward(In gates, In cs, In xp, In c0, In w_hh, In peephole, In w_cd
 
 #define ARG Arg<ffi::Buffer<ffi::F32>>()
 #define RET Ret<ffi::Buffer<ffi::F32>>()
-#define VARIANT Attr<bool>("input_activation").Attr<bool>("output_activation").Attr<bool>("depth")
+#define VARIANT \
+  Attr<bool>("input_activation").Attr<bool>("output_activation").Attr<bool>("depth").Attr<bool>("bfloat16")
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_lstm_variant_forward, forward,
                               ffi::Ffi::Bind()

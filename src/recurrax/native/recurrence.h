@@ -13,13 +13,14 @@
 namespace recurrax {
 
 // For t = 0 .. T-1 and each batch row n: hw = h_{t-1} W^T ([G] per row; W [G, H], h_{t-1} from `h0` [N, H] at
-// t = 0, else row t-1 of `y` [T, N, H]), then `step(t, n, hw_row)`, which writes y's row t, n. Returns oneDNN's
-// status (dnnl_success, or the first failure of a matmul).
+// t = 0, else row t-1 of `y` [T, N, H]), then `step(t, n, hw_row)`, which writes y's row t, n; with `bf16` the
+// matmul's operands are bfloat16 (`WeightMatmul`). Returns oneDNN's status (dnnl_success, or the first failure of
+// a matmul).
 template <typename Step>
 int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *w, const float *h0, const float *y,
-                       Step step) {
+                       Step step, bool bf16 = false) {
   MatmulStatus status;
-  const WeightMatmul recurrent(w, H, G, true, thread_row_counts(N), H, G, false);  // h W^T
+  const WeightMatmul recurrent(w, H, G, true, thread_row_counts(N), H, G, false, bf16);  // h W^T
 #pragma omp parallel
   {
     const auto [begin, end] = rows_of(N);
@@ -38,13 +39,14 @@ int forward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, const float *
 // the later steps) and writes d_hw's row t, n ([T, N, ld], its first G entries the gradient w.r.t. h_{t-1} W^T);
 // then dh = d_hw_t W (the gradient w.r.t. h_{t-1}), or with `accumulate` dh += d_hw_t W (the step wrote the
 // gradient that reaches h_{t-1} other than through W, e.g. a GRU's z h_{t-1}). Each thread sums parameter gradients
-// into its own `Local` (from `make_local()`), merged by `merge(local)` one thread at a time. Returns oneDNN's
-// status.
+// into its own `Local` (from `make_local()`), merged by `merge(local)` one thread at a time; `bf16` as in
+// `forward_recurrence`. Returns oneDNN's status.
 template <typename MakeLocal, typename Step, typename Merge>
 int backward_recurrence(int64_t T, int64_t N, int64_t H, int64_t G, int64_t ld, const float *w, const float *d_hw,
-                        float *dh, MakeLocal make_local, Step step, Merge merge, bool accumulate = false) {
+                        float *dh, MakeLocal make_local, Step step, Merge merge, bool accumulate = false,
+                        bool bf16 = false) {
   MatmulStatus status;
-  const WeightMatmul recurrent(w, G, H, false, thread_row_counts(N), ld, H, accumulate);  // d_hw W
+  const WeightMatmul recurrent(w, G, H, false, thread_row_counts(N), ld, H, accumulate, bf16);  // d_hw W
 #pragma omp parallel
   {
     const auto [begin, end] = rows_of(N);

@@ -49,11 +49,12 @@ from ._onednn import (
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def native_lstm(
     xp: Array, weight_hh: Array, peephole: Array, depth_cell: Array, h0: Array, c0: Array,
-    variant: tuple[bool, bool, bool],
+    variant: tuple[bool, bool, bool, bool],
 ) -> tuple[Array, Array, tuple[Array, Array]]:
     """The LSTM recurrence over projected inputs ``xp [T, B, X]`` from ``(h0, c0) [B, H]``, ``weight_hh [4H, H]``,
     peepholes ``peephole [3, H]`` (rows i, f, o; zeros for none); ``variant = (input_activation,
-    output_activation, depth)``::
+    output_activation, depth, bfloat16)`` (``bfloat16``: the recurrent matmuls ``h_{t-1} W_hhᵀ`` and ``dz_t
+    W_hh`` on bfloat16 operands, accumulated in float32)::
 
         z = xp_t[:4H] + h_{t-1} W_hhᵀ;  i = σ(z_i + p_i c_{t-1});  f = σ(z_f + p_f c_{t-1})
         g = tanh(z_g) (input_activation) or z_g;  c_t = f c_{t-1} + i g
@@ -98,8 +99,9 @@ def _outer(d: Array, v: Array) -> Array:
     return vd.T
 
 
-def _attributes(variant: tuple[bool, bool, bool]) -> dict[str, bool]:
-    return dict(zip(("input_activation", "output_activation", "depth"), map(bool, variant), strict=True))
+def _attributes(variant: tuple[bool, bool, bool, bool]) -> dict[str, bool]:
+    names = ("input_activation", "output_activation", "depth", "bfloat16")
+    return dict(zip(names, map(bool, variant), strict=True))
 
 
 native_lstm.defvjp(_forward, _backward)
@@ -115,44 +117,65 @@ def native_lstm_layer(
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     xp = _time_major(xs, batch_first) @ weight_ih.T + bias[None, None]
     unused = jnp.zeros((cell.hidden_size,), xp.dtype)
-    variant = (cell.input_activation, cell.output_activation, False)  # no depth gate
+    variant = (cell.input_activation, cell.output_activation, False, False)  # no depth gate, float32
     ys, _, carry = native_lstm(xp, weight_hh, peephole_rows(cell), unused, *carry, variant)
     return _time_major(ys, batch_first), carry
 
 
-PLAIN = (True, True, False)
-"""`native_lstm`'s variant of the LSTM with tanh on g and on c_t and no depth gate."""
+PLAIN = (True, True, False, False)
+"""`native_lstm`'s variant of the LSTM with tanh on g and on c_t and no depth gate, in float32."""
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(7, 8))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7, 8, 9))
 def lstm_trained_natively(
     weight_ih: Array, weight_hh: Array, peephole: Array, bias: Array, xs: Array, h0: Array, c0: Array,
-    batch_first: bool = False, peepholes: bool = True,
+    batch_first: bool = False, peepholes: bool = True, bfloat16: bool = False,
 ) -> tuple[Array, tuple[Array, Array]]:
     """One four-gate LSTM layer with the contract of `recurrax.scan._onednn.onednn_peephole_lstm` (without
     ``peepholes``, `onednn_lstm`'s, ``peephole`` then unread): oneDNN's inference kernel when the layer is not
     differentiated, and under `jax.grad` the native kernel's forward and backward, which train faster than
     oneDNN's where `trains_natively` says so (docs/benchmarks.md section 9); the projection's gradients (``dW_ih``,
-    the bias, ``dx``) are large matmuls after the backward kernel."""
+    the bias, ``dx``) are large matmuls after the backward kernel.
+
+    ``bfloat16`` (a plain LSTM with ``matmul_dtype="bfloat16"``, without ``peepholes``): the native kernel
+    differentiated or not, with the contract of `recurrax.scan._fused_lstm`'s bfloat16 matmuls: the input
+    projection ``x W_ihᵀ``, ``dx = dz W_ih`` and the recurrent matmuls on bfloat16 operands accumulated in float32
+    (the recurrent ones on oneDNN, on AMX where the CPU has it: `recurrax.native.bfloat16_matmuls`); gates, cell
+    state and the weight gradients in float32."""
+    if bfloat16:
+        return _trained_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first, peepholes, True)[0]
     if peepholes:
         return onednn_peephole_lstm(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first)
     return onednn_lstm(weight_ih, weight_hh, bias, xs, h0, c0, batch_first)
 
 
-def _trained_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first, peepholes):
+def _projection(a: Array, weight: Array, transposed: bool, bfloat16: bool) -> Array:
+    """``a [T, B, K]`` times ``weight`` (``[N, K]`` transposed, else ``[K, N]``): ``[T, B, N]``; with
+    ``bfloat16`` on bfloat16 operands accumulated in float32 (``recurrax_bf16_matmul``: oneDNN's matmul, AMX where
+    the CPU has it), which XLA:CPU's bfloat16 dot computes alike but 5x slower on the Xeon."""
+    if not bfloat16:
+        return a @ (weight.T if transposed else weight)
+    outputs = weight.shape[0 if transposed else 1]
+    (out,) = _call("recurrax_bf16_matmul", (_f32((a.shape[0] * a.shape[1], outputs)),), a.reshape(-1, a.shape[-1]),
+                   weight, transposed=transposed)  # fmt: skip
+    return out.reshape(*a.shape[:2], outputs)
+
+
+def _trained_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first, peepholes, bfloat16):
     x = _time_major(xs, batch_first)
     unused = jnp.zeros_like(h0[0])
-    (ys, _, carry), residuals = _forward(x @ weight_ih.T + bias[None, None], weight_hh, peephole, unused, h0, c0, PLAIN)
+    xp = _projection(x, weight_ih, True, bfloat16) + bias[None, None]
+    (ys, _, carry), residuals = _forward(xp, weight_hh, peephole, unused, h0, c0, (*PLAIN[:3], bfloat16))
     return (_time_major(ys, batch_first), carry), (residuals, x, weight_ih)
 
 
-def _trained_backward(batch_first, peepholes, saved, cotangents):
+def _trained_backward(batch_first, peepholes, bfloat16, saved, cotangents):
     residuals, x, weight_ih = saved
     dys, (dh, dc) = cotangents
     no_cells = jnp.zeros_like(residuals[-1])  # the cell states are not an output of this layer
-    dxp, d_weight_hh, d_peephole, _, dh0, dc0 = _backward(PLAIN, residuals, (_time_major(dys, batch_first), no_cells,
-                                                                             (dh, dc)))  # fmt: skip
-    dxs = _time_major(dxp @ weight_ih, batch_first)
+    dxp, d_weight_hh, d_peephole, _, dh0, dc0 = _backward((*PLAIN[:3], bfloat16), residuals,
+                                                          (_time_major(dys, batch_first), no_cells, (dh, dc)))  # fmt: skip
+    dxs = _time_major(_projection(dxp, weight_ih, False, bfloat16), batch_first)
     return _outer(dxp, x), d_weight_hh, d_peephole, dxp.sum(axis=(0, 1)), dxs, dh0, dc0
 
 
@@ -175,16 +198,17 @@ def trains_natively(cell: Any, batch: int) -> bool:
 
 
 def four_gate_lstm_layer(
-    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False
+    cell: Any, xs: Array, carry: tuple[Array, Array], batch_first: bool = False, bfloat16: bool = False
 ) -> tuple[Array, tuple[Array, Array]]:
     """A plain `LSTMCell`, or one whose departures oneDNN's (peephole) LSTM computes (`onednn_peephole_layer`), over
     ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``): oneDNN alone, or `lstm_trained_natively` where
-    `trains_natively`; ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
-    if not trains_natively(cell, xs.shape[0 if batch_first else 1]):
+    `trains_natively` or with ``bfloat16`` (a plain LSTM's ``matmul_dtype="bfloat16"``); ``ys`` in the layout of
+    ``xs``, ``(h_T, c_T)``."""
+    if not bfloat16 and not trains_natively(cell, xs.shape[0 if batch_first else 1]):
         return onednn_peephole_layer(cell, xs, carry, batch_first)
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     return lstm_trained_natively(weight_ih, weight_hh, peephole_rows(cell), bias, xs, *carry, batch_first,
-                                 bool(cell.peepholes))  # fmt: skip
+                                 bool(cell.peepholes), bfloat16)  # fmt: skip
 
 
 def native_depth_gated_layer(
@@ -195,7 +219,8 @@ def native_depth_gated_layer(
     c_t)`` with ``emit_memory``, else ``h_t``) in the layout of ``xs``, ``(h_T, c_T)``."""
     xp = cell.project_input(_time_major(xs, batch_first))
     no_peepholes = jnp.zeros((3, cell.hidden_size), xp.dtype)
-    ys, cells, carry = native_lstm(xp, cell.weight_hh, no_peepholes, cell.weight_depth_cell, *carry, (True, True, True))
+    variant = (True, True, True, False)  # the depth gate, float32
+    ys, cells, carry = native_lstm(xp, cell.weight_hh, no_peepholes, cell.weight_depth_cell, *carry, variant)
     ys = jnp.concatenate([ys, cells], axis=-1) if cell.emit_memory else ys
     return _time_major(ys, batch_first), carry
 

@@ -18,6 +18,7 @@ from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
+from ..native import bfloat16_matmuls
 from ._native import (
     four_gate_lstm_layer,
     gru_layer,
@@ -231,8 +232,9 @@ class RNN(eqx.Module):
         native kernels), or the native kernel of NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on
         oneDNN's matmul, `recurrax.scan._native`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``,
         ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call; ``ys`` comes in
-        the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells, dtypes, bfloat16
-        matmuls, a backend other than CPU)."""
+        the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells, dtypes, a backend
+        other than CPU; a plain LSTM's bfloat16 matmuls run the native kernel where the CPU has bfloat16 matmul
+        instructions, `recurrax.native.bfloat16_matmuls`, else the XLA kernel)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
         ablated, layernorm = is_activation_ablation(cell), type(cell) is LayerNormLSTMCell
@@ -242,7 +244,8 @@ class RNN(eqx.Module):
         if not (plain or ablated or layernorm or depth_gated or mut or vendor):
             return None
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
-        if not onednn_applies(arrays, None, self.matmul_dtype if plain else None):
+        bfloat16 = plain and self.matmul_dtype == "bfloat16"
+        if not onednn_applies(arrays, None, None) or (bfloat16 and not bfloat16_matmuls()):
             return None
         if ablated:  # no oneDNN primitive for these two: its matmul and our own step
             return native_lstm_layer(cell, xs, carry, batch_first)
@@ -256,7 +259,7 @@ class RNN(eqx.Module):
             return gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
             return onednn_projection_layer(cell, xs, carry, batch_first)
-        return four_gate_lstm_layer(cell, xs, carry, batch_first)  # plain or peephole family: oneDNN, or native
+        return four_gate_lstm_layer(cell, xs, carry, batch_first, bfloat16)  # plain or peephole: oneDNN, or native
 
 
 def is_projection_lstm(cell: Any) -> bool:
