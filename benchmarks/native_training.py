@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from recurrax._host import cpu_name, usable_cores
 from recurrax.scan._native import gru_trained_natively, lstm_trained_natively
 from recurrax.scan._onednn import onednn_gru_arrays, onednn_lstm, onednn_peephole_lstm
 
@@ -30,11 +29,7 @@ SIZES = [(8, 50, 64, 64), (32, 100, 64, 64), (16, 100, 64, 128), (32, 100, 64, 1
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").is_file():
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
-    return f"{cpu}, {os.cpu_count()} cores, jax {jax.__version__}"
+    return f"{cpu_name()}, {usable_cores()} cores, jax {jax.__version__}"
 
 
 def layer_losses(cell: str, B: int, T: int, D: int, H: int):
