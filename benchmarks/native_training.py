@@ -86,7 +86,8 @@ def main() -> None:
             native, vendor, arrays = layer_losses(cell, B, T, D, H)
             native_ms, onednn_ms = time_pair(native, vendor, arrays, args.rounds)
             row = dict(cell=cell, B=B, T=T, D=D, H=H, log2_BH2=round(float(jnp.log2(B * H * H)), 1),
-                       native_ms=round(native_ms, 2), onednn_ms=round(onednn_ms, 2), x=round(onednn_ms / native_ms, 2))  # fmt: skip
+                       native_ms=round(native_ms, 2), onednn_ms=round(onednn_ms, 2),
+                       x=round(onednn_ms / native_ms, 2))  # fmt: skip
             rows.append(row)
             print(json.dumps(row), flush=True)
     header = f"fwd+bwd, median ms of {args.rounds} interleaved rounds; {machine()}"

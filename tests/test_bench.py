@@ -158,7 +158,8 @@ def test_cli_prints_the_ratios_of_the_json(tiny_run):
     ms = row["recurrax"]["fwd_bwd"]["ms"]
     assert line.split()[1:3] == [f"{ms:.2f}", f"{ref / ms:.2f}x"]  # x = torch time / recurrax time
     before, after = (f"{ms:.2f}" for ms in row["torch"]["fwd_bwd"]["ms_runs"])
-    assert f"torch before / after the JAX rows (ms; its time above is their mean): fwd+bwd {before} / {after}" in printed
+    note = f"torch before / after the JAX rows (ms; its time above is their mean): fwd+bwd {before} / {after}"
+    assert note in printed
     assert "recurrax cells" not in printed and "first call (compile" not in printed  # --no-cells, --no-first-call
     assert printed.rstrip().splitlines()[-1].startswith("wrote ") and printed.rstrip().endswith("results.json")
 

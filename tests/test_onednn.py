@@ -439,7 +439,8 @@ def test_vmapped_members_on_the_native_kernels_equal_each_member_alone(key, cell
 
 
 needs_bfloat16 = pytest.mark.skipif(
-    not (BUILT_HERE and bfloat16_matmuls()), reason="the CPU has no bfloat16 matmul instructions (amx_bf16, avx512_bf16)"
+    not (BUILT_HERE and bfloat16_matmuls()),
+    reason="the CPU has no bfloat16 matmul instructions (amx_bf16, avx512_bf16)",
 )
 
 

@@ -90,14 +90,16 @@ def config_table(label: str, row: dict[str, Any], plan: Plan) -> list[str]:
         first = f"{fb['first_call_s']:.2f}" if fb and fb["first_call_s"] is not None else ""
         lines.append(f"  {plan.label(impl):32} {fb_ms:>11} {fb_x:>6} {fw_ms:>10} {fw_x:>6} {first:>13}")
     drift = torch_runs(row)
-    return lines + ([f"  torch before / after the JAX rows (ms; its time above is their mean): {drift}"] if drift else [])
+    note = f"  torch before / after the JAX rows (ms; its time above is their mean): {drift}"
+    return lines + ([note] if drift else [])
 
 
 def torch_runs(row: dict[str, Any]) -> str:
     """``fwd+bwd a / b, fwd c / d``: torch's medians before and after the JAX rows (CPU), or "" without them."""
     modes = row.get("torch", {})
     texts = [f"{name} {' / '.join(f'{ms:.2f}' if ms else '-' for ms in modes[mode]['ms_runs'])}"
-             for mode, name in (("fwd_bwd", "fwd+bwd"), ("fwd", "fwd")) if "ms_runs" in modes.get(mode, {})]  # fmt: skip
+             for mode, name in (("fwd_bwd", "fwd+bwd"), ("fwd", "fwd"))
+             if "ms_runs" in modes.get(mode, {})]  # fmt: skip
     return ", ".join(texts)
 
 

@@ -173,8 +173,8 @@ def _trained_backward(batch_first, peepholes, bfloat16, saved, cotangents):
     residuals, x, weight_ih = saved
     dys, (dh, dc) = cotangents
     no_cells = jnp.zeros_like(residuals[-1])  # the cell states are not an output of this layer
-    dxp, d_weight_hh, d_peephole, _, dh0, dc0 = _backward((*PLAIN[:3], bfloat16), residuals,
-                                                          (_time_major(dys, batch_first), no_cells, (dh, dc)))  # fmt: skip
+    kernel_cotangents = (_time_major(dys, batch_first), no_cells, (dh, dc))
+    dxp, d_weight_hh, d_peephole, _, dh0, dc0 = _backward((*PLAIN[:3], bfloat16), residuals, kernel_cotangents)
     dxs = _time_major(_projection(dxp, weight_ih, False, bfloat16), batch_first)
     return _outer(dxp, x), d_weight_hh, d_peephole, dxp.sum(axis=(0, 1)), dxs, dh0, dc0
 
