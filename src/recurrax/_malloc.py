@@ -10,7 +10,12 @@ it (``M_MMAP_THRESHOLD``) and keeps up to 1 GiB of freed memory mapped (``M_TRIM
 a shrinking heap, ``M_TOP_PAD``): a process keeps the memory of its largest call, as torch's caching allocators do
 on GPUs. Measured on the 2-core Xeon, fwd+bwd of one layer (the previous settings: main-heap blocks up to 256 MiB,
 threads' own arenas): B64 T200 H256 42,000 page faults and 184-194 ms a call before, none and 138 ms after; B16
-T500 H512 x 2 layers 774-826 against 658 ms; B32 T100 H128 unchanged (10-11 ms, no faults either way).
+T500 H512 x 2 layers 774-826 against 658 ms; B32 T100 H128 unchanged (10-11 ms, no faults either way); a 2-layer
+bidirectional LSTM at B32 T100 H128 85 against 65-68 ms a step. The price is compiling: XLA's compiler threads
+share the one arena's lock, and a first call took 0.55 against 0.45 s (the same stack), 0.42 against 0.29 s (a
+small one); a test-suite sample of many small fits ran 12% longer (35 against 31 s). A freed thread heap was the
+cause at B64 T200 H256: glibc deletes (unmaps) a thread arena's heap once it is wholly free, whatever the
+thresholds, so disallowing ``mmap`` (``M_MMAP_MAX = 0``) left the faults as they were.
 
 Threads that took an arena before the tuning keep it (``M_ARENA_MAX`` only stops new ones), hence the tuning runs
 before recurrax imports numpy or JAX: a program that imports numpy or JAX first keeps the arenas that their
