@@ -2,26 +2,23 @@
 
 XLA:CPU allocates every call's outputs and temporaries with ``malloc`` and frees them after: the oneDNN training
 workspace (30 MiB at B32 T100 H128, 170 MiB at B64 T200 H256), the native kernels' saved gates (52 MiB at B64
-T200 H256) and the layers' outputs. With glibc's defaults each such block is mapped afresh and returned to the
-system when freed, so every call page-faults it in again, zeroed; and a thread's own arena (glibc gives threads
-arenas of 64 MiB heaps) maps any block above 64 MiB afresh whatever the thresholds. `tune_malloc` (`mallopt`)
-therefore keeps one arena, the main heap, for every thread (``M_ARENA_MAX = 1``), takes blocks up to 1 GiB from
-it (``M_MMAP_THRESHOLD``) and keeps up to 1 GiB of freed memory mapped (``M_TRIM_THRESHOLD``; 64 MiB kept beyond
-a shrinking heap, ``M_TOP_PAD``): a process keeps the memory of its largest call, as torch's caching allocators do
-on GPUs. Measured on the 2-core Xeon, fwd+bwd of one layer (the previous settings: main-heap blocks up to 256 MiB,
-threads' own arenas): B64 T200 H256 42,000 page faults and 184-194 ms a call before, none and 138 ms after; B16
-T500 H512 x 2 layers 774-826 against 658 ms; B32 T100 H128 unchanged (10-11 ms, no faults either way); a 2-layer
-bidirectional LSTM at B32 T100 H128 85 against 65-68 ms a step. The price is compiling: XLA's compiler threads
-share the one arena's lock, and a first call took 0.55 against 0.45 s (the same stack), 0.42 against 0.29 s (a
-small one); a test-suite sample of many small fits ran 12% longer (35 against 31 s). A freed thread heap was the
-cause at B64 T200 H256: glibc deletes (unmaps) a thread arena's heap once it is wholly free, whatever the
-thresholds, so disallowing ``mmap`` (``M_MMAP_MAX = 0``) left the faults as they were.
+T200 H256) and the layers' outputs. With glibc's defaults a block above 32 MiB is mapped afresh and returned to
+the system when freed, so every call page-faults it in again, zeroed. `tune_malloc` (`mallopt`) takes blocks up
+to 1 GiB from the heap (``M_MMAP_THRESHOLD``) and keeps up to 1 GiB of freed memory mapped (``M_TRIM_THRESHOLD``;
+64 MiB kept beyond a shrinking heap, ``M_TOP_PAD``): a process keeps the memory of its largest call. At B32 T100
+H128 fwd+bwd on the 2-core Xeon this took the page faults from 2,100-5,200 a call to none (15-24 against 12-13
+ms). It runs before recurrax imports numpy or JAX.
 
-Threads that took an arena before the tuning keep it (``M_ARENA_MAX`` only stops new ones), hence the tuning runs
-before recurrax imports numpy or JAX: a program that imports numpy or JAX first keeps the arenas that their
-threads made, and some of its large blocks may still be mapped per call. Any ``MALLOC_*`` variable or a
-``GLIBC_TUNABLES`` setting in the environment, or ``RECURRAX_ONEDNN=0``, leaves the allocator alone; glibc
-applies such variables itself at process start, where they take effect for every thread.
+Not done, measured: threads other than the main one allocate from arenas of their own, whose 64 MiB heaps map
+any larger block afresh whatever the thresholds, so at B64 T200 H256 fwd+bwd still faults 42,000 pages (165 MiB)
+a call. One arena for every thread (``M_ARENA_MAX = 1``, or ``MALLOC_ARENA_MAX=1`` in the environment) removed
+them (184-194 against 138 ms a call there, a bidirectional 2-layer stack at B32 T100 H128 85 against 65-68 ms a
+step) but made the threads queue on its lock: Cho's GRU on oneDNN at B32 T100 H128 fwd+bwd 21 against 11.6 ms,
+first calls (compiling) 0.1 s slower, a sample of the test suite's small fits 12% longer. It is left to the user
+(large layers: ``MALLOC_ARENA_MAX=1``).
+
+Any ``MALLOC_*`` variable or a ``GLIBC_TUNABLES`` setting in the environment, or ``RECURRAX_ONEDNN=0``, leaves the
+allocator alone; glibc applies such variables itself at process start.
 """
 
 from __future__ import annotations
@@ -29,8 +26,8 @@ from __future__ import annotations
 import ctypes
 import os
 
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8  # glibc's mallopt parameters
-MALLOC_SETTINGS = {M_ARENA_MAX: 1, M_MMAP_THRESHOLD: 1 << 30, M_TRIM_THRESHOLD: 1 << 30, M_TOP_PAD: 64 << 20}
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters
+MALLOC_SETTINGS = {M_MMAP_THRESHOLD: 1 << 30, M_TRIM_THRESHOLD: 1 << 30, M_TOP_PAD: 64 << 20}
 
 
 def tune_malloc() -> bool:
