@@ -15,10 +15,10 @@ from ..cells._gru import GRUCell
 from ..cells._layernorm_lstm import LayerNormLSTMCell
 from ..cells._lstm import LSTMCell
 from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
+from ..native import bfloat16_matmuls
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
 from ._fused_scan import fused_scan, is_fusable
 from ._lengths import check_lengths, reverse_padded, time_mask
-from ..native import bfloat16_matmuls
 from ._native import (
     four_gate_lstm_layer,
     gru_layer,
