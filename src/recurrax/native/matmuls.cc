@@ -39,10 +39,7 @@ ffi::Error outer(ffi::Buffer<ffi::F32> d, ffi::Buffer<ffi::F32> v, ffi::ResultBu
   return ffi::Error(ffi::ErrorCode::kInternal, "oneDNN sgemm failed with status " + std::to_string(status));
 }
 
-dnnl::engine &engine() {
-  static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
-  return cpu;
-}
+using recurrax::cpu_engine;
 
 // The bfloat16 matmul primitive for (R, K, N), made once per process.
 const dnnl::matmul::primitive_desc &bf16_matmul(int64_t R, int64_t K, int64_t N) {
@@ -53,7 +50,7 @@ const dnnl::matmul::primitive_desc &bf16_matmul(int64_t R, int64_t K, int64_t N)
   if (!entry) {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
-    entry.reset(new dnnl::matmul::primitive_desc(engine(), dnnl::memory::desc({R, K}, dt::bf16, tag::ab),
+    entry.reset(new dnnl::matmul::primitive_desc(cpu_engine(), dnnl::memory::desc({R, K}, dt::bf16, tag::ab),
                                                  dnnl::memory::desc({K, N}, dt::bf16, tag::any),
                                                  dnnl::memory::desc({R, N}, dt::f32, tag::ab)));
   }
@@ -73,10 +70,11 @@ ffi::Error bf16_matmul_call(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> w, ff
 #pragma omp parallel for
       for (int64_t r = 0; r < R; ++r) recurrax::round_to_bfloat16(a.typed_data() + r * K, K, rounded.data() + r * K);
       const dnnl::memory::desc user({K, N}, dt::f32, transposed ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
-      dnnl::memory source(user, engine(), const_cast<float *>(w.typed_data()));
-      dnnl::memory weights(desc.weights_desc(), engine());
-      dnnl::memory src(desc.src_desc(), engine(), rounded.data()), dst(desc.dst_desc(), engine(), out->typed_data());
-      dnnl::stream stream(engine());
+      dnnl::memory source(user, cpu_engine(), const_cast<float *>(w.typed_data()));
+      dnnl::memory weights(desc.weights_desc(), cpu_engine());
+      dnnl::memory src(desc.src_desc(), cpu_engine(), rounded.data());
+      dnnl::memory dst(desc.dst_desc(), cpu_engine(), out->typed_data());
+      dnnl::stream stream(cpu_engine());
       dnnl::reorder(source, weights).execute(stream, source, weights);
       dnnl::matmul(desc).execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
       stream.wait();

@@ -53,10 +53,7 @@ namespace {
 using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool>;  // T, N, I, H, R, batch-major x, y
 // R is the recurrent size: the projection size P of a projection LSTM (h_t, y_t are [N, P]), H otherwise.
 
-dnnl::engine &cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
+using recurrax::cpu_engine;
 
 // The two cells: their primitives, gate count, and whether they carry a cell state.
 struct Lstm {

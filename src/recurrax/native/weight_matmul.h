@@ -24,6 +24,7 @@
 
 #include "oneapi/dnnl/dnnl.h"
 #include "oneapi/dnnl/dnnl.hpp"
+#include "worker.h"
 
 namespace recurrax {
 
@@ -52,9 +53,9 @@ class WeightMatmul {
       const auto &compiled = cached({rows, K, N, bf16 ? K : ld_x, ld_y, accumulate, bf16});
       Plan plan{compiled.primitive, {}, compiled.src, compiled.dst, compiled.desc.scratchpad_desc()};
       const dnnl::memory::desc user({K, N}, dt::f32, transposed ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
-      dnnl::memory source(user, engine(), const_cast<float *>(w));
-      plan.weights = dnnl::memory(compiled.desc.weights_desc(), engine());
-      dnnl::stream stream(engine());
+      dnnl::memory source(user, cpu_engine(), const_cast<float *>(w));
+      plan.weights = dnnl::memory(compiled.desc.weights_desc(), cpu_engine());
+      dnnl::stream stream(cpu_engine());
       dnnl::reorder(source, plan.weights).execute(stream, source, plan.weights);
       stream.wait();
       plans_.emplace(rows, std::move(plan));
@@ -73,7 +74,7 @@ class WeightMatmul {
                         accumulate_ ? 1.0f : 0.0f, y, ld_y_);
     }
     try {
-      thread_local dnnl::stream stream(engine());
+      thread_local dnnl::stream stream(cpu_engine());
       const Plan &plan = found->second;
       void *source = const_cast<float *>(x);
       if (bf16_) {
@@ -82,10 +83,10 @@ class WeightMatmul {
         for (int64_t r = 0; r < rows; ++r) round_to_bfloat16(x + r * ld_x_, K_, rounded.data() + r * K_);
         source = rounded.data();
       }
-      dnnl::memory src(plan.src, engine(), source), dst(plan.dst, engine(), y);
+      dnnl::memory src(plan.src, cpu_engine(), source), dst(plan.dst, cpu_engine(), y);
       thread_local std::vector<uint8_t> scratch;  // each thread's own: the threads run one primitive concurrently
       scratch.resize(plan.scratchpad.get_size());
-      dnnl::memory scratchpad(plan.scratchpad, engine(), scratch.data());
+      dnnl::memory scratchpad(plan.scratchpad, cpu_engine(), scratch.data());
       plan.primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, dst},
                                       {DNNL_ARG_SCRATCHPAD, scratchpad}});
       stream.wait();
@@ -109,11 +110,6 @@ class WeightMatmul {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool>;  // rows, K, N, ld_x, ld_y,
                                                                                    // accumulate, bf16
 
-  static dnnl::engine &engine() {
-    static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
-    return cpu;
-  }
-
   // The primitive for a shape, made once per process (its creation costs more than a small step).
   static const Compiled &cached(const Key &key) {
     static std::mutex mutex;
@@ -136,7 +132,7 @@ class WeightMatmul {
         sum.append_sum(1.0f);
         attr.set_post_ops(sum);
       }
-      dnnl::matmul::primitive_desc desc(engine(), src, weights, dst, attr);
+      dnnl::matmul::primitive_desc desc(cpu_engine(), src, weights, dst, attr);
       entry.reset(new Compiled{desc, dnnl::matmul(desc), src, dst});
     }
     return *entry;

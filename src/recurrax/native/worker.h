@@ -1,4 +1,5 @@
-// `on_worker`: the one thread that runs every oneDNN call of the library (both sources share it).
+// `on_worker`: the one thread that runs every oneDNN call of the library, and `cpu_engine`: the one oneDNN engine
+// every source of the library uses.
 #pragma once
 
 #include <condition_variable>
@@ -7,7 +8,15 @@
 #include <mutex>
 #include <thread>
 
+#include "oneapi/dnnl/dnnl.hpp"
+
 namespace recurrax {
+
+// The library's oneDNN CPU engine, made once per process.
+inline dnnl::engine &cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
 
 // Runs `work` on the one thread that executes every oneDNN primitive and waits for it. GNU OpenMP keeps a thread
 // team per calling thread, and XLA calls from whichever of its pool threads is free: several teams on few cores
