@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from recurrax.native import bfloat16_matmuls, load_onednn, onednn_unavailable_reason
-from recurrax.scan import vendor_kernels
+from recurrax.scan import _onednn, vendor_kernels
 from recurrax.scan._fused_lstm import fused_lstm
 
 BUILT_HERE = (
@@ -30,6 +30,16 @@ needs_kernel = pytest.mark.skipif(not BUILT_HERE, reason="the oneDNN kernel is b
 # Weight gradients sum T * B float32 terms in another order than XLA's: up to 8e-5 relative at T = 30
 RTOL, ATOL = 1e-4, 5e-5
 TARGET = "recurrax_onednn_lstm"  # the LSTM targets; the GRU tests name theirs
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernels_at_every_size():
+    """The kernels on the small layers here too (`worth_a_vendor_call` leaves calls under 4 steps or 32 rows to
+    XLA by default; tests/test_single_stream.py checks that)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_onednn, "MIN_STEPS", 1)
+        patch.setattr(_onednn, "MIN_ROWS", 1)
+        yield
 
 
 @needs_kernel

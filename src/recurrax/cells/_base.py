@@ -18,6 +18,7 @@ LSTM), ``output_size`` the width of ``y_t`` (``H``, or the projection size of an
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any
 
 import equinox as eqx
@@ -95,6 +96,21 @@ def check_input_size(cell: AbstractCell, x: Array) -> None:
 def broadcast_to_rank(vector: Array, like: Array) -> Array:
     """A ``[N]`` parameter reshaped to ``[1, ..., 1, N]`` to meet ``like`` without implicit rank promotion."""
     return vector.reshape((1,) * (like.ndim - 1) + vector.shape)
+
+
+def matmul_t(x: Array, weight: Array, **dot_options: Any) -> Array:
+    """``x W^T``: ``x`` ``[..., K]`` and ``weight`` ``[N, K]`` (the torch layout of every weight here) -> ``[..., N]``.
+
+    A single row (one stream's step, as a served model runs it) is computed as ``W x``: XLA:CPU reads W where it
+    lies for that, but for ``x W^T`` it copies W transposed on every call in which W is an argument rather
+    than a constant (a served artifact's weights; 1 MB at ``[1024, 256]``): a B1 H256 LSTM step, weights as
+    arguments, 249 -> 77 µs on the 2-core Xeon. More rows keep ``x W^T``, where that form was no slower.
+    ``dot_options`` go to `jnp.matmul` (e.g. ``preferred_element_type``).
+    """
+    if math.prod(x.shape[:-1]) == 1:
+        row = jnp.matmul(weight, x.reshape(-1), **dot_options)
+        return row.reshape(*x.shape[:-1], weight.shape[0])
+    return jnp.matmul(x, weight.T, **dot_options)
 
 
 def masked(h: Array, mask: Array | None) -> Array:

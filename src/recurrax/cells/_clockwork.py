@@ -21,6 +21,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -119,7 +120,7 @@ class ClockworkRNNCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., H]``: ``x W_ih^T + b``."""
         check_input_size(self, x)
-        xp = x @ self.weight_ih.T
+        xp = matmul_t(x, self.weight_ih)
         return xp if self.bias is None else xp + broadcast_to_rank(self.bias, xp)
 
     def init_carry(self, batch_size: int, dtype: Any = None):
@@ -131,7 +132,7 @@ class ClockworkRNNCell(AbstractCell):
         """``(h, t), xp_t -> (h, t + 1), h`` by the equations in the class docstring."""
         h, t = carry
         weight_hh = jnp.where(self.block_mask, self.weight_hh, jnp.zeros_like(self.weight_hh))
-        candidate = NONLINEARITIES[self.nonlinearity](xp + masked(h, recurrent_mask) @ weight_hh.T)
+        candidate = NONLINEARITIES[self.nonlinearity](xp + matmul_t(masked(h, recurrent_mask), weight_hh))
         active = t[:, None] % jnp.asarray(self.unit_periods)[None, :] == 0
         h_new = jnp.where(active, candidate, h)
         return (h_new, t + 1), h_new

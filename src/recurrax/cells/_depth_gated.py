@@ -17,6 +17,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -133,7 +134,7 @@ class DepthGatedLSTMCell(AbstractCell):
         term ``W_id x + w_ld ⊙ c^{low} + b_d`` (``H``) and ``c^{low}`` (``H``): ``G = 4H`` or ``6H``."""
         check_input_size(self, x)
         x, c_lower = x[..., : self.features], x[..., self.features :]
-        xp = x @ self.weight_ih.T
+        xp = matmul_t(x, self.weight_ih)
         if self.bias is not None:
             xp = xp + broadcast_to_rank(self.bias, xp)
         if not self.lower_memory:
@@ -150,7 +151,7 @@ class DepthGatedLSTMCell(AbstractCell):
 
     def step(self, carry, xp: Array, recurrent_mask: Array | None = None):
         """``(h, c), xp_t -> (h, c), y_t`` with ``y_t = concat(h_t, c_t)`` when emitting memory, else ``h_t``."""
-        return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
+        return self.pointwise(carry, xp, matmul_t(masked(carry[0], recurrent_mask), self.weight_hh))
 
     fusable = False
     """Runs on the generic scan where the native kernel does not (`recurrax.scan._native`: on CPU, with lower

@@ -19,6 +19,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -85,7 +86,7 @@ class RNNCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., H]``: ``x W_ih^T + b_ih + b_hh``."""
         check_input_size(self, x)
-        xp = x @ self.weight_ih.T
+        xp = matmul_t(x, self.weight_ih)
         if self.bias_ih is not None:
             xp = xp + broadcast_to_rank(self.bias_ih + self.bias_hh, xp)
         return xp
@@ -97,7 +98,7 @@ class RNNCell(AbstractCell):
 
     def step(self, carry: Array, xp: Array, recurrent_mask: Array | None = None) -> tuple[Array, Array]:
         """``h, xp_t -> h, h``: ``act(xp_t + W_hh h_{t-1})``."""
-        return self.pointwise(carry, xp, masked(carry, recurrent_mask) @ self.weight_hh.T)
+        return self.pointwise(carry, xp, matmul_t(masked(carry, recurrent_mask), self.weight_hh))
 
     fusable = True
     pointwise_sums_hw = True

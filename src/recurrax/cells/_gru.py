@@ -17,6 +17,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -95,7 +96,7 @@ class GRUCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., 3H]``: ``x W_ih^T + b_ih`` plus ``b_hr, b_hz`` (and ``b_hn`` when ``cho``)."""
         check_input_size(self, x)
-        xp = x @ self.weight_ih.T
+        xp = matmul_t(x, self.weight_ih)
         if self.bias_ih is None:
             return xp
         hidden = self.hidden_size
@@ -121,12 +122,12 @@ class GRUCell(AbstractCell):
         h = carry
         h_in = masked(h, recurrent_mask)
         if not self.cho:
-            return self.pointwise(h, xp, h_in @ self.weight_hh.T)
+            return self.pointwise(h, xp, matmul_t(h_in, self.weight_hh))
         x_r, x_z, x_n = jnp.split(xp, 3, axis=-1)
         hidden = self.hidden_size
-        h_r, h_z = jnp.split(h_in @ self.weight_hh[: 2 * hidden].T, 2, axis=-1)
+        h_r, h_z = jnp.split(matmul_t(h_in, self.weight_hh[: 2 * hidden]), 2, axis=-1)
         r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
-        n = jnp.tanh(x_n + (r * h_in) @ self.weight_hh[2 * hidden :].T)
+        n = jnp.tanh(x_n + matmul_t(r * h_in, self.weight_hh[2 * hidden :]))
         h_new = (1.0 - z) * n + z * h
         return h_new, h_new
 

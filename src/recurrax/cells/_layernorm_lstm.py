@@ -17,6 +17,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -115,7 +116,7 @@ class LayerNormLSTMCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., 4H]``: ``LN(x W_ih^T; γ_x, β_x) + b``."""
         check_input_size(self, x)
-        xp = layer_norm(x @ self.weight_ih.T, self.ln_x_gain, self.ln_x_bias, self.eps)
+        xp = layer_norm(matmul_t(x, self.weight_ih), self.ln_x_gain, self.ln_x_bias, self.eps)
         return xp if self.bias is None else xp + broadcast_to_rank(self.bias, xp)
 
     def init_carry(self, batch_size: int, dtype: Any = None):
@@ -126,7 +127,7 @@ class LayerNormLSTMCell(AbstractCell):
 
     def step(self, carry, xp: Array, recurrent_mask: Array | None = None):
         """``(h, c), xp_t -> (h, c), h`` by the equations in the class docstring."""
-        return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
+        return self.pointwise(carry, xp, matmul_t(masked(carry[0], recurrent_mask), self.weight_hh))
 
     fusable = True
     """Runs on `recurrax.scan._fused_scan`: the step is the recurrent matmul and then `pointwise`."""

@@ -16,6 +16,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -181,7 +182,7 @@ class LSTMCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., G]``: ``x W_ih^T + b_ih + b_hh`` with ``G = len(gate_layout) * H``."""
         check_input_size(self, x)
-        xp = x @ self.weight_ih.T
+        xp = matmul_t(x, self.weight_ih)
         if self.bias_ih is not None:
             xp = xp + broadcast_to_rank(self.bias_ih + self.bias_hh, xp)
         return xp
@@ -209,7 +210,7 @@ class LSTMCell(AbstractCell):
 
     def step(self, carry, xp: Array, recurrent_mask: Array | None = None):
         """``(h, c), xp_t -> (h, c), h`` by the equations in the class docstring."""
-        return self.pointwise(carry, xp, masked(carry[0], recurrent_mask) @ self.weight_hh.T)
+        return self.pointwise(carry, xp, matmul_t(masked(carry[0], recurrent_mask), self.weight_hh))
 
     def pointwise(self, carry, xp: Array, hw: Array):
         """The step after its recurrent matmul ``hw = h_{t-1} W_hh^T`` ``[B, G]``."""
@@ -217,7 +218,7 @@ class LSTMCell(AbstractCell):
         z = xp + hw
         pre = dict(zip(self.gate_layout, jnp.split(z, len(self.gate_layout), axis=-1)))
         if self.full_gate_recurrence:
-            extra = carry[2] @ self.weight_gate_recurrence.T
+            extra = matmul_t(carry[2], self.weight_gate_recurrence)
             for gate, r in zip(self.sigmoid_gates, jnp.split(extra, len(self.sigmoid_gates), axis=-1)):
                 pre[gate] = pre[gate] + r
 
@@ -236,7 +237,7 @@ class LSTMCell(AbstractCell):
         out = jnp.tanh(c_new) if self.output_activation else c_new
         h_new = out if o is None else o * out
         if self.weight_hr is not None:
-            h_new = h_new @ self.weight_hr.T
+            h_new = matmul_t(h_new, self.weight_hr)
         if self.full_gate_recurrence:
             computed = {"i": i, "f": f, "o": o}
             gates = jnp.concatenate([computed[gate] for gate in self.sigmoid_gates], axis=-1)

@@ -17,6 +17,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -71,7 +72,7 @@ class MGUCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., 2H]``: ``x W_ih^T + b``."""
         check_input_size(self, x)
-        xp = x @ self.weight_ih.T
+        xp = matmul_t(x, self.weight_ih)
         return xp if self.bias is None else xp + broadcast_to_rank(self.bias, xp)
 
     def init_carry(self, batch_size: int, dtype: Any = None) -> Array:
@@ -85,7 +86,7 @@ class MGUCell(AbstractCell):
         h_in = masked(h, recurrent_mask)
         x_f, x_n = jnp.split(xp, 2, axis=-1)
         u_f, u_n = jnp.split(self.weight_hh, 2, axis=0)
-        f = jax.nn.sigmoid(x_f + h_in @ u_f.T)
-        n = jnp.tanh(x_n + (f * h_in) @ u_n.T)
+        f = jax.nn.sigmoid(x_f + matmul_t(h_in, u_f))
+        n = jnp.tanh(x_n + matmul_t(f * h_in, u_n))
         h_new = (1.0 - f) * h + f * n
         return h_new, h_new

@@ -24,6 +24,7 @@ from ._base import (
     default_dtype,
     glorot_uniform,
     masked,
+    matmul_t,
     orthogonal_blocks,
 )
 
@@ -105,8 +106,8 @@ class AbstractMUTCell(AbstractCell):
     def project_input(self, x: Array) -> Array:
         """``[..., D] -> [..., 3H]``: ``(zx + b_z, rx + b_r, hx + b_h)``."""
         check_input_size(self, x)
-        kernels = jnp.split(x @ self.weight_ih.T, len(self.input_kernels), axis=-1)
-        wide = x if self.weight_embed is None else x @ self.weight_embed.T
+        kernels = jnp.split(matmul_t(x, self.weight_ih), len(self.input_kernels), axis=-1)
+        wide = x if self.weight_embed is None else matmul_t(x, self.weight_embed)
         xp = jnp.concatenate(self._input_terms(wide, dict(zip(self.input_kernels, kernels))), axis=-1)
         return xp if self.bias is None else xp + broadcast_to_rank(self.bias, xp)
 
@@ -123,7 +124,7 @@ class AbstractMUTCell(AbstractCell):
         h_z, h_r = self._gate_recurrence(h_in)
         z = jax.nn.sigmoid(x_z if h_z is None else x_z + h_z)
         r = jax.nn.sigmoid(x_r + h_r)
-        candidate = jnp.tanh((r * h_in) @ self.weight_hh.T + x_h)
+        candidate = jnp.tanh(matmul_t(r * h_in, self.weight_hh) + x_h)
         h_new = candidate * z + h * (1.0 - z)
         return h_new, h_new
 
@@ -154,7 +155,7 @@ class MUT1Cell(AbstractMUTCell):
         return projected["z"], projected["r"], jnp.tanh(x)
 
     def _gate_recurrence(self, h):
-        return None, h @ self._recurrent_kernel("r").T
+        return None, matmul_t(h, self._recurrent_kernel("r"))
 
 
 class MUT2Cell(AbstractMUTCell):
@@ -183,7 +184,7 @@ class MUT2Cell(AbstractMUTCell):
         return projected["z"], x, projected["h"]
 
     def _gate_recurrence(self, h):
-        h_z, h_r = jnp.split(h @ self.weight_hh_gates.T, 2, axis=-1)
+        h_z, h_r = jnp.split(matmul_t(h, self.weight_hh_gates), 2, axis=-1)
         return h_z, h_r
 
 
@@ -213,4 +214,4 @@ class MUT3Cell(AbstractMUTCell):
         return projected["z"], projected["r"], projected["h"]
 
     def _gate_recurrence(self, h):
-        return jnp.tanh(h) @ self._recurrent_kernel("z").T, h @ self._recurrent_kernel("r").T
+        return matmul_t(jnp.tanh(h), self._recurrent_kernel("z")), matmul_t(h, self._recurrent_kernel("r"))

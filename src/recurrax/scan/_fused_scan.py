@@ -47,6 +47,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ..cells._base import matmul_t
+
 
 def is_fusable(cell) -> bool:
     """Whether ``cell`` runs on `fused_scan`: it defines ``pointwise`` and says it is ``fusable``."""
@@ -133,7 +135,8 @@ def _fused_scan(unroll, params, w_hh, xp, carry0, valid):
 
 def _forward(unroll, params, w_hh, xp, carry0, valid, save: bool):
     """The forward scan; with ``save`` also the stacked carries, saved residuals and (when read) ``hw``."""
-    w_hh_t = w_hh.T
+    # W_hh^T formed once, outside the loop; one stream reads W_hh where it lies instead (`matmul_t`)
+    w_hh_t = None if xp.shape[1] == 1 else w_hh.T
     if save:
         _, sources = _layout(*_step_shapes(params, w_hh, xp, carry0))
         keep_hw = len(jax.tree.leaves(params)) + 1 in sources  # the index of hw among the step's inputs
@@ -141,7 +144,7 @@ def _forward(unroll, params, w_hh, xp, carry0, valid, save: bool):
 
     def step(carry, inputs):
         h = jax.tree.leaves(carry)[0]
-        hw = h @ w_hh_t
+        hw = matmul_t(h, w_hh) if w_hh_t is None else h @ w_hh_t
         if save:
             (new, y), vjp_fn = jax.vjp(_pointwise, params, inputs["xp"], hw, carry)
             saved = [r for r, s in zip(jax.tree.leaves(vjp_fn), sources) if s is None]

@@ -62,6 +62,18 @@ def onednn_applies(arrays: tuple[Array, ...], valid: Array | None, matmul_dtype:
     return load_onednn() is not None
 
 
+MIN_STEPS, MIN_ROWS = 4, 32
+
+
+def worth_a_vendor_call(steps: int, batch: int) -> bool:
+    """Whether a layer call of ``steps`` steps of ``batch`` rows repays a vendor or native kernel's fixed cost per
+    call (200-400 µs on the 2-core Xeon: primitive creation, weight reorder), which is more than the XLA kernel's
+    whole time below `MIN_STEPS` steps or `MIN_ROWS` rows ``T B``: a B1 H128 LSTM step forward 15 against 281 µs,
+    fwd+bwd 112 against 323; B32 T2 forward 247 against 359 (`benchmarks/vendor_crossover.py`). A served stream's
+    steps and token-by-token sampling are such calls."""
+    return steps >= MIN_STEPS and steps * batch >= MIN_ROWS
+
+
 def _f32(shape: tuple[int, ...]) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(shape, jnp.float32)
 

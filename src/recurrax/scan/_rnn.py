@@ -27,7 +27,7 @@ from ._native import (
     native_lstm_layer,
     native_mut_layer,
 )
-from ._onednn import onednn_applies, onednn_projection_layer
+from ._onednn import onednn_applies, onednn_projection_layer, worth_a_vendor_call
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -246,6 +246,8 @@ class RNN(eqx.Module):
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
         bfloat16 = plain and self.matmul_dtype == "bfloat16"
         if not onednn_applies(arrays, None, None) or (bfloat16 and not bfloat16_matmuls()):
+            return None
+        if not worth_a_vendor_call(*(xs.shape[1::-1] if batch_first else xs.shape[:2])):
             return None
         if ablated:  # no oneDNN primitive for these two: its matmul and our own step
             return native_lstm_layer(cell, xs, carry, batch_first)
