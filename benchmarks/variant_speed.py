@@ -5,7 +5,6 @@ autodiff of the generic scan (``RNN(cell, fused=False)``), and each against the 
 one process.
 
     nice -n 10 python benchmarks/variant_speed.py [--configs c1 c2] [--rounds N] [--out F.json] [--markdown F.md]
-    nice -n 10 python benchmarks/variant_speed.py --step       # one-step inference latency only
 
 One `RNN` layer on batch-major ``[B, T, D]``; loss = sum of the outputs; gradients w.r.t. every cell
 parameter and the inputs (one jitted call). Every (variant, path) runs once per round, interleaved, so load
@@ -14,12 +13,6 @@ rounds of the per-round ratio (``fused x`` = unfused / fused time; ``vs lstm`` =
 this variant's fused time, above 1 faster than the plain LSTM). FGR and MGU have neither a fused nor a vendor
 or native kernel: their default path is the generic scan (``fused x`` about 1). ``depth_gated`` is a middle
 layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``).
-
-``--step`` times one step of inference as a served model streams (token by token, point by point): a
-jitted ``(cell, carry, x_t) -> (carry, y_t)`` (and the same with the cell closed over, its weights
-compiled in as constants: no pytree flattening per call) for `rx.LSTMCell` and `rx.GRUCell` against torch's
-``nn.LSTMCell`` / ``nn.GRUCell`` under ``torch.no_grad()`` (one thread), batch 1 and 32, in microseconds per
-step (median over calls, after warm-up); torch runs last (see ``lstm_speed.py`` on OpenMP threads).
 """
 
 from __future__ import annotations
@@ -106,82 +99,14 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-STEP_SIZES = ((1, 64, 128), (1, 128, 256), (32, 64, 128))  # B, D, H
-STEP_CALLS = 2000
-
-
-def _median_us(fn, calls: int) -> float:
-    for _ in range(50):
-        fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e6 * statistics.median(times)
-
-
-def step_latency(calls: int = STEP_CALLS) -> list[dict]:
-    """Microseconds per inference step, recurrax (jitted cell call) then torch, for each size and cell."""
-    rows = []
-    key = jax.random.key(0)
-    step = jax.jit(lambda cell, carry, x: cell(carry, x))
-    for batch, inputs, hidden in STEP_SIZES:
-        for kind, cls in (("lstm", rx.LSTMCell), ("gru", rx.GRUCell)):
-            cell = cls(inputs, hidden, key=key)
-            carry, x = cell.init_carry(batch), jnp.ones((batch, inputs), jnp.float32)
-            us = _median_us(lambda: jax.block_until_ready(step(cell, carry, x)), calls)
-            closed = jax.jit(lambda carry, x, cell=cell: cell(carry, x))  # weights baked in as constants
-            us_closed = _median_us(lambda: jax.block_until_ready(closed(carry, x)), calls)
-            rows.append(dict(cell=kind, B=batch, D=inputs, H=hidden, recurrax_us=us, recurrax_closed_us=us_closed))
-    import torch  # after every JAX measurement
-
-    torch.set_num_threads(1)
-    for row in rows:
-        module = (torch.nn.LSTMCell if row["cell"] == "lstm" else torch.nn.GRUCell)(row["D"], row["H"]).eval()
-        x = torch.ones(row["B"], row["D"])
-        zeros = torch.zeros(row["B"], row["H"])
-        state = (zeros, zeros) if row["cell"] == "lstm" else zeros
-        with torch.no_grad():
-            row["torch_us"] = _median_us(lambda: module(x, state), calls)
-    return rows
-
-
-def step_markdown(rows: list[dict]) -> str:
-    lines = [
-        "| cell | B | D | H | recurrax µs (cell an argument) | recurrax µs (weights closed over) | torch µs "
-        "(1 thread) | x (torch / best recurrax) |",
-        "|---" * 8 + "|",
-    ]
-    for r in rows:
-        best = min(r["recurrax_us"], r["recurrax_closed_us"])
-        lines.append(
-            f"| {r['cell']} | {r['B']} | {r['D']} | {r['H']} | {r['recurrax_us']:.1f} | {r['recurrax_closed_us']:.1f} "
-            f"| {r['torch_us']:.1f} | {r['torch_us'] / best:.2f}x |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--rounds", type=int, default=0, help="timed rounds per config (default 15 c1, 7 c2)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--markdown", help="write the markdown table here")
-    parser.add_argument("--step", action="store_true", help="time one-step inference against torch instead")
     args = parser.parse_args(argv)
     header = f"CPU: {cpu_name()}, jax {jax.__version__}, {jax.device_count()} device(s)\n\n"
-    if args.step:
-        rows = step_latency()
-        table = header + step_markdown(rows)
-        print(table)
-        if args.out:
-            with open(args.out, "w") as f:
-                json.dump(dict(cpu=cpu_name(), jax=jax.__version__, step=rows), f, indent=1)
-        if args.markdown:
-            with open(args.markdown, "w") as f:
-                f.write(table)
-        return
     results = []
     for name in args.configs:
         results.append(run_config(name, args.rounds or ROUNDS[name]))

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import subprocess
+import sys
 import time
 
 import httpx
@@ -20,7 +22,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from recurrax.cli import main
 from recurrax.cli._serve import is_loopback
 from recurrax.config import to_dict
-from recurrax.serve import Artifact, DriftMonitor, ReferenceProfile, SessionStore, create_app, export_run, load_artifact
+from recurrax.serve import (
+    Artifact,
+    DriftMonitor,
+    ReferenceProfile,
+    SessionStore,
+    create_app,
+    export_run,
+    inline_cpu_dispatch,
+    load_artifact,
+)
 from recurrax.serve._batching import DynamicBatcher, bucket
 from recurrax.tasks import anomaly as A
 from recurrax.tasks import classify as C
@@ -608,7 +619,21 @@ def test_cli_serve_says_whether_drift_is_monitored(built, monkeypatch, capsys):
     assert main(["serve", artifact, "--no-drift"]) == 0
     assert "input drift monitoring: off" in capsys.readouterr().out
     assert main(["serve", str(built["root"] / "f")]) == 0  # a forecaster exported without a profile
-    assert "input drift monitoring: off" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "input drift monitoring: off" in out
+    assert "CPU dispatch: asynchronous (JAX was started before serve)" in out  # this process computed already
+
+
+def test_inline_cpu_dispatch_takes_effect_only_before_the_first_computation():
+    script = (
+        "import jax, jax.numpy as jnp; from recurrax.serve import inline_cpu_dispatch as inline; "
+        "first = inline(); jnp.ones(2).sum().block_until_ready(); "
+        "print(first, inline(), jax.config.values['jax_cpu_enable_async_dispatch'])"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.split() == ["True", "True", "False"]
+    assert inline_cpu_dispatch() is False  # pytest's process created its backends long ago
+    assert jax.config.values["jax_cpu_enable_async_dispatch"] is True
 
 
 def test_cli_refuses_public_binding_without_a_token(built, monkeypatch, capsys):

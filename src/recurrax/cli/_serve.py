@@ -66,7 +66,9 @@ def serve(
 
     uvicorn = require("uvicorn", "recurrax serve")
 
-    from ..serve import DriftMonitor, ReferenceProfile, create_app
+    from ..serve import DriftMonitor, ReferenceProfile, create_app, inline_cpu_dispatch
+
+    inline = inline_cpu_dispatch()  # before the artifact's first computation: a service waits for every answer
 
     if no_drift and drift_profile is not None:
         raise typer.BadParameter("give --drift-profile or --no-drift, not both", param_hint="--no-drift")
@@ -81,4 +83,5 @@ def serve(
     typer.echo("input drift monitoring: off" if monitor is None else
                f"input drift monitoring: on, {monitor.profile.features} features against "
                f"{drift_profile or 'the artifact drift profile'} (/metrics)")  # fmt: skip
+    typer.echo("CPU dispatch: " + ("inline" if inline else "asynchronous (JAX was started before serve)"))
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -11,6 +11,7 @@ from ..metrics import psi as psi
 from ._artifact import Artifact as Artifact
 from ._artifact import load_artifact as load_artifact
 from ._batching import DynamicBatcher as DynamicBatcher
+from ._dispatch import inline_cpu_dispatch as inline_cpu_dispatch
 from ._drift import DriftMonitor as DriftMonitor
 from ._drift import ErrorDriftMonitor as ErrorDriftMonitor
 from ._onnx import export_onnx as export_onnx
