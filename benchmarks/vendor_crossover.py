@@ -8,7 +8,7 @@ its fwd+bwd (gradients w.r.t. the cell and the inputs) with vendor kernels allow
 (`recurrax.scan._onednn.MIN_STEPS` / `MIN_ROWS` set to 1: what ran before the rule) and under
 ``vendor_kernels(False)`` (the XLA kernels), one after the other, median over calls, inline CPU dispatch
 (`recurrax.serve.inline_cpu_dispatch`: the hand-over to JAX's worker thread would add the same to both). The rule
-(`worth_a_vendor_call`: XLA below 4 steps or 32 rows) is read off this table.
+(`worth_a_vendor_call`: XLA for one step or under 128 rows) is read off this table.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from step_latency import median_us  # noqa: E402
 
 CELLS = ("lstm", "gru", "peephole", "layernorm_lstm")
 SHAPES = ((1, 1, 128), (1, 4, 128), (1, 16, 128), (1, 64, 128), (32, 1, 128), (32, 2, 128), (32, 4, 128),
-          (8, 16, 128), (1, 1, 256), (1, 16, 256), (1, 64, 256), (8, 16, 256))  # B, T, H; fmt: skip
+          (8, 16, 128), (256, 2, 128), (1024, 1, 128), (1, 1, 256), (1, 16, 256), (1, 64, 256),
+          (8, 16, 256))  # B, T, H; fmt: skip
 INPUTS = 64
 
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(dict(cell=name, B=batch, T=steps, H=hidden, forward=fwd, fwd_bwd=bwd))
             print(rows[-1], file=sys.stderr, flush=True)
     lines = [f"CPU: {cpu_name()}, jax {jax.__version__}; µs, kernel / XLA (x = kernel time / XLA time); "
-             f"rule: XLA below {_onednn.MIN_STEPS} steps or {_onednn.MIN_ROWS} rows\n",
+             f"rule: XLA below {_onednn.MIN_STEPS} steps or {_onednn.MIN_ROWS} rows T B\n",
              "| cell | B | T | H | forward | fwd+bwd | rule picks |", "|---" * 7 + "|"]  # fmt: skip
     for r in rows:
         cells = [f"{k:.0f} / {x:.0f} ({k / x:.2f}x)" for k, x in (r["forward"], r["fwd_bwd"])]

@@ -34,8 +34,8 @@ TARGET = "recurrax_onednn_lstm"  # the LSTM targets; the GRU tests name theirs
 
 @pytest.fixture(autouse=True, scope="module")
 def kernels_at_every_size():
-    """The kernels on the small layers here too (`worth_a_vendor_call` leaves calls under 4 steps or 32 rows to
-    XLA by default; tests/test_single_stream.py checks that)."""
+    """The kernels on the small layers here too (`worth_a_vendor_call` leaves single steps and calls under 128
+    rows to XLA by default; tests/test_single_stream.py checks that)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_onednn, "MIN_STEPS", 1)
         patch.setattr(_onednn, "MIN_ROWS", 1)

@@ -62,15 +62,16 @@ def onednn_applies(arrays: tuple[Array, ...], valid: Array | None, matmul_dtype:
     return load_onednn() is not None
 
 
-MIN_STEPS, MIN_ROWS = 4, 32
+MIN_STEPS, MIN_ROWS = 2, 128
 
 
 def worth_a_vendor_call(steps: int, batch: int) -> bool:
     """Whether a layer call of ``steps`` steps of ``batch`` rows repays a vendor or native kernel's fixed cost per
-    call (200-400 µs on the 2-core Xeon: primitive creation, weight reorder), which is more than the XLA kernel's
-    whole time below `MIN_STEPS` steps or `MIN_ROWS` rows ``T B``: a B1 H128 LSTM step forward 15 against 281 µs,
-    fwd+bwd 112 against 323; B32 T2 forward 247 against 359 (`benchmarks/vendor_crossover.py`). A served stream's
-    steps and token-by-token sampling are such calls."""
+    call (200-400 µs on the 2-core Xeon: primitive creation, weight reorder). A single step, or fewer than
+    `MIN_ROWS` rows ``T B``, ran faster on the XLA kernels (`benchmarks/vendor_crossover.py`): a B1 H128 LSTM step
+    forward 15 against 267 µs, fwd+bwd 41 against 552; B32 T2 forward 236 against 365; B1 T64 321 against 485;
+    B4096 T1 H64 1351 against 1758. From 128 rows on the kernels won or tied (B256 T2 658 against 1033 µs). A served
+    stream's steps and token-by-token sampling are such small calls."""
     return steps >= MIN_STEPS and steps * batch >= MIN_ROWS
 
 
