@@ -54,6 +54,7 @@ generic scan (``RNN(..., fused=False)``) for it.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -154,18 +155,12 @@ def check_matmul_dtype(matmul_dtype: str | None) -> str | None:
     return matmul_dtype
 
 
-def _dot(a: Array, b: Array, dtype: str | None) -> Array:
-    """``a @ b``; with ``dtype``, on operands of that dtype, accumulated in ``a``'s dtype."""
+def _dot(a: Array, b: Array, dtype: str | None, matmul: Any = jnp.matmul) -> Array:
+    """``matmul(a, b)`` (``a @ b``, or `matmul_t`'s ``a b^T``); with ``dtype``, on operands of that dtype,
+    accumulated in ``a``'s dtype."""
     if dtype is None:
-        return a @ b
-    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=a.dtype)
-
-
-def _dot_t(a: Array, weight: Array, dtype: str | None) -> Array:
-    """``a W^T`` (`matmul_t`); with ``dtype``, on operands of that dtype, accumulated in ``a``'s dtype."""
-    if dtype is None:
-        return matmul_t(a, weight)
-    return matmul_t(a.astype(dtype), weight.astype(dtype), preferred_element_type=a.dtype)
+        return matmul(a, b)
+    return matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=a.dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -186,7 +181,7 @@ def _forward(config, weight_ih, weight_hh, bias, xs, h0, c0, valid, save: bool):
     if dtype is not None:  # cast once, outside the loop
         weight_ih, weight_hh = weight_ih.astype(dtype), weight_hh.astype(dtype)
     if xs.shape[1] == 1:  # one stream: `matmul_t` reads each weight where it lies, no transposed copy per call
-        w_ih, w_hh, dot = weight_ih, weight_hh, _dot_t
+        w_ih, w_hh, dot = weight_ih, weight_hh, functools.partial(_dot, matmul=matmul_t)
     else:  # W^T formed once, outside the loop (h W^T inside it: c1's forward 10-25% slower)
         w_ih, w_hh, dot = weight_ih.T, weight_hh.T, _dot
     scanned = {"x": xs}

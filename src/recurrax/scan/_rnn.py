@@ -247,7 +247,8 @@ class RNN(eqx.Module):
         bfloat16 = plain and self.matmul_dtype == "bfloat16"
         if not onednn_applies(arrays, None, None) or (bfloat16 and not bfloat16_matmuls()):
             return None
-        if not worth_a_vendor_call(*(xs.shape[1::-1] if batch_first else xs.shape[:2])):
+        steps, batch = (xs.shape[1], xs.shape[0]) if batch_first else xs.shape[:2]
+        if not worth_a_vendor_call(steps, batch):
             return None
         if ablated:  # no oneDNN primitive for these two: its matmul and our own step
             return native_lstm_layer(cell, xs, carry, batch_first)
