@@ -1,7 +1,8 @@
 """Timing helpers of the one-lever CPU speed scripts (`gru_speed.py`, `peephole_speed.py`, `lstmp_speed.py`,
-`onednn_layout.py`): the median of timed calls of a JAX function, a recurrax stack's fwd+bwd and forward
-functions, and torch timed in a child process with ``OMP_WAIT_POLICY=ACTIVE`` (see `recurrax.bench._torch_process`
-for why not in the JAX process)."""
+`onednn_layout.py`, `step_latency.py`, `vendor_crossover.py`, `anomaly_streaming.py`): the median of timed calls
+of a JAX function (in ms, or in µs for one-step latencies), a recurrax stack's fwd+bwd and forward functions, and
+torch timed in a child process with ``OMP_WAIT_POLICY=ACTIVE`` (see `recurrax.bench._torch_process` for why not
+in the JAX process)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def median_ms(fn: Callable, *args, rounds: int = 15, warmup: int = 2) -> float:
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def median_us(fn: Callable, calls: int, warmup: int = 5) -> float:
+    """`median_ms` of ``fn()`` in µs over ``calls`` calls (one-step latencies); ``fn``'s result is waited for."""
+    return 1000 * median_ms(fn, rounds=calls, warmup=warmup)
 
 
 def stack_functions(model: eqx.Module) -> tuple[Callable, Callable, object]:

@@ -21,27 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
+
+from _cpu_timing import median_us
 
 SIZES = ((1, 64, 128), (1, 128, 256), (32, 64, 128))  # B, D, H
 CELLS = ("lstm", "gru")
 FORMS = ("served", "argument", "closed")
 MODES = ("asynchronous", "inline")
-
-
-def median_us(fn, calls: int) -> float:
-    """Median microseconds of ``fn()`` over ``calls`` calls after 100 warm-up calls."""
-    for _ in range(100):
-        fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e6 * statistics.median(times)
 
 
 def recurrax_rows(mode: str, calls: int) -> list[dict]:
@@ -72,9 +60,9 @@ def recurrax_rows(mode: str, calls: int) -> list[dict]:
             closed = jax.jit(lambda s, x, c=cell: c(s, x))
             rows.append(dict(
                 cell=kind, B=batch, D=inputs, H=hidden, dispatch=mode,
-                served=median_us(lambda: jax.block_until_ready(served(weights, xs, carry)), calls),
-                argument=median_us(lambda: jax.block_until_ready(argument(cell, carry, x)), calls),
-                closed=median_us(lambda: jax.block_until_ready(closed(carry, x)), calls),
+                served=median_us(lambda: served(weights, xs, carry), calls, warmup=100),
+                argument=median_us(lambda: argument(cell, carry, x), calls, warmup=100),
+                closed=median_us(lambda: closed(carry, x), calls, warmup=100),
             ))  # fmt: skip
     return rows
 
@@ -87,7 +75,7 @@ def torch_us(kind: str, batch: int, inputs: int, hidden: int, calls: int) -> flo
     x, zeros = torch.ones(batch, inputs), torch.zeros(batch, hidden)
     state = (zeros, zeros) if kind == "lstm" else zeros
     with torch.no_grad():
-        return median_us(lambda: module(x, state), calls)
+        return median_us(lambda: module(x, state), calls, warmup=100)
 
 
 def markdown(rows: list[dict]) -> str:

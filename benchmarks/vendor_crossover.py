@@ -29,8 +29,7 @@ import recurrax as rx  # noqa: E402
 from recurrax._host import cpu_name  # noqa: E402
 from recurrax.scan import _onednn, vendor_kernels  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
-from step_latency import median_us  # noqa: E402
+from _cpu_timing import median_us  # noqa: E402
 
 CELLS = ("lstm", "gru", "peephole", "layernorm_lstm")
 SHAPES = ((1, 1, 128), (1, 4, 128), (1, 16, 128), (1, 64, 128), (32, 1, 128), (32, 2, 128), (32, 4, 128),
@@ -46,10 +45,10 @@ def time_pair(fn, cell, xs, calls: int) -> tuple[float, float]:
     vendor = jax.jit(fn)
     jax.block_until_ready(vendor(cell, xs))
     _onednn.MIN_STEPS, _onednn.MIN_ROWS = rule  # not in jit's cache key: the trace above is reused
-    kernel = median_us(lambda: jax.block_until_ready(vendor(cell, xs)), calls)
+    kernel = median_us(lambda: vendor(cell, xs), calls)
     with vendor_kernels(False):  # in jit's cache key: traced anew
         xla = jax.jit(fn)
-        return kernel, median_us(lambda: jax.block_until_ready(xla(cell, xs)), calls)
+        return kernel, median_us(lambda: xla(cell, xs), calls)
 
 
 def main(argv: list[str] | None = None) -> None:
