@@ -68,10 +68,10 @@ MIN_STEPS, MIN_ROWS = 2, 128
 def worth_a_vendor_call(steps: int, batch: int) -> bool:
     """Whether a layer call of ``steps`` steps of ``batch`` rows repays a vendor or native kernel's fixed cost per
     call (200-400 µs on the 2-core Xeon: primitive creation, weight reorder). A single step, or fewer than
-    `MIN_ROWS` rows ``T B``, ran faster on the XLA kernels (`benchmarks/vendor_crossover.py`): a B1 H128 LSTM step
-    forward 15 against 267 µs, fwd+bwd 41 against 552; B32 T2 forward 236 against 365; B1 T64 321 against 485;
-    B4096 T1 H64 1351 against 1758. From 128 rows on the kernels won or tied (B256 T2 658 against 1033 µs). A served
-    stream's steps and token-by-token sampling are such small calls."""
+    `MIN_ROWS` rows ``T B``, ran faster on the XLA kernels in 75 of 80 pairs (`benchmarks/vendor_crossover.py`,
+    forward and fwd+bwd, four cells): a B1 H128 LSTM step forward 15 against 195 µs, fwd+bwd 53 against 528; B1 T64
+    forward 293 against 450; B1024 T1 1243 against 1315. From 128 rows on the kernels won or tied in 25 of 32 (B256
+    T2 forward 1086 on XLA against 775). A served stream's steps and token-by-token sampling are such small calls."""
     return steps >= MIN_STEPS and steps * batch >= MIN_ROWS
 
 

@@ -3,10 +3,11 @@
 JAX's CPU client hands each computation that holds a matmul to a worker thread and the caller waits for it
 (asynchronous dispatch, made for training loops that queue work ahead). A service waits for every answer, so
 it only pays the hand-over: tens of microseconds on a VM, more than one step of a served LSTM. On the 2-core
-Xeon (`benchmarks/variant_speed.py --step`), a B1 D64 H128 LSTM step with its weights compiled in took 86 µs
-asynchronously and 13.5 µs inline (torch's ``nn.LSTMCell`` 24.5 µs). Training in one process measured the same
-either way (the LM quickstart, 300 steps: 12.8-14.5 s both). JAX reads the setting once, when it creates its
-CPU client, so this must run before the process's first computation; ``recurrax serve`` calls it first.
+Xeon (`benchmarks/step_latency.py`, medians of four runs), a served B1 D64 H128 LSTM step took 83.9 µs
+asynchronously and 15.2 µs inline (torch's ``nn.LSTMCell`` 27.0 µs). Training in one process measured the same
+either way (the LM quickstart, 300 steps: 12.8-14.5 s both, two runs each). JAX reads the setting once, when
+it creates its CPU client, so this must run before the process's first computation; ``recurrax serve`` calls it
+first.
 """
 
 from __future__ import annotations
