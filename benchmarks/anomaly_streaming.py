@@ -8,9 +8,12 @@ not depend on them) scores ``S`` series: `StreamingScorer.update` (one series, o
 step of ``S`` series under ``no_grad`` (the forecast only; the scorer also computes the error), timed in a
 child process with ``OMP_WAIT_POLICY=ACTIVE`` as the other CPU benchmarks do (`benchmarks/_cpu_timing.py`).
 
-    python benchmarks/anomaly_streaming.py --out benchmarks/results/anomaly_streaming_cpu_xeon.md
-    python benchmarks/anomaly_streaming.py --inline-dispatch \
-        --out benchmarks/results/anomaly_streaming_cpu_xeon_inline.md
+    RECURRAX_ASYNC_DISPATCH=1 python benchmarks/anomaly_streaming.py \
+        --out benchmarks/results/anomaly_streaming_cpu_xeon.md
+    python benchmarks/anomaly_streaming.py --out benchmarks/results/anomaly_streaming_cpu_xeon_inline.md
+
+(``RECURRAX_ASYNC_DISPATCH=1`` keeps JAX's asynchronous CPU dispatch; ``import recurrax`` otherwise makes it
+inline, `recurrax._dispatch`.)
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import numpy as np
 from _cpu_timing import median_us
 
 from recurrax._host import cpu_name
-from recurrax.serve import inline_cpu_dispatch
 from recurrax.tasks.anomaly import FleetScorer, ScorerConfig, StreamingScorer, fit_scorer
 from recurrax.train import OptimConfig, TrainConfig
 
@@ -53,11 +55,7 @@ def main() -> None:
     parser.add_argument("--streams", nargs="+", type=int, default=[1, 16, 256, 4096])
     parser.add_argument("--block", type=int, default=1024, help="points per update_many call")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--inline-dispatch", action="store_true",
-                        help="run JAX's CPU computations on the calling thread (recurrax.serve.inline_cpu_dispatch)")
     args = parser.parse_args()
-    if args.inline_dispatch:
-        assert inline_cpu_dispatch(), "JAX started before the inline mode was set"
     rng = np.random.default_rng(0)
     config = ScorerConfig(kind="prediction", hidden_size=16, window=32)
     scorer = fit_scorer(rng.normal(size=(500, 1)), config, optim=OptimConfig(), train=TrainConfig(steps=0),
@@ -76,7 +74,7 @@ def main() -> None:
         rows.append({"streams": streams, "update_us": step_us, "update_us_per_series": step_us / streams,
                      "update_many_us_per_point_series": block_us / (args.block * streams),
                      "torch_step_us": torch_us[str(streams)], "torch_step_us_per_series": torch_us[str(streams)] / streams})  # fmt: skip
-    dispatch = "inline" if args.inline_dispatch else "asynchronous (JAX's default)"
+    dispatch = "asynchronous" if jax.config.values["jax_cpu_enable_async_dispatch"] else "inline"
     lines = [f"# Streaming anomaly scores, {cpu_name()} ({jax.device_count()} JAX device, CPU), {dispatch} dispatch",
              "",
              f"`StreamingScorer.update`, one series: **{one_point:.0f} µs per point**.", "",

@@ -13,7 +13,8 @@ at batch 1 and 32:
 - **cell, weights compiled in**: the same with the cell closed over (its weights constants of the program).
 
 Each form runs under both of JAX's CPU dispatch modes, each in its own process (JAX reads the mode once):
-asynchronous (JAX's default) and inline (`recurrax.serve.inline_cpu_dispatch`, what ``recurrax serve`` sets).
+asynchronous (JAX's default; ``RECURRAX_ASYNC_DISPATCH=1``) and inline (what ``import recurrax`` sets:
+`recurrax._dispatch`).
 torch runs last, in this process, on one thread under ``torch.no_grad()``.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -34,15 +36,13 @@ MODES = ("asynchronous", "inline")
 
 def recurrax_rows(mode: str, calls: int) -> list[dict]:
     """Every (size, cell) row's three forms, in this process, under dispatch ``mode``."""
-    if mode == "inline":
-        from recurrax.serve import inline_cpu_dispatch
-
-        assert inline_cpu_dispatch(), "JAX started before the inline mode was set"
     import jax
     import jax.numpy as jnp
 
     import recurrax as rx
     from recurrax.scan import vendor_kernels
+
+    assert jax.config.values["jax_cpu_enable_async_dispatch"] == (mode == "asynchronous"), "the mode did not take"
 
     classes = {"lstm": rx.LSTMCell, "gru": rx.GRUCell}
     rows = []
@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     by_mode = {}
     for mode in MODES:
+        env = {**os.environ, "RECURRAX_ASYNC_DISPATCH": "1" if mode == "asynchronous" else "0"}
         run = subprocess.run([sys.executable, __file__, "--worker", mode, "--calls", str(args.calls)],
-                             capture_output=True, text=True, check=True)  # fmt: skip
+                             capture_output=True, text=True, check=True, env=env)  # fmt: skip
         by_mode[mode] = json.loads(run.stdout)
     rows = []
     for asynchronous, inline in zip(*by_mode.values()):

@@ -7,7 +7,7 @@ one stream's step, token-by-token sampling. For each cell and (B, T, H) this tim
 its fwd+bwd (gradients w.r.t. the cell and the inputs) with vendor kernels allowed but the small-call rule off
 (`recurrax.scan._onednn.MIN_STEPS` / `MIN_ROWS` set to 1: what ran before the rule) and under
 ``vendor_kernels(False)`` (the XLA kernels), one after the other, median over calls, inline CPU dispatch
-(`recurrax.serve.inline_cpu_dispatch`: the hand-over to JAX's worker thread would add the same to both). The rule
+(what ``import recurrax`` sets: the hand-over to JAX's worker thread would add the same to both). The rule
 (`worth_a_vendor_call`: XLA for one step or under 128 rows) is read off this table.
 """
 
@@ -18,9 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-from recurrax.serve import inline_cpu_dispatch
+from recurrax import inline_cpu_dispatch
 
-inline_cpu_dispatch()
+assert inline_cpu_dispatch(), "JAX started before recurrax was imported"
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

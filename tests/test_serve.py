@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from recurrax._dispatch import FLAG
 from recurrax.cli import main
 from recurrax.cli._serve import is_loopback
 from recurrax.config import to_dict
@@ -29,7 +31,6 @@ from recurrax.serve import (
     SessionStore,
     create_app,
     export_run,
-    inline_cpu_dispatch,
     load_artifact,
 )
 from recurrax.serve._batching import DynamicBatcher, bucket
@@ -621,19 +622,30 @@ def test_cli_serve_says_whether_drift_is_monitored(built, monkeypatch, capsys):
     assert main(["serve", str(built["root"] / "f")]) == 0  # a forecaster exported without a profile
     out = capsys.readouterr().out
     assert "input drift monitoring: off" in out
-    assert "CPU dispatch: asynchronous (JAX was started before serve)" in out  # this process computed already
+    banner = "asynchronous (JAX was started before serve)" if jax.config.values[FLAG] else "inline"
+    assert f"CPU dispatch: {banner}" in out  # as this process's JAX client was made
 
 
-def test_inline_cpu_dispatch_takes_effect_only_before_the_first_computation():
-    script = (
-        "import jax, jax.numpy as jnp; from recurrax.serve import inline_cpu_dispatch as inline; "
-        "first = inline(); jnp.ones(2).sum().block_until_ready(); "
-        "print(first, inline(), jax.config.values['jax_cpu_enable_async_dispatch'])"
+def _dispatch_in_a_fresh_process(script: str, **env: str) -> list[str]:
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, **env})  # fmt: skip
+    return run.stdout.split()
+
+
+def test_import_recurrax_makes_cpu_dispatch_inline_before_the_first_computation():
+    flag = "jax.config.values['jax_cpu_enable_async_dispatch']"
+    imported_first = f"import jax, recurrax; print({flag}); jax.numpy.ones(2).sum().block_until_ready()"
+    assert _dispatch_in_a_fresh_process(imported_first) == ["False"]
+    computed_first = (
+        "import jax; jax.numpy.ones(2).sum().block_until_ready(); import recurrax; "
+        f"print({flag}, recurrax.inline_cpu_dispatch(), {flag})"
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-    assert run.stdout.split() == ["True", "True", "False"]
-    assert inline_cpu_dispatch() is False  # pytest's process created its backends long ago
-    assert jax.config.values["jax_cpu_enable_async_dispatch"] is True
+    assert _dispatch_in_a_fresh_process(computed_first) == ["True", "False", "True"]  # too late: JAX's default
+    opted_out = (
+        f"import jax, recurrax; print({flag}); from recurrax.serve import inline_cpu_dispatch as inline; "
+        f"print(inline(), {flag})"
+    )
+    assert _dispatch_in_a_fresh_process(opted_out, RECURRAX_ASYNC_DISPATCH="1") == ["True", "True", "False"]
 
 
 def test_cli_refuses_public_binding_without_a_token(built, monkeypatch, capsys):

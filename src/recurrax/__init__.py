@@ -5,10 +5,12 @@ Shapes are batch-major (``[B, T, D]`` in, ``[B, T, H]`` out); LSTM gate order is
 """
 
 from . import _malloc as _malloc  # first: before numpy and JAX start threads (see the module)
+from . import _dispatch as _dispatch  # before any computation: JAX's CPU client reads it when it starts
 from . import cells as cells
 from . import data as data
 from . import interop as interop
 from . import scan as scan
+from ._dispatch import inline_cpu_dispatch as inline_cpu_dispatch
 from .cells import AbstractCell as AbstractCell
 from .cells import ClockworkRNNCell as ClockworkRNNCell
 from .cells import DepthGatedLSTMCell as DepthGatedLSTMCell

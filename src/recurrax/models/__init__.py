@@ -4,6 +4,7 @@ point, gaussian, student_t, quantile; `num_params`, `head_loss`, `point_loss`, `
 `head_quantiles` in NumPy, `raw_quantiles` in JAX)."""
 
 from ._attention import masked_softmax as masked_softmax
+from ._ensemble import map_members as map_members
 from ._ensemble import member_at as member_at
 from ._ensemble import stack_members as stack_members
 from ._heads import HEADS as HEADS

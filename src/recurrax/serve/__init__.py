@@ -4,6 +4,7 @@ Exporting needs only the base install; the HTTP service (`create_app`) needs the
 uvicorn, prometheus-client). Both are imported on first use: loading and running an artifact imports no task.
 """
 
+from .._dispatch import inline_cpu_dispatch as inline_cpu_dispatch
 from ..metrics import KSResult as KSResult
 from ..metrics import ReferenceProfile as ReferenceProfile
 from ..metrics import ks_test as ks_test
@@ -11,7 +12,6 @@ from ..metrics import psi as psi
 from ._artifact import Artifact as Artifact
 from ._artifact import load_artifact as load_artifact
 from ._batching import DynamicBatcher as DynamicBatcher
-from ._dispatch import inline_cpu_dispatch as inline_cpu_dispatch
 from ._drift import DriftMonitor as DriftMonitor
 from ._drift import ErrorDriftMonitor as ErrorDriftMonitor
 from ._onnx import export_onnx as export_onnx

@@ -2,8 +2,8 @@
 (``eqx.filter_vmap`` over members), whose prediction is the mean of the members' class probabilities
 (Lakshminarayanan et al. 2017).
 
-Training (`ensemble_classify_loss`) runs every member on its own batch (``[M, B, ...]``) and averages the
-member losses; each member's gradient is scaled back by ``M`` and clipped to its own global norm
+Training (`ensemble_classify_loss`) runs every member on its own batch (``[M, B, ...]``; one member after the
+other, `recurrax.models.map_members`) and averages the member losses; each member's gradient is scaled back by ``M`` and clipped to its own global norm
 (`recurrax.train.clip_member`), so with Adam and no dropout member ``m`` follows the path of a
 single run trained alone on its batches.
 """
@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...models import member_at, stack_members
+from ...models import map_members, member_at, stack_members
 from ...train import clip_member
 from ._model import SequenceClassifier
 
@@ -73,8 +73,7 @@ def ensemble_classify_loss(member_loss: Callable[..., Any], clip_norm: float | N
             loss, (_, aux) = member_loss(clip_member(member, clip_norm, float(ensemble.size)), rows, None, k)
             return loss, aux["accuracy"]
 
-        axes = (eqx.if_array(0), 0, None if keys is None else 0)
-        losses, accuracies = eqx.filter_vmap(one, in_axes=axes)(ensemble.members, batch, keys)
+        losses, accuracies = map_members(one, ensemble.size, ensemble.members, batch, keys)
         return jnp.mean(losses), (carry, {"accuracy": jnp.mean(accuracies)})
 
     return loss_fn

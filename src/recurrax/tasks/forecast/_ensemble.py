@@ -2,7 +2,8 @@
 
 The members are one `Forecaster` whose array leaves carry a leading member axis ``[M, ...]`` (built with
 ``eqx.filter_vmap`` over ``M`` model keys); its static fields (kind, horizon, head) are shared. Training
-(`ensemble_loss`) runs every member on its own batch (``[M, B, ...]``) and averages the member losses,
+(`ensemble_loss`) runs every member on its own batch (``[M, B, ...]``; one member after the other,
+`recurrax.models.map_members`) and averages the member losses,
 each member's gradient scaled back by ``M`` (so it is its own loss's gradient) and clipped to its own global
 norm (`clip_member`): with an element-wise optimiser (Adam,
 SGD, RMSprop) the stacked optimiser state is then exactly one state per member, so member ``m`` follows the
@@ -21,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ...models import member_at, stack_members
+from ...models import map_members, member_at, stack_members
 from ...train import clip_member
 from ._model import Forecaster
 
@@ -95,6 +96,5 @@ def ensemble_loss(
     def one(member: Forecaster, rows: dict[str, Any], k: Array | None) -> Array:
         return member_loss(clip_member(member, clip_norm, float(ensemble.size)), rows, k)
 
-    axes = (eqx.if_array(0), 0, None if keys is None else 0)
-    losses = eqx.filter_vmap(one, in_axes=axes)(ensemble.members, batch, keys)
+    losses = map_members(one, ensemble.size, ensemble.members, batch, keys)
     return jnp.mean(losses), losses
