@@ -25,7 +25,8 @@ from recurrax.scan._native import gru_trained_natively, lstm_trained_natively
 from recurrax.scan._onednn import onednn_gru_arrays, onednn_lstm, onednn_peephole_lstm
 
 SIZES = [(8, 50, 64, 64), (32, 100, 64, 64), (16, 100, 64, 128), (32, 100, 64, 128), (16, 500, 64, 128),
-         (128, 100, 64, 128), (64, 200, 128, 256)]  # fmt: skip  (B, T, D, H)
+         (128, 100, 64, 128), (64, 200, 128, 256), (16, 200, 128, 512), (32, 100, 128, 512),
+         (64, 100, 128, 512)]  # fmt: skip  (B, T, D, H)
 
 
 def machine() -> str:

@@ -294,20 +294,20 @@ def test_removed_gates_run_saturated_and_equal_the_xla_kernel(key, cell, options
 
 @needs_kernel
 @pytest.mark.parametrize(
-    "cell, options, hidden, target",
+    "cell, options, batch, hidden, target",
     [
-        ("nig", {}, 256, "recurrax_onednn_peephole_lstm_forward"),  # B H^2 = 2^22: oneDNN trains it
-        ("cifg", {"peepholes": ()}, 128, "recurrax_onednn_lstm_forward"),  # 2^20 without peepholes
-        ("lstm", {}, 128, "recurrax_onednn_lstm_forward"),
-        ("gru", {}, 128, "recurrax_onednn_gru_forward"),  # 2^20 for the GRU
+        ("nig", {}, 128, 512, "recurrax_onednn_peephole_lstm_forward"),  # B H^2 = 2^25: oneDNN trains it
+        ("nig", {}, 64, 512, "recurrax_lstm_variant_forward"),  # 2^24 with peepholes: the native kernel
+        ("cifg", {"peepholes": ()}, 64, 128, "recurrax_onednn_lstm_forward"),  # 2^20 without peepholes
+        ("lstm", {}, 64, 128, "recurrax_onednn_lstm_forward"),
+        ("gru", {}, 128, 512, "recurrax_onednn_gru_forward"),  # 2^25 for the GRU
     ],
 )
-def test_large_layers_train_on_onednn_and_equal_the_xla_kernel(key, cell, options, hidden, target):
-    """From ``B H^2 = 2^22`` with peepholes, ``2^20`` without and for the GRU, oneDNN's training kernels
-    run (`trains_natively`): the saturated and negated blocks through its backward primitive equal the XLA
-    kernel."""
+def test_large_layers_train_on_onednn_and_equal_the_xla_kernel(key, cell, options, batch, hidden, target):
+    """From ``B H^2 = 2^25`` with peepholes and for the GRU, ``2^20`` without, oneDNN's training kernels run
+    (`trains_natively`): the saturated and negated blocks through its backward primitive equal the XLA kernel."""
     stack = _noisy_stack(key, cell, hidden=hidden, noise_scale=0.05, **options)  # 0.3 saturates 256 units
-    _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (64, 3, 5)), target)
+    _assert_equals_the_xla_kernels(stack, jax.random.normal(key, (batch, 3, 5)), target)
 
 
 @needs_kernel

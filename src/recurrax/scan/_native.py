@@ -184,16 +184,14 @@ lstm_trained_natively.defvjp(_trained_forward, _trained_backward)
 
 def trains_natively(cell: Any, batch: int) -> bool:
     """Whether a layer that oneDNN runs trains faster on the native kernel (`lstm_trained_natively`,
-    `gru_trained_natively`): where ``B H^2`` is below ``2^22`` for a four-gate LSTM with peepholes, ``2^20``
-    without and for the GRU. oneDNN's threads meet at every time step, which small layers do not repay.
-    `benchmarks/native_training.py` on the 2-core Xeon (docs/benchmarks.md section 9), fwd+bwd, oneDNN time /
-    native time: with peepholes 1.35-1.66x from B8 H64 (2^15) to B32 H128 (2^19), 1.23x at B128 H128 (2^21),
-    1.21x at B64 H256 (2^22; 0.98x at B16 H512 in an earlier run); without, 1.04-1.42x up to 2^19, 0.96x at B128
-    H128, 1.01x at B64 H256; the GRU 1.17-1.75x up to 2^19, 1.02x at 2^21 and 2^22."""
-    if isinstance(cell, GRUCell):
-        limit = 2**20
-    else:
-        limit = 2**22 if cell.peepholes else 2**20
+    `gru_trained_natively`): where ``B H^2`` is below ``2^25`` for a four-gate LSTM with peepholes and for the GRU,
+    ``2^20`` for the plain LSTM. oneDNN's threads meet at every time step, which small layers do not repay, and its
+    peephole LSTM is slower than its plain one. `benchmarks/native_training.py` on the 2-core Xeon with inline CPU
+    dispatch (docs/benchmarks.md section 11, session 16), fwd+bwd, oneDNN time / native time: with peepholes
+    1.28-1.43x from B8 H64 (2^15) to B128 H128 (2^21), 1.11-1.31x from 2^22 to B64 H512 (2^24); the GRU 1.09-1.57x
+    up to 2^21, 1.01-1.29x from 2^22 to 2^24; the plain LSTM 0.98-1.21x up to 2^19, 0.90-1.07x above. Above
+    ``2^24`` unmeasured: oneDNN."""
+    limit = 2**25 if isinstance(cell, GRUCell) or cell.peepholes else 2**20
     return batch * cell.hidden_size**2 < limit
 
 
