@@ -1,11 +1,11 @@
-"""`ClassifierEnsemble`: ``M`` sequence classifiers of one architecture trained together as one program
-(``eqx.filter_vmap`` over members), whose prediction is the mean of the members' class probabilities
-(Lakshminarayanan et al. 2017).
+"""`ClassifierEnsemble`: ``M`` sequence classifiers of one architecture trained together as one program, whose
+prediction (``eqx.filter_vmap`` over members) is the mean of the members' class probabilities (Lakshminarayanan
+et al. 2017).
 
 Training (`ensemble_classify_loss`) runs every member on its own batch (``[M, B, ...]``; one member after the
-other, `recurrax.models.map_members`) and averages the member losses; each member's gradient is scaled back by ``M`` and clipped to its own global norm
-(`recurrax.train.clip_member`), so with Adam and no dropout member ``m`` follows the path of a
-single run trained alone on its batches.
+other, `recurrax.models.map_members`) and averages the member losses; each member's gradient is scaled back by
+``M`` and clipped to its own global norm (`recurrax.train.clip_member`), so with Adam and no dropout member ``m``
+follows the path of a single run trained alone on its batches.
 """
 
 from __future__ import annotations

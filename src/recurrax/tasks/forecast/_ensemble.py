@@ -1,4 +1,4 @@
-"""`ForecastEnsemble`: ``M`` forecasters of one architecture trained together as one program (``vmap``).
+"""`ForecastEnsemble`: ``M`` forecasters of one architecture trained together as one program.
 
 The members are one `Forecaster` whose array leaves carry a leading member axis ``[M, ...]`` (built with
 ``eqx.filter_vmap`` over ``M`` model keys); its static fields (kind, horizon, head) are shared. Training
