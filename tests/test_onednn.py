@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 
@@ -502,3 +503,27 @@ def test_bfloat16_matmuls_with_lengths_or_opted_out_stay_on_the_xla_kernel(key, 
     assert "recurrax_lstm_variant" not in eqx.filter_jit(lambda m: m(xs, lengths)[0]).lower(model).as_text()
     monkeypatch.setenv("RECURRAX_BF16_NATIVE", "0")
     assert not cached.__wrapped__()
+
+
+@needs_kernel
+def test_input_projection_takes_its_weight_gradient_on_the_sgemm(key):
+    """`input_projection` (the native cells' input terms) equals ``x Wᵀ`` and its autodiff gradients, and a MUT1
+    stack's gradient program projects through it: `project_input` under `sequence_projection`."""
+    from recurrax.scan._native import input_projection
+
+    k_x, k_w, k_d = jax.random.split(key, 3)
+    x, weight, dy = jax.random.normal(k_x, (7, 3, 5)), jax.random.normal(k_w, (6, 5)), jax.random.normal(k_d, (7, 3, 6))
+    ours, pull = jax.vjp(input_projection, x, weight)
+    ref, ref_pull = jax.vjp(lambda a, w: a @ w.T, x, weight)
+    np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=ATOL)
+    for a, b in zip(pull(dy), ref_pull(dy), strict=True):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+
+    import equinox as eqx
+
+    stack = _noisy_stack(key, "mut1")
+    xs = jax.random.normal(key, (3, 9, 5))
+    program = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(xs)[0]))).lower(stack).as_text()
+    assert "recurrax_mut_backward" in program
+    # each layer's W_hr, W_hh and W_ih on the sgemm, and layer 0's W_embed (5 inputs, 6 units): 4 without it
+    assert len(re.findall(r"custom_call @recurrax_outer\(", program)) == 7

@@ -93,3 +93,24 @@ def test_calls_too_small_for_a_vendor_kernel_run_xla(name, target):
 
     assert all(target not in lowered(b, t) for b, t in [(1, 1), (1, 127), (32, 3), (4096, 1)])
     assert all(target in lowered(b, t) for b, t in [(64, 2), (8, 16), (1, 128)])
+
+
+def test_sequence_projection_reaches_whole_sequence_matmuls_only():
+    """Inside `sequence_projection`, `matmul_t` of a ``[T, B, K]`` sequence goes to the given projection; a step's
+    ``[B, K]`` rows, one row, and anything outside the block keep XLA's matmul."""
+    from recurrax.cells._base import matmul_t, sequence_projection
+
+    calls = []
+
+    def project(x, weight):
+        calls.append(x.shape)
+        return jnp.matmul(x, weight.T)
+
+    weight = jnp.arange(12.0).reshape(3, 4)
+    sequence, rows, row = jnp.ones((5, 2, 4)), jnp.ones((2, 4)), jnp.ones((1, 4))
+    with sequence_projection(project):
+        out = matmul_t(sequence, weight)
+        matmul_t(rows, weight), matmul_t(row, weight)
+    matmul_t(sequence, weight)
+    assert calls == [(5, 2, 4)]
+    np.testing.assert_allclose(out, np.ones((5, 2, 4)) @ np.arange(12.0).reshape(3, 4).T)

@@ -18,7 +18,10 @@ LSTM), ``output_size`` the width of ``y_t`` (``H``, or the projection size of an
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import equinox as eqx
@@ -110,7 +113,27 @@ def matmul_t(x: Array, weight: Array, **dot_options: Any) -> Array:
     if math.prod(x.shape[:-1]) == 1:
         row = jnp.matmul(weight, x.reshape(-1), **dot_options)
         return row.reshape(*x.shape[:-1], weight.shape[0])
+    project = _SEQUENCE_PROJECTION.get()
+    if project is not None and x.ndim == 3 and not dot_options:
+        return project(x, weight)
     return jnp.matmul(x, weight.T, **dot_options)
+
+
+_SEQUENCE_PROJECTION: contextvars.ContextVar[Callable[[Array, Array], Array] | None] = contextvars.ContextVar(
+    "sequence_projection", default=None
+)
+
+
+@contextlib.contextmanager
+def sequence_projection(project: Callable[[Array, Array], Array]) -> Iterator[None]:
+    """While tracing inside it, `matmul_t` of a whole sequence (``x`` ``[T, B, K]``, the input projection that
+    ``project_input`` computes) is ``project(x, W)``: how `recurrax.scan._native` gives the cells it runs a weight
+    gradient on oneDNN's sgemm without each cell knowing about it."""
+    token = _SEQUENCE_PROJECTION.set(project)
+    try:
+        yield
+    finally:
+        _SEQUENCE_PROJECTION.reset(token)
 
 
 def masked(h: Array, mask: Array | None) -> Array:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ..cells._base import sequence_projection
 from ..cells._gru import GRUCell
 from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ._onednn import (
@@ -99,6 +100,27 @@ def _outer(d: Array, v: Array) -> Array:
     return vd.T
 
 
+@jax.custom_vjp
+def input_projection(x: Array, weight: Array) -> Array:
+    """``x [T, B, K]`` times ``weightᵀ`` (``weight [N, K]``): ``[T, B, N]``, the input terms of a native kernel's
+    layer, whose weight gradient ``Σ dyᵀ x`` runs on oneDNN's sgemm (`_outer`). Left to autodiff, XLA:CPU formed it
+    by copying ``dy`` transposed first: in MUT1's c2 fwd+bwd two such copies took 38 and 27 of about 200 ms (one
+    profile; docs/benchmarks.md section 11)."""
+    return x @ weight.T
+
+
+def _input_projection_forward(x: Array, weight: Array) -> tuple[Array, tuple[Array, Array]]:
+    return x @ weight.T, (x, weight)
+
+
+def _input_projection_backward(saved: tuple[Array, Array], dy: Array) -> tuple[Array, Array]:
+    x, weight = saved
+    return dy @ weight, _outer(dy, x)
+
+
+input_projection.defvjp(_input_projection_forward, _input_projection_backward)
+
+
 def _attributes(variant: tuple[bool, bool, bool, bool]) -> dict[str, bool]:
     names = ("input_activation", "output_activation", "depth", "bfloat16")
     return dict(zip(names, map(bool, variant), strict=True))
@@ -115,7 +137,7 @@ def native_lstm_layer(
     coupled input gate), over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``(h0, c0)`` on
     `native_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
     weight_ih, weight_hh, bias = lstm_blocks(cell)
-    xp = _time_major(xs, batch_first) @ weight_ih.T + bias[None, None]
+    xp = input_projection(_time_major(xs, batch_first), weight_ih) + bias[None, None]
     unused = jnp.zeros((cell.hidden_size,), xp.dtype)
     variant = (cell.input_activation, cell.output_activation, False, False)  # no depth gate, float32
     ys, _, carry = native_lstm(xp, weight_hh, peephole_rows(cell), unused, *carry, variant)
@@ -215,7 +237,8 @@ def native_depth_gated_layer(
     """A `recurrax.cells.DepthGatedLSTMCell` with ``lower_memory`` (its input ``[h_low, c_low]``) over ``xs [T, B,
     2H]`` (``[B, T, 2H]`` with ``batch_first``) on `native_lstm` with the depth gate: the outputs (``concat(h_t,
     c_t)`` with ``emit_memory``, else ``h_t``) in the layout of ``xs``, ``(h_T, c_T)``."""
-    xp = cell.project_input(_time_major(xs, batch_first))
+    with sequence_projection(input_projection):  # its matmuls' weight gradients on the sgemm
+        xp = cell.project_input(_time_major(xs, batch_first))
     no_peepholes = jnp.zeros((3, cell.hidden_size), xp.dtype)
     variant = (True, True, True, False)  # the depth gate, float32
     ys, cells, carry = native_lstm(xp, cell.weight_hh, no_peepholes, cell.weight_depth_cell, *carry, variant)
@@ -272,7 +295,7 @@ def native_layernorm_layer(
     shifts = [v for v in (cell.ln_x_bias, cell.bias, cell.ln_h_bias) if v is not None]
     shift = sum(shifts[1:], shifts[0]) if shifts else jnp.zeros_like(cell.ln_h_gain)
     shift_c = jnp.zeros_like(cell.ln_c_gain) if cell.ln_c_bias is None else cell.ln_c_bias
-    xw = _time_major(xs, batch_first) @ cell.weight_ih.T
+    xw = input_projection(_time_major(xs, batch_first), cell.weight_ih)
     ys, carry = native_layernorm_lstm(xw, cell.weight_hh, cell.ln_x_gain, cell.ln_h_gain, shift, cell.ln_c_gain,
                                       shift_c, *carry, cell.eps)  # fmt: skip
     return _time_major(ys, batch_first), carry
@@ -315,7 +338,8 @@ def native_mut_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False)
     """A MUT cell over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) from ``h0 [B, H]`` on `native_mut`:
     ``ys`` in the layout of ``xs``, ``h_T``."""
     form = {MUT1Cell: 1, MUT2Cell: 2, MUT3Cell: 3}[type(cell)]
-    xp = cell.project_input(_time_major(xs, batch_first))
+    with sequence_projection(input_projection):  # its matmuls' weight gradients on the sgemm
+        xp = cell.project_input(_time_major(xs, batch_first))
     ys, h = native_mut(xp, cell.weight_hh_gates, cell.weight_hh, h0, form)
     return _time_major(ys, batch_first), h
 
