@@ -16,7 +16,8 @@ those input terms (for the LSTMs, the gate pre-activations ``dz``), of the initi
 per-unit parameters (peepholes, depth weight, normalisation gains and shifts); the recurrent weights' gradients
 (``dW_hh = Σ_t dz_tᵀ h_{t-1}``) are one transposed matmul over every step after it (`_outer`), and autodiff or the
 custom VJP carries the input terms' gradient into ``dW_ih``, the bias and ``dx`` (``dW_ih`` on the same sgemm:
-`input_projection`, also inside the cells' ``project_input`` through `recurrax.cells._base.sequence_projection`). `recurrax.scan.RNN` runs them
+`input_projection`, also inside the cells' ``project_input`` through
+`recurrax.cells._base.sequence_projection`). `recurrax.scan.RNN` runs them
 under the conditions of oneDNN's layers (`onednn_applies`: CPU, float32, no lengths, no bfloat16 matmuls; no
 active recurrent dropout or zoneout).
 """
