@@ -1,8 +1,9 @@
 """Timing helpers of the one-lever CPU speed scripts (`gru_speed.py`, `peephole_speed.py`, `lstmp_speed.py`,
-`onednn_layout.py`, `step_latency.py`, `vendor_crossover.py`, `anomaly_streaming.py`): the median of timed calls
-of a JAX function (in ms, or in µs for one-step latencies), a recurrax stack's fwd+bwd and forward functions, and
-torch timed in a child process with ``OMP_WAIT_POLICY=ACTIVE`` (see `recurrax.bench._torch_process` for why not
-in the JAX process)."""
+`onednn_layout.py`, `step_latency.py`, `vendor_crossover.py`, `anomaly_streaming.py`, `dispatch_training.py`,
+`variant_speed.py`): the median of timed calls of a JAX function (in ms, or in µs for one-step latencies), a
+recurrax stack's fwd+bwd and forward functions, torch timed in a child process with ``OMP_WAIT_POLICY=ACTIVE``
+(see `recurrax.bench._torch_process` for why not in the JAX process), and the results written as JSON and
+markdown."""
 
 from __future__ import annotations
 
@@ -47,6 +48,17 @@ def median_ms(fn: Callable, *args, rounds: int = 15, warmup: int = 2) -> float:
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def write_results(table: str, payload: dict, out: str | None, markdown: str | None) -> None:
+    """Print the markdown ``table``; write ``payload`` as JSON to ``out`` and the table to ``markdown`` when given."""
+    print(table)
+    if out:
+        with open(out, "w") as f:
+            json.dump(payload, f, indent=1)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(table)
 
 
 def median_us(fn: Callable, calls: int, warmup: int = 5) -> float:

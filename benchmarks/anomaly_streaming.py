@@ -29,6 +29,7 @@ import jax
 import numpy as np
 from _cpu_timing import median_us
 
+from recurrax._dispatch import FLAG
 from recurrax._host import cpu_name
 from recurrax.tasks.anomaly import FleetScorer, ScorerConfig, StreamingScorer, fit_scorer
 from recurrax.train import OptimConfig, TrainConfig
@@ -74,7 +75,7 @@ def main() -> None:
         rows.append({"streams": streams, "update_us": step_us, "update_us_per_series": step_us / streams,
                      "update_many_us_per_point_series": block_us / (args.block * streams),
                      "torch_step_us": torch_us[str(streams)], "torch_step_us_per_series": torch_us[str(streams)] / streams})  # fmt: skip
-    dispatch = "asynchronous" if jax.config.values["jax_cpu_enable_async_dispatch"] else "inline"
+    dispatch = "asynchronous" if jax.config.values[FLAG] else "inline"
     lines = [f"# Streaming anomaly scores, {cpu_name()} ({jax.device_count()} JAX device, CPU), {dispatch} dispatch",
              "",
              f"`StreamingScorer.update`, one series: **{one_point:.0f} µs per point**.", "",

@@ -33,23 +33,18 @@ import subprocess
 import sys
 import time
 
+from _cpu_timing import median_ms, write_results
+
 MODES = ("asynchronous", "inline")
 STACKS = {"c1": (32, 100, 64, 128, 1), "c2": (64, 200, 128, 256, 1), "c3": (16, 500, 32, 512, 2)}
 
 
 def timed(fn, *args, rounds: int) -> tuple[float, float]:
     """(median ms, minor page faults per call) of ``rounds`` calls of ``fn(*args)`` after three warm-up calls."""
-    import jax
-
-    for _ in range(3):
-        jax.block_until_ready(fn(*args))
-    before, times = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / rounds
-    return 1000 * statistics.median(times), faults
+    median_ms(fn, *args, rounds=1, warmup=2)  # three warm-up calls
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    ms = median_ms(fn, *args, rounds=rounds, warmup=0)
+    return ms, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / rounds
 
 
 def worker(mode: str, rounds: int, fits: bool) -> dict[str, tuple[float, float]]:
@@ -59,11 +54,12 @@ def worker(mode: str, rounds: int, fits: bool) -> dict[str, tuple[float, float]]
     import jax.numpy as jnp
 
     import recurrax as rx
+    from recurrax._dispatch import FLAG
     from recurrax.models import map_members
     from recurrax.tasks.classify._config import ModelConfig
     from recurrax.tasks.classify._run import build_model
 
-    assert jax.config.values["jax_cpu_enable_async_dispatch"] == (mode == "asynchronous"), "the mode did not take"
+    assert jax.config.values[FLAG] == (mode == "asynchronous"), "the mode did not take"
     rows = {}
     for name, (batch, steps, inputs, hidden, layers) in STACKS.items():
         stack = rx.RNNStack(inputs, hidden, num_layers=layers, key=jax.random.key(0))
@@ -167,14 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     from recurrax._host import cpu_name
 
     table = f"CPU: {cpu_name()}; median of {args.rounds} calls per process, {args.pairs} processes per mode\n\n"
-    table += markdown(runs)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"cpu": cpu_name(), "rounds": args.rounds, "runs": runs}, f, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table)
+    write_results(table + markdown(runs), {"cpu": cpu_name(), "rounds": args.rounds, "runs": runs}, args.out,
+                  args.markdown)  # fmt: skip
 
 
 if __name__ == "__main__":

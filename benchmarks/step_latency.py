@@ -26,7 +26,7 @@ import os
 import subprocess
 import sys
 
-from _cpu_timing import median_us
+from _cpu_timing import median_us, write_results
 
 SIZES = ((1, 64, 128), (1, 128, 256), (32, 64, 128))  # B, D, H
 CELLS = ("lstm", "gru")
@@ -40,9 +40,10 @@ def recurrax_rows(mode: str, calls: int) -> list[dict]:
     import jax.numpy as jnp
 
     import recurrax as rx
+    from recurrax._dispatch import FLAG
     from recurrax.scan import vendor_kernels
 
-    assert jax.config.values["jax_cpu_enable_async_dispatch"] == (mode == "asynchronous"), "the mode did not take"
+    assert jax.config.values[FLAG] == (mode == "asynchronous"), "the mode did not take"
 
     classes = {"lstm": rx.LSTMCell, "gru": rx.GRUCell}
     rows = []
@@ -122,13 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     import jax
 
     table = f"CPU: {cpu_name()}, jax {jax.__version__}; x = torch time / recurrax time\n\n" + markdown(rows)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(dict(cpu=cpu_name(), jax=jax.__version__, rows=rows), f, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table)
+    write_results(table, dict(cpu=cpu_name(), jax=jax.__version__, rows=rows), args.out, args.markdown)
 
 
 if __name__ == "__main__":

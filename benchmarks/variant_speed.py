@@ -18,13 +18,13 @@ layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
+from _cpu_timing import write_results
 
 import recurrax as rx
 from recurrax._host import cpu_name
@@ -111,14 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.configs:
         results.append(run_config(name, args.rounds or ROUNDS[name]))
         print(f"{name} done", file=sys.stderr, flush=True)
-    table = header + markdown(results)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(dict(cpu=cpu_name(), jax=jax.__version__, results=results), f, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table)
+    write_results(header + markdown(results), dict(cpu=cpu_name(), jax=jax.__version__, results=results), args.out,
+                  args.markdown)  # fmt: skip
 
 
 if __name__ == "__main__":
