@@ -53,6 +53,26 @@ def test_defaults_when_nothing_is_given():
     assert load_config(Run, None) == Run()
 
 
+@dataclass
+class Task:
+    """A task whose sections default to something other than their classes' own defaults."""
+
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, schedule="warmup_cosine"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, eval_every=50))
+
+
+def test_a_section_given_in_part_keeps_the_tasks_own_defaults(tmp_path):
+    cfg = load_config(Task, None, ["train.seed=3", "optim.lr=0.01"])
+    assert (cfg.train.steps, cfg.train.eval_every, cfg.train.seed) == (300, 50, 3)
+    assert (cfg.optim.lr, cfg.optim.schedule) == (0.01, "warmup_cosine")
+    path = tmp_path / "task.toml"
+    path.write_text("[train]\nsteps = 40\n")
+    assert load_config(Task, path).train == TrainConfig(steps=40, eval_every=50)
+    assert from_dict(Task, {}) == Task()
+    with pytest.raises(ConfigError, match="unknown key 'train.stepz'"):
+        from_dict(Task, {"train": {"stepz": 1}})
+
+
 def test_toml_round_trip_is_exact(tmp_path):
     cfg = Run(
         name="tiny",

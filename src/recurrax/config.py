@@ -5,7 +5,9 @@ optional scalars (``float | None``), tuples of scalars (``tuple[int, ...]``), ``
 nested config dataclasses (sections, written as TOML tables). Every entry point is strict: an unknown key, a
 wrong type or a value outside a ``Literal`` raises `ConfigError` naming the key path and what was expected.
 
-- ``from_dict(cls, data)``: a config from nested dicts (missing keys take the dataclass defaults).
+- ``from_dict(cls, data)``: a config from nested dicts (missing keys take the dataclass defaults; a section
+  given in part is laid over the section's own default, so a task whose ``train`` section defaults to
+  ``TrainConfig(steps=300)`` keeps 300 steps when only ``train.seed`` is given).
 - ``load_config(cls, path_or_None, overrides)``: defaults <- TOML file <- ``section.key=value`` overrides.
 - ``to_toml(cfg)``: TOML text that `load_config` reads back to an equal config.
 - ``to_dict(cfg)``: a plain JSON-able dict (tuples become lists, ``None`` stays ``None``).
@@ -120,12 +122,16 @@ def _from_mapping(cls: type[T], data: Any, path: str) -> T:
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown key '{_join(path, str(key))}' (known: {', '.join(known)})")
-    defaults = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-    defaults |= {f.name for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING}
+    fields = dataclasses.fields(cls)
+    factories = {f.name: f.default_factory for f in fields if f.default_factory is not dataclasses.MISSING}
+    defaults = {f.name for f in fields if f.default is not dataclasses.MISSING} | set(factories)
     values = {}
     for name, tp in known.items():
         if name in data:
-            values[name] = convert_value(data[name], tp, _join(path, name))
+            value = data[name]
+            if _is_config(tp) and name in factories and isinstance(value, Mapping):
+                value = _laid_over(_plain(factories[name]()), value)
+            values[name] = convert_value(value, tp, _join(path, name))
         elif name not in defaults:
             raise ConfigError(f"missing key '{_join(path, name)}'")
     try:
@@ -242,6 +248,15 @@ def set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
             raise ConfigError(f"{'.'.join(keys[: depth + 1])}: expected a section of keys, got {section!r}")
         data = section
     data[keys[-1]] = value
+
+
+def _laid_over(base: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` (a section's default, as plain dicts) with the keys of ``given`` written over it, section by section."""
+    out = dict(base)
+    for key, value in given.items():
+        nested = isinstance(value, Mapping) and isinstance(out.get(key), dict)
+        out[key] = _laid_over(out[key], value) if nested else value
+    return out
 
 
 def _plain(value: Any) -> Any:
