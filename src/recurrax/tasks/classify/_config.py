@@ -194,11 +194,13 @@ class ClassifyConfig:
     The defaults were chosen by cross-validation on the training cases of the development suite
     (JapaneseVowels, BasicMotions, ItalyPowerDemand, GunPoint, ACSF1, PickupGestureWiimoteZ;
     docs/classify_seq2seq.md): every training case trains (``data.valid_fraction = 0``, no validation draw
-    from sets of 40-270 cases) for 300 steps, and ``select`` picks between the plain bidirectional LSTM and
-    LSTM-FCN with layer-normalised convolutions that read every step (``"lstm-fcn-norm"``)."""
+    from sets of 40-270 cases) for 1000 Adam steps (lr 2e-3 after 50 warm-up steps, cosine decay to 0; the
+    better candidate's CV accuracy moved by +7.1, +2.5, +2.0, 0, -0.1 and -1.5 points on the six sets against
+    300 steps at a constant rate), and ``select`` picks between the plain bidirectional LSTM and LSTM-FCN with
+    layer-normalised convolutions that read every step (``"lstm-fcn-norm"``)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, eval_every=50, checkpoint_every=0))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(schedule="warmup_cosine", warmup_steps=50))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000, eval_every=50, checkpoint_every=0))
     select: SelectConfig = field(default_factory=SelectConfig)

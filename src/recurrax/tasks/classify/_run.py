@@ -68,10 +68,11 @@ class LoadedClassifier:
     checkpoint: Path
 
 
-# Options added after checkpoints were first written, with the value that those checkpoints were trained with
-# (a checkpoint without the key predates it; the current default may differ).
+# Options added after checkpoints (and protocols) were first written, or whose default changed since, with the value
+# that those were trained with: a config without the key predates it (the current default may differ).
 LEGACY_DEFAULTS = {"model": {"input_norm": "none"}, "data": {"max_steps": None},
-                   "select": {"mode": "off", "members": None}}  # fmt: skip
+                   "select": {"mode": "off", "members": None},
+                   "optim": {"schedule": "constant", "warmup_steps": 0}}  # fmt: skip
 
 
 def legacy_config(config: dict[str, Any]) -> dict[str, Any]:
