@@ -22,24 +22,28 @@ from recurrax.tasks.classify import ClassifyConfig
 from recurrax.tasks.classify._data import class_order, load_raw
 from recurrax.tasks.classify._fit import candidate_config, cross_validate, cv_folds, resolve
 
-COSINE = {"optim": {"schedule": "warmup_cosine", "warmup_steps": 50}}
+# The budget of rounds 1-3 (300 steps at a constant rate), which every lever before round 4 changed one thing of;
+# round 4's default (1000 steps, 50 warm-up steps, cosine decay) is the "-1000" levers.
+ROUND3 = {"train": {"steps": 300}, "optim": {"schedule": "constant", "warmup_steps": 0}}
+COSINE = {"train": {"steps": 1000}, "optim": {"schedule": "warmup_cosine", "warmup_steps": 50}}
 LEVERS: dict[str, tuple[str, dict[str, dict]]] = {
     # name: (the candidate of `CANDIDATES` it starts from, what it changes)
-    "lstm": ("lstm", {}),
-    "lstm-1000": ("lstm", {"train": {"steps": 1000}, **COSINE}),
-    "fcn": ("lstm-fcn-norm", {}),
-    "fcn-1000": ("lstm-fcn-norm", {"train": {"steps": 1000}, **COSINE}),
-    "fcn-ensemble3": ("lstm-fcn-norm", {"model": {"ensemble": 3}}),
-    "lstm-ensemble3": ("lstm", {"model": {"ensemble": 3}}),
+    "lstm": ("lstm", ROUND3),
+    "lstm-1000": ("lstm", COSINE),
+    "fcn": ("lstm-fcn-norm", ROUND3),
+    "fcn-1000": ("lstm-fcn-norm", COSINE),
+    "fcn-ensemble3": ("lstm-fcn-norm", {**ROUND3, "model": {"ensemble": 3}}),
+    "lstm-ensemble3": ("lstm", {**ROUND3, "model": {"ensemble": 3}}),
     # InceptionTime's kernel widths (Ismail Fawaz et al. 2020: 40, 20, 10) in place of LSTM-FCN's 8, 5, 3
-    "fcn-wide": ("lstm-fcn-norm", {"model": {"conv_kernels": [40, 20, 10]}}),
+    "fcn-wide": ("lstm-fcn-norm", {**ROUND3, "model": {"conv_kernels": [40, 20, 10]}}),
     # the convolutions without the per-sequence normalisation, which removes each series' level and scale
-    "fcn-no-norm": ("lstm-fcn-norm", {"model": {"conv_norm": "none"}}),
+    "fcn-no-norm": ("lstm-fcn-norm", {**ROUND3, "model": {"conv_norm": "none"}}),
 }
 
 
 def lever_config(name: str, dataset: str, seed: int) -> ClassifyConfig:
-    """The default config with ``dataset``, ``seed``, the lever's candidate and its changes."""
+    """The default config with ``dataset``, ``seed``, the lever's candidate and its changes (each section's
+    keys laid over the default's)."""
     base, changes = LEVERS[name]
     settings = to_dict(candidate_config(ClassifyConfig(), base))
     settings["data"]["dataset"], settings["train"]["seed"] = dataset, seed
