@@ -12,7 +12,9 @@ from other processes hits them alike; a time is the median over rounds, and a ra
 rounds of the per-round ratio (``fused x`` = unfused / fused time; ``vs lstm`` = plain fused LSTM time /
 this variant's fused time, above 1 faster than the plain LSTM). FGR and MGU have neither a fused nor a vendor
 or native kernel: their default path is the generic scan (``fused x`` about 1). ``depth_gated`` is a middle
-layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``).
+layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``); ``lstm_middle`` is the plain LSTM in that
+place (it reads the lower layer's ``h``: ``D = H``), and ``depth_gated vs middle`` under the table is its time over
+the depth-gated layer's (the same recurrence; input weights ``5H x H`` against ``4H x H``).
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ CONFIGS = {"c1": (32, 100, 64, 128), "c2": (64, 200, 128, 256)}  # B, T, D, H (t
 ROUNDS = {"c1": 15, "c2": 7}
 VARIANTS = (
     "lstm", "peephole", "nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr",
-    "gru", "gru_cho", "rnn_tanh", "mgu", "mut1", "mut2", "mut3", "layernorm_lstm", "depth_gated",
+    "gru", "gru_cho", "rnn_tanh", "mgu", "mut1", "mut2", "mut3", "layernorm_lstm", "depth_gated", "lstm_middle",
 )  # fmt: skip
 
 
 def _cell(name: str, inputs: int, hidden: int, key):
     if name == "depth_gated":
         return rx.cells.make_cell(name, 2 * hidden, hidden, key=key, layer=1, num_layers=3)
+    if name == "lstm_middle":
+        return rx.cells.make_cell("lstm", hidden, hidden, key=key)
     return rx.cells.make_cell(name, inputs, hidden, key=key)
 
 
@@ -81,7 +85,10 @@ def run_config(name: str, rounds: int) -> dict:
                 vs_lstm=statistics.median(r / b for r, b in zip(lstm, fused)),
             )
         )
-    return dict(config=name, size=dict(zip("BTDH", CONFIGS[name])), rounds=rounds, rows=rows)
+    middle, depth = times[("lstm_middle", True)], times[("depth_gated", True)]
+    vs_middle = statistics.median(m / d for m, d in zip(middle, depth))
+    return dict(config=name, size=dict(zip("BTDH", CONFIGS[name])), rounds=rounds, rows=rows,
+                depth_gated_vs_middle=vs_middle)  # fmt: skip
 
 
 def markdown(results: list[dict]) -> str:
@@ -96,6 +103,8 @@ def markdown(results: list[dict]) -> str:
                 f"{row['fused_ms']:.1f} / {row['unfused_ms']:.1f} / {row['fused_x']:.2f}x / {row['vs_lstm']:.2f}x"
             )
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    middle = ", ".join(f"{r['config']} {r['depth_gated_vs_middle']:.2f}x" for r in results)
+    lines += ["", f"depth_gated vs middle (lstm_middle time / depth_gated time): {middle}"]
     return "\n".join(lines) + "\n"
 
 

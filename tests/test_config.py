@@ -54,6 +54,11 @@ def test_defaults_when_nothing_is_given():
 
 
 @dataclass
+class Outer:
+    inner: Inner = Inner(depth=3)
+
+
+@dataclass
 class Task:
     """A task whose sections default to something other than their classes' own defaults."""
 
@@ -69,6 +74,7 @@ def test_a_section_given_in_part_keeps_the_tasks_own_defaults(tmp_path):
     path.write_text("[train]\nsteps = 40\n")
     assert load_config(Task, path).train == TrainConfig(steps=40, eval_every=50)
     assert from_dict(Task, {}) == Task()
+    assert from_dict(Outer, {"inner": {"ratio": 0.25}}).inner == Inner(depth=3, ratio=0.25)
     with pytest.raises(ConfigError, match="unknown key 'train.stepz'"):
         from_dict(Task, {"train": {"stepz": 1}})
 

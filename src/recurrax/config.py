@@ -122,15 +122,14 @@ def _from_mapping(cls: type[T], data: Any, path: str) -> T:
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown key '{_join(path, str(key))}' (known: {', '.join(known)})")
-    fields = dataclasses.fields(cls)
-    factories = {f.name: f.default_factory for f in fields if f.default_factory is not dataclasses.MISSING}
-    defaults = {f.name for f in fields if f.default is not dataclasses.MISSING} | set(factories)
+    defaults = {f.name: _default(f) for f in dataclasses.fields(cls)}
+    defaults = {name: value for name, value in defaults.items() if value is not dataclasses.MISSING}
     values = {}
     for name, tp in known.items():
         if name in data:
             value = data[name]
-            if _is_config(tp) and name in factories and isinstance(value, Mapping):
-                value = _laid_over(_plain(factories[name]()), value)
+            if _is_config(type(defaults.get(name))) and isinstance(value, Mapping):
+                value = _laid_over(_plain(defaults[name]), value)
             values[name] = convert_value(value, tp, _join(path, name))
         elif name not in defaults:
             raise ConfigError(f"missing key '{_join(path, name)}'")
@@ -248,6 +247,11 @@ def set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
             raise ConfigError(f"{'.'.join(keys[: depth + 1])}: expected a section of keys, got {section!r}")
         data = section
     data[keys[-1]] = value
+
+
+def _default(field: dataclasses.Field) -> Any:
+    """The default value of a dataclass field (made by its factory), or ``dataclasses.MISSING``."""
+    return field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
 
 
 def _laid_over(base: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
