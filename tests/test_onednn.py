@@ -251,6 +251,21 @@ def test_cho_gru_outputs_and_every_gradient_equal_the_xla_kernel(key, bias, bidi
 
 
 @needs_kernel
+@pytest.mark.parametrize("bias, bidirectional", [(True, False), (False, False), (True, True)])
+def test_mgu_on_the_cho_gru_equals_the_generic_scan(key, bias, bidirectional):
+    """The MGU as Cho's GRU with tied gates (`onednn_mgu_layer`: reset = forget, update = its complement): outputs,
+    states and every gradient (the forget gate's weights collect both tied blocks' gradients) equal autodiff of the
+    generic scan; with lengths the scan runs."""
+    import equinox as eqx
+
+    stack = _noisy_stack(key, "mgu", bias=bias, bidirectional=bidirectional)
+    xs = jax.random.normal(key, (3, 9, 5))
+    _assert_equals_the_xla_kernels(stack, xs, "recurrax_onednn_cho_gru_forward", "recurrax_onednn_cho_gru_inference")
+    with_lengths = eqx.filter_jit(lambda m: m(xs, jnp.array([9, 4, 2]))[0]).lower(stack).as_text()
+    assert "recurrax_onednn" not in with_lengths
+
+
+@needs_kernel
 def test_gru_dispatch_picks_each_form_and_leaves_lengths_to_the_xla_kernels(key):
     import equinox as eqx
 

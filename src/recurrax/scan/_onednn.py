@@ -1,6 +1,6 @@
-"""`onednn_lstm`, `onednn_peephole_layer`, `onednn_projection_layer`, `onednn_gru_layer`: LSTM, peephole LSTM,
-LSTMP and GRU layers on oneDNN's primitives (the LSTM's is torch ``nn.LSTM``'s CPU kernel; torch's CPU GRU and
-LSTMP do not use oneDNN), on CPU.
+"""`onednn_lstm`, `onednn_peephole_layer`, `onednn_projection_layer`, `onednn_gru_layer`, `onednn_mgu_layer`: LSTM,
+peephole LSTM, LSTMP, GRU and MGU layers on oneDNN's primitives (the LSTM's is torch ``nn.LSTM``'s CPU kernel;
+torch's CPU GRU and LSTMP do not use oneDNN), on CPU.
 
 `onednn_lstm` has the contract of `recurrax.scan._fused_lstm.fused_lstm` (time-major, PyTorch gate order ``i, f, g,
 o``, one combined bias); `onednn_peephole_layer` runs an `LSTMCell` whose only departures from the plain LSTM are
@@ -210,6 +210,21 @@ def onednn_gru_arrays(
         bias = jnp.concatenate([bias_ih[z] + bias_hh[z], bias_ih[r] + bias_hh[r], *candidate])
     form = "cho_gru" if cho else "gru"
     return onednn_gru(to_onednn(weight_ih), to_onednn(weight_hh), bias, xs, h0, batch_first, form)
+
+
+def onednn_mgu_layer(cell: Any, xs: Array, h0: Array, batch_first: bool = False) -> tuple[Array, Array]:
+    """A `recurrax.cells.MGUCell` over ``xs [T, B, D]`` (``[B, T, D]`` with ``batch_first``) on oneDNN's Cho GRU
+    (`onednn_gru_arrays`): the reset gate is the forget gate ``r = f = σ(a_f)`` and the update gate its complement
+    ``z = 1 - f = σ(-a_f)`` (the forget gate's blocks negated; autodiff adds both blocks' gradients into ``W_f``,
+    ``U_f``, ``b_f``), so ``h_t = z h_{t-1} + (1 - z) tanh(W_n x + U_n (r h_{t-1}) + b_n)`` is the MGU's step. Its
+    recurrent matmul is ``3H x H`` where the MGU's is ``2H x H``; it still ran faster than the generic scan
+    (docs/benchmarks.md section 13). ``ys`` in the layout of ``xs``, ``h_T``."""
+    f, n = slice(0, cell.hidden_size), slice(cell.hidden_size, 2 * cell.hidden_size)
+    as_gru = lambda w: jnp.concatenate([w[f], -w[f], w[n]])  # noqa: E731 - blocks r, z, n
+    bias = None if cell.bias is None else as_gru(cell.bias)
+    no_bias = None if bias is None else jnp.zeros_like(bias)
+    return onednn_gru_arrays(as_gru(cell.weight_ih), as_gru(cell.weight_hh), bias, no_bias, xs, h0, batch_first,
+                             cho=True)  # fmt: skip
 
 
 def _lstm_with_weight(cell: str, doc: str) -> Any:

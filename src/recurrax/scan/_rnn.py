@@ -14,6 +14,7 @@ from ..cells._depth_gated import DepthGatedLSTMCell
 from ..cells._gru import GRUCell
 from ..cells._layernorm_lstm import LayerNormLSTMCell
 from ..cells._lstm import LSTMCell
+from ..cells._mgu import MGUCell
 from ..cells._mut import MUT1Cell, MUT2Cell, MUT3Cell
 from ..native import bfloat16_matmuls
 from ._fused_lstm import check_matmul_dtype, fused_lstm, is_plain_lstm
@@ -27,7 +28,7 @@ from ._native import (
     native_lstm_layer,
     native_mut_layer,
 )
-from ._onednn import onednn_applies, onednn_projection_layer, worth_a_vendor_call
+from ._onednn import onednn_applies, onednn_mgu_layer, onednn_projection_layer, worth_a_vendor_call
 from ._regularisation import check_rate, recurrent_dropout_mask, zoneout
 
 
@@ -228,19 +229,19 @@ class RNN(eqx.Module):
         return jnp.swapaxes(ys, 0, 1), carry
 
     def _onednn_layer(self, xs: Array, carry: Any, batch_first: bool) -> tuple[Array, Any] | None:
-        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP or a GRU (either form; small ones trained on the
-        native kernels), or the native kernel of NIAF, NOAF, the layer-norm and depth-gated LSTMs and MUT1-3 (on
-        oneDNN's matmul, `recurrax.scan._native`), over ``xs`` ``[T, B, D]`` or, with ``batch_first``,
-        ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call; ``ys`` comes in
-        the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells, dtypes, a backend
-        other than CPU; a plain LSTM's bfloat16 matmuls run the native kernel where the CPU has bfloat16 matmul
+        """oneDNN's layer for a plain LSTM, a peephole LSTM, LSTMP, a GRU (either form; small ones trained on the native
+        kernels) or an MGU (Cho's GRU with tied gates), or the native kernel of NIAF, NOAF, the layer-norm and
+        depth-gated LSTMs and MUT1-3 (on oneDNN's matmul, `recurrax.scan._native`), over ``xs`` ``[T, B, D]`` or, with
+        ``batch_first``, ``[B, T, D]`` (oneDNN reads and writes that layout itself: no transposes around the call;
+        ``ys`` comes in the layout of ``xs``), or None where neither applies (`onednn_applies`: other cells, dtypes, a
+        backend other than CPU; a plain LSTM's bfloat16 matmuls run the native kernel where the CPU has bfloat16 matmul
         instructions, `recurrax.native.bfloat16_matmuls`, else the XLA kernel)."""
         cell = self.cell
         plain = is_plain_lstm(cell)
         ablated, layernorm = is_activation_ablation(cell), type(cell) is LayerNormLSTMCell
         depth_gated = type(cell) is DepthGatedLSTMCell and cell.lower_memory  # without it: a plain LSTM
         mut = type(cell) in (MUT1Cell, MUT2Cell, MUT3Cell)
-        vendor = type(cell) is GRUCell or is_peephole_lstm(cell) or is_projection_lstm(cell)
+        vendor = type(cell) in (GRUCell, MGUCell) or is_peephole_lstm(cell) or is_projection_lstm(cell)
         if not (plain or ablated or layernorm or depth_gated or mut or vendor):
             return None
         arrays = (xs, *jax.tree.leaves(carry), *jax.tree.leaves(cell))
@@ -258,6 +259,8 @@ class RNN(eqx.Module):
             return native_depth_gated_layer(cell, xs, carry, batch_first)
         if mut:
             return native_mut_layer(cell, xs, carry, batch_first)
+        if type(cell) is MGUCell:
+            return onednn_mgu_layer(cell, xs, carry, batch_first)  # oneDNN's gru, its gates tied
         if type(cell) is GRUCell:
             return gru_layer(cell, xs, carry, batch_first)  # oneDNN's lbr_gru (PyTorch's form) or gru (Cho's)
         if is_projection_lstm(cell):
