@@ -26,12 +26,16 @@ from recurrax.tasks.classify._fit import candidate_config, cross_validate, cv_fo
 # round 4's default (1000 steps, 50 warm-up steps, cosine decay) is the "-1000" levers.
 ROUND3 = {"train": {"steps": 300}, "optim": {"schedule": "constant", "warmup_steps": 0}}
 COSINE = {"train": {"steps": 1000}, "optim": {"schedule": "warmup_cosine", "warmup_steps": 50}}
+COSINE_300 = {"train": {"steps": 300}, "optim": {"schedule": "warmup_cosine", "warmup_steps": 50}}
 LEVERS: dict[str, tuple[str, dict[str, dict]]] = {
     # name: (the candidate of `CANDIDATES` it starts from, what it changes)
     "lstm": ("lstm", ROUND3),
     "lstm-1000": ("lstm", COSINE),
     "fcn": ("lstm-fcn-norm", ROUND3),
     "fcn-1000": ("lstm-fcn-norm", COSINE),
+    # round 4's schedule on round 3's budget: does the selection pick at 300 steps what it picks at 1000?
+    "lstm-300-cosine": ("lstm", COSINE_300),
+    "fcn-300-cosine": ("lstm-fcn-norm", COSINE_300),
     "fcn-ensemble3": ("lstm-fcn-norm", {**ROUND3, "model": {"ensemble": 3}}),
     "lstm-ensemble3": ("lstm", {**ROUND3, "model": {"ensemble": 3}}),
     # InceptionTime's kernel widths (Ismail Fawaz et al. 2020: 40, 20, 10) in place of LSTM-FCN's 8, 5, 3
