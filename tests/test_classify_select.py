@@ -156,11 +156,28 @@ def test_selection_reads_no_test_case_and_only_runs_when_asked(tmp_path, norm_ca
         from_dict(C.ClassifyConfig, {"select": {"candidates": ["nope"]}})
 
 
+def test_select_steps_set_the_candidates_budget_and_the_winner_keeps_its_own(tmp_path, norm_candidates, monkeypatch):
+    _level_files(tmp_path, 1, "level")
+    steps = []
+    original = _fit.train_classifier
+
+    def spy(option, data, run_dir, **kwargs):
+        steps.append(option.train.steps)
+        return original(option, data, run_dir, **kwargs)
+
+    monkeypatch.setattr(_fit, "train_classifier", spy)
+    run = C.fit_classifier(_select_cfg(tmp_path, steps=30), tmp_path / "run", progress=False)
+    assert steps == [30] * 6 + [60] and run.selection["picked"] == "feature"
+    assert C.load_classifier(run.run_dir).config.train.steps == 60
+    with pytest.raises(ConfigError, match="select.steps"):
+        from_dict(C.ClassifyConfig, {"select": {"steps": 0}})
+
+
 def test_old_checkpoint_configs_keep_their_meaning():
     old = {"model": {"hidden_size": 8}, "data": {}, "optim": {}, "train": {}}
     cfg = from_dict(C.ClassifyConfig, legacy_config(old))
     assert (cfg.model.input_norm, cfg.data.max_steps, cfg.select.mode) == ("none", None, "off")
-    assert cfg.select.members is None
+    assert cfg.select.members is None and cfg.select.steps is None
     assert cfg.model.hidden_size == 8
 
 

@@ -156,10 +156,10 @@ class SelectConfig:
     held-out fold of a stratified ``folds``-fold split of the training cases (seeded by ``train.seed``);
     the highest mean accuracy wins (ties: the lower mean loss, then the first listed), and the winner is
     trained on every training case, as an ensemble of ``members`` models (each candidate is cross-validated
-    as one model, ``model.ensemble = 1``). The test split is never read for it. ``mode = "off"``, one candidate,
-    or ``max_cases`` or more cases: the config is trained as given. The run's ``config.toml`` and
-    checkpoints hold the winner (with ``mode = "off"``) and ``selection.json`` the scores.
-    Cost: ``folds * len(candidates)`` extra fits of the configured budget.
+    as one model, ``model.ensemble = 1``, for ``steps`` steps). The test split is never read for it.
+    ``mode = "off"``, one candidate, or ``max_cases`` or more cases: the config is trained as given. The run's
+    ``config.toml`` and checkpoints hold the winner (with ``mode = "off"``) and ``selection.json`` the scores.
+    Cost: ``folds * len(candidates)`` extra fits of ``steps`` steps.
 
     Attributes:
         mode: ``"cv"`` (cross-validate the candidates) or ``"off"`` (train the config as given), default
@@ -170,6 +170,8 @@ class SelectConfig:
         members: the winner's ``model.ensemble``: on the development suite ensembles of three scored as high as
             or higher than one model in cross-validation on every set for the candidate that wins, at 2-3x the
             final fit's time (docs/classify_seq2seq.md); None keeps ``model.ensemble``; default 3.
+        steps: the candidates' cross-validation fits train this many steps (the learning-rate schedule spans
+            them), the winner ``train.steps``; None: ``train.steps`` for both; default None.
     """
 
     mode: Literal["cv", "off"] = "cv"
@@ -177,9 +179,11 @@ class SelectConfig:
     folds: int = 3
     max_cases: int = 1000
     members: int | None = 3
+    steps: int | None = None
 
     def __post_init__(self):
         require(self.folds >= 2, "folds", f"must be >= 2, got {self.folds}")
+        require(self.steps is None or self.steps >= 1, "steps", f"must be >= 1 or None, got {self.steps}")
         require(self.members is None or self.members >= 1, "members", f"must be >= 1 or None, got {self.members}")
         require(self.max_cases >= 1, "max_cases", f"must be >= 1, got {self.max_cases}")
         unknown = [name for name in self.candidates if name not in CANDIDATES]

@@ -71,7 +71,7 @@ class LoadedClassifier:
 # Options added after checkpoints (and protocols) were first written, or whose default changed since, with the value
 # that those were trained with: a config without the key predates it (the current default may differ).
 LEGACY_DEFAULTS = {"model": {"input_norm": "none"}, "data": {"max_steps": None},
-                   "select": {"mode": "off", "members": None},
+                   "select": {"mode": "off", "members": None, "steps": None},
                    "optim": {"schedule": "constant", "warmup_steps": 0}}  # fmt: skip
 
 
