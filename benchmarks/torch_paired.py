@@ -86,6 +86,7 @@ class TorchServer:
 
 
 def recurrax_times(run, calls: int) -> list[float]:
+    """One untimed call of ``run`` (which waits for its result), then the ms of ``calls`` timed ones."""
     run()
     times = []
     for _ in range(calls):
