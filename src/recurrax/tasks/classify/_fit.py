@@ -113,14 +113,14 @@ def select_setting(
     one candidate; otherwise returns ``cfg`` as it is. The record: ``candidates`` (name -> mean ``accuracy``,
     mean ``loss`` and per-fold accuracies), ``picked``, ``folds``, ``cases``, ``margin`` (the winner's mean
     accuracy minus the runner-up's). Candidates are cross-validated as single models for ``select.steps`` steps
-    (None: ``train.steps``); the winner gets ``select.members`` members (None: ``model.ensemble``) and
-    ``train.steps``."""
+    (at most ``train.steps``; None: ``train.steps``); the winner gets ``select.members`` members (None:
+    ``model.ensemble``) and ``train.steps``."""
     choice = cfg.select
     if choice.mode == "off" or len(train[1]) >= choice.max_cases or len(choice.candidates) < 2:
         return resolve(cfg, train), None
     classes = class_order(train[1]) if classes is None else classes
     folds = cv_folds(train[1], choice.folds, cfg.train.seed)
-    budget = dataclasses.replace(cfg.train, steps=choice.steps or cfg.train.steps)
+    budget = dataclasses.replace(cfg.train, steps=min(choice.steps or cfg.train.steps, cfg.train.steps))
     single = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, ensemble=1), train=budget)
     scores = {name: cross_validate(resolve(candidate_config(single, name), train), train, folds, classes)
               for name in choice.candidates}  # fmt: skip
