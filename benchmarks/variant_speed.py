@@ -9,12 +9,12 @@ one process.
 One `RNN` layer on batch-major ``[B, T, D]``; loss = sum of the outputs; gradients w.r.t. every cell
 parameter and the inputs (one jitted call). Every (variant, path) runs once per round, interleaved, so load
 from other processes hits them alike; a time is the median over rounds, and a ratio is the median over
-rounds of the per-round ratio (``fused x`` = unfused / fused time; ``vs lstm`` = plain fused LSTM time /
-this variant's fused time, above 1 faster than the plain LSTM). FGR has neither a fused nor a vendor or native
-kernel: its default path is the generic scan (``fused x`` about 1); the MGU runs oneDNN's Cho GRU, gates tied. ``depth_gated`` is a middle
-layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``); ``lstm_middle`` is the plain LSTM in that
-place (it reads the lower layer's ``h``: ``D = H``), and ``depth_gated vs middle`` under the table is its time over
-the depth-gated layer's (the same recurrence; input weights ``5H x H`` against ``4H x H``).
+rounds of the per-round ratio (``fused x`` = unfused / fused time; ``vs lstm`` = plain fused LSTM time / this
+variant's fused time, above 1 faster than the plain LSTM). FGR has neither a fused nor a vendor or native kernel:
+its default path is the generic scan (``fused x`` about 1); the MGU runs oneDNN's Cho GRU, gates tied.
+``depth_gated`` is a middle layer of a stack (it reads the lower layer's ``[h, c]``: ``D = 2H``); ``lstm_middle`` is
+the plain LSTM in that place (it reads the lower layer's ``h``: ``D = H``), and ``depth_gated vs middle`` under the
+table is its time over the depth-gated layer's (the same recurrence; input weights ``5H x H`` against ``4H x H``).
 """
 
 from __future__ import annotations
