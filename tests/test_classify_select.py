@@ -170,7 +170,8 @@ def test_select_steps_set_the_candidates_budget_and_the_winner_keeps_its_own(tmp
     assert steps == [30] * 6 + [60] and run.selection["picked"] == "feature"
     assert C.load_classifier(run.run_dir).config.train.steps == 60
     steps.clear()
-    C.select_setting(_select_cfg(tmp_path), C._data.load_raw(_select_cfg(tmp_path).data)["train"])
+    default = _select_cfg(tmp_path)
+    C.select_setting(default, C._data.load_raw(default.data)["train"])
     assert C.SelectConfig().steps == 300 and steps == [60] * 6  # never more than train.steps
     with pytest.raises(ConfigError, match="select.steps"):
         from_dict(C.ClassifyConfig, {"select": {"steps": 0}})

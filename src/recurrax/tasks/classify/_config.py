@@ -170,12 +170,11 @@ class SelectConfig:
         members: the winner's ``model.ensemble``: on the development suite ensembles of three scored as high as
             or higher than one model in cross-validation on every set for the candidate that wins, at 2-3x the
             final fit's time (docs/classify_seq2seq.md); None keeps ``model.ensemble``; default 3.
-        steps: the candidates' cross-validation fits train this many steps, or ``train.steps`` where that is
-            fewer (the learning-rate schedule spans them), the winner ``train.steps``; None: ``train.steps`` for
-            both; default 300. On the development
-            suite's training cases (seeds 0-2, the folds ``fit`` uses) the pick at 300 steps was the pick at 1000
-            in 15 of 18 cases, the other three near-ties either way (docs/classify_seq2seq.md, round 5), and the
-            candidates' fits cost 3.3x less.
+        steps: the candidates' cross-validation fits train this many steps, or ``train.steps`` where that is fewer
+            (the learning-rate schedule spans them), the winner ``train.steps``; None: ``train.steps`` for both;
+            default 300. On the development suite's training cases (seeds 0-2, the folds ``fit`` uses) the pick at
+            300 steps was the pick at 1000 in 15 of 18 cases, the other three near-ties either way
+            (docs/classify_seq2seq.md, round 5), and the candidates' fits cost 3.3x less.
     """
 
     mode: Literal["cv", "off"] = "cv"
