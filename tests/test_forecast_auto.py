@@ -137,25 +137,28 @@ def test_settings_left_out_are_derived_and_given_ones_kept(oscillating):
 
 
 def test_close_candidates_forecast_as_their_inverse_mase_combination(tmp_path):
-    """Random walks: naive and Theta are close, an LSTM trained for two steps is far behind. The candidates
-    within 1.5 times the best validation MASE are combined with weights 1 / MASE; the combination's validation
-    row and `predict_series` are the weighted forecasts computed by hand; ``select = "best"`` takes the best
-    alone."""
+    """Random walks: naive, Theta and ETS are close, an LSTM trained for two steps is far behind. The
+    ``combination_size`` best of the candidates within 1.5 times the best validation MASE are combined with
+    weights 1 / MASE; the combination's validation row and `predict_series` are the weighted forecasts
+    computed by hand; ``select = "best"`` takes the best alone."""
     rng = np.random.default_rng(1)
     values = [100 + np.cumsum(rng.normal(0, 1, 40)) for _ in range(8)]
     series = fc.SeriesSet.from_arrays(values)
+    names = ("lstm", "naive", "theta", "ets")
     settings = [f"data.horizon={H}", "model.hidden_size=4", "model.ensemble=1", "train.steps=2",
-                "model.candidates=['lstm', 'naive', 'theta']", *QUIET]  # fmt: skip
+                f"model.candidates={list(names)}", "model.combination_size=2", *QUIET]  # fmt: skip
     run = fc.fit_auto(load_config(fc.ForecastConfig, None, settings), series, tmp_path / "mix", progress=False)
     rows, weights = run.selection.validation, run.selection.weights
-    best = min(rows[n]["mase"] for n in ("lstm", "naive", "theta"))
-    members = {n: 1 / rows[n]["mase"] for n in ("lstm", "naive", "theta") if rows[n]["mase"] <= 1.5 * best}
-    assert run.selection.winner == "combination" and len(weights) >= 2
+    best = min(rows[n]["mase"] for n in names)
+    within = {n: 1 / rows[n]["mase"] for n in names if rows[n]["mase"] <= 1.5 * best}
+    assert len(within) >= 3  # so the size of 2 binds
+    members = {n: within[n] for n in sorted(within, key=within.get, reverse=True)[:2]}
+    assert run.selection.winner == "combination"
     assert weights == pytest.approx({n: w / sum(members.values()) for n, w in members.items()}, rel=1e-12)
 
     def by_hand(histories, lstm_run):
         parts = {"lstm": fc.predict(lstm_run.model, lstm_run.config, histories).mean,
-                 **{n: fc.forecast_baseline(n, histories, H) for n in ("naive", "theta")}}  # fmt: skip
+                 **{n: fc.forecast_baseline(n, histories, H) for n in names[1:]}}  # fmt: skip
         return sum(weights[n] * parts[n] for n in weights)
 
     history, actual = series.split_last(H)
@@ -172,8 +175,27 @@ def test_close_candidates_forecast_as_their_inverse_mase_combination(tmp_path):
                         tmp_path / "best", progress=False)  # fmt: skip
     assert alone.selection.winner == max(members, key=members.get)  # the lowest MASE
     assert "combination" not in alone.selection.validation and alone.selection.weights == {alone.selection.winner: 1}
+
+
+def test_the_combination_takes_the_best_few_within_the_trim():
+    """`combination_weights`: at most ``size`` members (3 by default), the best on validation among those
+    within 1.5 times the best MASE, weighted 1 / MASE; equal scores rank the simpler first; exact ones alone."""
+    rows = {n: {"mase": m} for n, m in [("lstm", 1.0), ("theta", 1.1), ("ets", 1.2), ("naive", 1.4),
+                                          ("seasonal_naive", 1.6)]}  # fmt: skip
+    inverse = {"lstm": 1.0, "theta": 1 / 1.1, "ets": 1 / 1.2, "naive": 1 / 1.4}
+    cases = [(None, ["lstm", "theta", "ets", "naive"]), (3, ["lstm", "theta", "ets"]), (2, ["lstm", "theta"])]
+    for size, kept in cases:  # seasonal_naive is beyond 1.5 times the best
+        total = sum(inverse[n] for n in kept)
+        weights = fc.combination_weights(rows, size=size)
+        assert list(weights) == kept and weights == pytest.approx({n: inverse[n] / total for n in kept}, rel=1e-12)
+    assert fc.combination_weights(rows) == fc.combination_weights(rows, size=3) == \
+        fc.combination_weights(rows, size=fc.ModelConfig().combination_size)  # fmt: skip
+    tied = {n: {"mase": 2.0} for n in ("lstm", "ets", "theta", "naive")}
+    assert fc.combination_weights(tied) == pytest.approx({"naive": 1 / 3, "theta": 1 / 3, "ets": 1 / 3})
     exact = {"theta": {"mase": 0.0}, "naive": {"mase": 0.0}, "lstm": {"mase": 1.0}}
     assert fc.combination_weights(exact) == {"naive": 0.5, "theta": 0.5}  # the exact ones, simpler first
+    with pytest.raises(ValueError, match="combination_size"):
+        fc.ModelConfig(combination_size=1)
 
 
 def test_forecasts_beyond_the_plausible_range_become_seasonal_naive(tmp_path):

@@ -8,12 +8,13 @@
    trained on those values (its run in ``run_dir/validation``) and the baselines naive, seasonal naive (with
    a period > 1), Theta and ETS (statsmodels; skipped with a note when it is not installed). Every forecast
    passes the plausibility catch (`catch_implausible`).
-3. ``model.select = "combination"`` (the default): the candidates whose mean MASE over series is within 1.5
-   times the best are combined with weights proportional to the inverse of their MASE (`combination_weights`;
-   a candidate that far ahead of the rest forecasts alone); ``"best"``: the lowest mean MASE alone (`Selection`;
-   why MASE: `_select`). The collection gets one forecaster: a per-series choice would pick on one window of
-   ``horizon`` values per series, which is mostly noise. On the M3 development split the combination beat the
-   best alone on Yearly and Quarterly (docs/forecast.md).
+3. ``model.select = "combination"`` (the default): of the candidates whose mean MASE over series is within 1.5
+   times the best, the ``model.combination_size`` (3) best are combined with weights proportional to the
+   inverse of their MASE (`combination_weights`; a candidate that far ahead of the rest forecasts alone);
+   ``"best"``: the lowest mean MASE alone (`Selection`; why MASE: `_select`). The collection gets one
+   forecaster: a per-series choice would pick on one window of ``horizon`` values per series, which is mostly
+   noise. On the M3 and M1 development splits the combination of the three best beat the best alone and the
+   combination of every candidate within 1.5 times the best (docs/forecast.md).
 4. The LSTM is refit on the whole history with the same settings (the run in ``run_dir``, whose checkpoints
    keep the selection in ``meta.json``; ``selection.json`` beside them). `predict_series` forecasts with the
    winner: the refit LSTM, or the baseline fitted on the histories it is given (no training needed), then
@@ -147,7 +148,9 @@ def fit_auto(
     windows = read_meta(find_checkpoint(validation.run_dir)).get("windows")
     selection = Selection.choose(rows, notes=notes + more, validation_fingerprint=fingerprint(fit_history),
                                  validation_windows=windows, seconds=seconds)  # fmt: skip
-    weights = combination_weights(rows) if cfg.model.select == "combination" else selection.weights
+    weights = selection.weights
+    if cfg.model.select == "combination":
+        weights = combination_weights(rows, size=cfg.model.combination_size)
     if len(weights) > 1:  # the combination's validation score, in-sample for its weights
         mixed, hit = catch_implausible(combine(forecasts, weights), fit_history.values, cfg.data.period)
         rows["combination"] = {**scores(actual, mixed, fit_history.values, cfg.data.period), "caught": int(hit.sum())}

@@ -9,6 +9,7 @@ from ...config import require
 from ...models import POINT_LOSSES
 from ...train import OptimConfig, TrainConfig
 from ._covariates import CALENDAR, covariate_names
+from ._select import COMBINATION_SIZE
 
 CANDIDATES = ("lstm", "naive", "seasonal_naive", "theta", "ets")  # what model.kind = "auto" chooses among
 FIXED = {"input_size": 24, "steps": 1000}  # the explicit kinds' defaults (auto derives them from the data)
@@ -39,9 +40,11 @@ class ModelConfig:
             the members); None: 1, and 3 for the LSTM of ``auto``; default None.
         candidates: what ``auto`` fits: ``"lstm"`` and any of ``"naive"``, ``"seasonal_naive"``, ``"theta"``,
             ``"ets"``; default all five.
-        select: ``"combination"`` (the inverse-MASE weighted combination of the candidates within 1.5 times
-            the best validation MASE: the best alone when it is that far ahead) or ``"best"`` (the best
-            alone), default ``"combination"``.
+        select: ``"combination"`` (the inverse-MASE weighted combination of the ``combination_size`` best
+            candidates on validation among those within 1.5 times the best validation MASE: the best alone
+            when it is that far ahead) or ``"best"`` (the best alone), default ``"combination"``.
+        combination_size: at most this many candidates in the combination (None: every one within 1.5
+            times the best), default 3.
     """
 
     kind: Literal["auto", "direct", "recursive", "seq2seq"] = "auto"
@@ -56,6 +59,7 @@ class ModelConfig:
     ensemble: int | None = None
     candidates: tuple[str, ...] = CANDIDATES
     select: Literal["combination", "best"] = "combination"
+    combination_size: int | None = COMBINATION_SIZE
 
     def __post_init__(self):
         require(self.hidden_size >= 1, "hidden_size", f"must be >= 1, got {self.hidden_size}")
@@ -65,6 +69,8 @@ class ModelConfig:
         unknown = [name for name in self.candidates if name not in CANDIDATES]
         require(not unknown and "lstm" in self.candidates, "candidates",
                 f"must be lstm and any of {', '.join(CANDIDATES[1:])}, got {list(self.candidates)}")  # fmt: skip
+        require(self.combination_size is None or self.combination_size >= 2, "combination_size",
+                f"must be >= 2 (or None: no limit), got {self.combination_size}")  # fmt: skip
         require(all(0 < q < 1 for q in self.quantiles), "quantiles", f"must lie in (0, 1), got {self.quantiles}")
         require(
             self.point_loss in POINT_LOSSES, "point_loss", f"must be one of {POINT_LOSSES}, got {self.point_loss!r}"

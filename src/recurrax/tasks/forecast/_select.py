@@ -31,6 +31,7 @@ from ._baselines import forecast_baseline
 
 K_RANGE = 10.0
 TRIM = 1.5  # the combination takes the candidates within TRIM times the best validation MASE
+COMBINATION_SIZE = 3  # and of those at most the COMBINATION_SIZE best
 NEEDS_STATSMODELS = ("theta", "ets")
 TIE_ORDER = ("naive", "seasonal_naive", "theta", "ets", "lstm", "combination")  # equal scores: the simpler first
 
@@ -115,23 +116,27 @@ def scores(actual: np.ndarray, forecast: np.ndarray, histories: Sequence[np.ndar
     return {"mase": float(np.mean(mase)), "smape": smape(actual, forecast)}
 
 
-def combination_weights(validation: dict[str, dict[str, float]], trim: float = TRIM) -> dict[str, float]:
-    """Weights (summing to 1, best first) of the candidates whose validation MASE is within ``trim`` times the
-    best one's, proportional to the inverse of their MASE; a best MASE of 0 gives the candidates at 0 equal
-    weights. A candidate far ahead of the rest thus forecasts alone.
+def combination_weights(
+    validation: dict[str, dict[str, float]], trim: float = TRIM, size: int | None = COMBINATION_SIZE
+) -> dict[str, float]:
+    """Weights (summing to 1, best first) of the ``size`` best candidates (all with None) among those whose
+    validation MASE is within ``trim`` times the best one's, proportional to the inverse of their MASE; a best
+    MASE of 0 gives the candidates at 0 equal weights. A candidate far ahead of the rest thus forecasts alone.
 
     Example:
-        >>> weights = combination_weights({"lstm": {"mase": 1.0}, "theta": {"mase": 1.25}, "naive": {"mase": 2.0}})
-        >>> {name: round(w, 4) for name, w in weights.items()}  # 1 / 1 and 1 / 1.25, normalised; naive is too far
+        >>> scores = {"lstm": {"mase": 1.0}, "theta": {"mase": 1.25}, "ets": {"mase": 1.3}, "naive": {"mase": 2.0}}
+        >>> {name: round(w, 4) for name, w in combination_weights(scores, size=2).items()}  # 1 / 1 and 1 / 1.25
         {'lstm': 0.5556, 'theta': 0.4444}
+        >>> list(combination_weights(scores, size=None))  # naive is too far behind
+        ['lstm', 'theta', 'ets']
     """
     best = min(row["mase"] for row in validation.values())
     if best > 0:
         members = {name: 1 / row["mase"] for name, row in validation.items() if row["mase"] <= trim * best}
     else:
         members = {name: 1.0 for name, row in validation.items() if row["mase"] <= 0}
-    total = sum(members.values())
-    order = sorted(members, key=lambda name: (validation[name]["mase"], TIE_ORDER.index(name)))
+    order = sorted(members, key=lambda name: (validation[name]["mase"], TIE_ORDER.index(name)))[:size]
+    total = sum(members[name] for name in order)
     return {name: members[name] / total for name in order}
 
 
