@@ -6,6 +6,12 @@ The overall sMAPE is the mean over every forecast of every frequency, ``sum(smap
 h)``, shown when a seed has every frequency of its collection (M3 four, M1 and tourism three).
 
     python benchmarks/forecast_auto_summary.py --results benchmarks/results/forecast_auto   # writes summary.md there
+
+``--rule "top 3"``: auto's sMAPE is that rule's, as `forecast_auto_combination.py` scored it from the same fits
+(``<collection>_<split>_seed<k>_rules.json`` beside each record), and auto as the run chose is a row of its own:
+for records of runs made before a change of the combination rule.
+
+    python benchmarks/forecast_auto_summary.py --results benchmarks/results/forecast_auto_v3 --rule "top 3"
 """
 
 from __future__ import annotations
@@ -50,7 +56,10 @@ def table(collection: str, runs: dict[int, dict[str, dict]]) -> list[str]:
     for seed in seeds:
         values = [cell("auto", [seed], c) for c in columns]
         lines.append(f"| auto, seed {seed} | " + " | ".join(f"{v[0]:.2f}" if v else "" for v in values) + " |")
-    for label, method in (("**auto, mean ± sd**", "auto"), ("auto's LSTM alone, mean ± sd", "lstm")):
+    rows = [("**auto, mean ± sd**", "auto"), ("auto's LSTM alone, mean ± sd", "lstm")]
+    if "auto as run" in first[frequencies[0]]["smape"]:
+        rows.insert(1, ("auto as the run chose (the rule before), mean ± sd", "auto as run"))
+    for label, method in rows:
         values = [cell(method, seeds, c) for c in columns]
         lines.append(f"| {label} | " + " | ".join(spread(v) if v else "" for v in values) + " |")
     for label, method in (("Theta (same code, same histories)", "theta"), ("seasonal naive", "seasonal_naive")):
@@ -62,16 +71,29 @@ def table(collection: str, runs: dict[int, dict[str, dict]]) -> list[str]:
     return [*lines, "", f"Auto's seconds per seed: {'; '.join(times)}.", f"Winners: {'; '.join(winners)}."]
 
 
+def scored_by(record: dict, rules: dict, rule: str) -> dict:
+    """``record`` with auto's sMAPE that of ``rule`` in ``rules`` and the run's own auto as ``auto as run``."""
+    for frequency, row in record.items():
+        row["smape"]["auto as run"] = row["smape"]["auto"]
+        row["smape"]["auto"] = rules[frequency][rule]["smape"]
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/forecast_auto"))
+    parser.add_argument("--rule", help="auto's sMAPE from this rule of the *_rules.json files (e.g. 'top 3')")
     args = parser.parse_args()
     groups: dict[tuple[str, str], dict[int, dict]] = {}
     for path in sorted(args.results.glob("*.json")):
         match = NAME.fullmatch(path.name)
         if match:
             key = (match["collection"], match["split"])
-            groups.setdefault(key, {})[int(match["seed"])] = json.loads(path.read_text())
+            record = json.loads(path.read_text())
+            if args.rule:
+                rules = json.loads(path.with_name(path.stem + "_rules.json").read_text())
+                record = scored_by(record, rules, args.rule)
+            groups.setdefault(key, {})[int(match["seed"])] = record
     out = []
     for (collection, split), runs in sorted(groups.items()):
         out += [f"## {collection} {split}", "", *table(collection, runs), ""]
