@@ -32,7 +32,7 @@ from forecast_auto_m3 import COLLECTIONS, load
 from recurrax.tasks import forecast as fc
 from recurrax.tasks.forecast import M3Series
 from recurrax.tasks.forecast._auto import candidate_forecasts
-from recurrax.tasks.forecast._select import TRIM, combination_weights, combine, scores
+from recurrax.tasks.forecast._select import TRIM, Selection, combination_weights, combine, scores
 
 DEV_TRIMS = (1.1, 1.2, 1.3, 1.4, TRIM, 1e9)
 DEV_SIZES = (2, 3)
@@ -45,9 +45,8 @@ def rules(
     weighed = {f"trim {t:g}": combination_weights(validation, t, size=None) for t in trims}
     weighed.update({f"top {k}": combination_weights(validation, size=k) for k in sizes})
     if split == "dev":
-        ranked = sorted(validation, key=lambda name: validation[name]["mase"])
-        weighed["best"] = {ranked[0]: 1.0}
-        weighed.update({name: {name: 1.0} for name in ranked})
+        weighed["best"] = Selection.choose(validation).weights
+        weighed.update({name: {name: 1.0} for name in validation})
     return weighed
 
 
