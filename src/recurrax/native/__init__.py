@@ -48,6 +48,7 @@ TARGETS = (
     *(f"recurrax_onednn_{cell}_{kind}" for cell in CELLS for kind in ("forward", "inference", "backward")),
     *(f"recurrax_{cell}_{kind}" for cell in NATIVE_CELLS for kind in ("forward", "backward")),
     "recurrax_outer",  # the native kernels' weight gradients
+    "recurrax_matmul",  # their input projections and the projections' input gradients
     "recurrax_bf16_matmul",  # their input projections with bfloat16 matmuls
 )
 HEADERS_WHEEL, LIBRARY_WHEEL = "onednn-devel-cpu-gomp", "onednn-cpu-gomp"

@@ -82,6 +82,10 @@ CLONES void backward_row(int64_t hidden, const float *__restrict gates, const fl
                          const float *__restrict dh_next, float *__restrict dc, float *__restrict dxp,
                          float *__restrict dpeep, float *__restrict dw_cd) {
   const int64_t H = hidden;
+  // The blocks j, H + j, ... of one array never meet across iterations (0 <= j < H), which GCC cannot prove for
+  // a run-time H: with the depth gate it found more such pairs than its alias checks allow and left the loop
+  // scalar (the backward step 2.4x slower at c1). `ivdep` tells it so.
+#pragma GCC ivdep
   for (int64_t j = 0; j < H; ++j) {
     const float i = gates[j], f = gates[H + j], g = gates[2 * H + j], o = gates[3 * H + j];
     const float dh = dy[j] + dh_next[j];

@@ -39,6 +39,19 @@ ffi::Error outer(ffi::Buffer<ffi::F32> d, ffi::Buffer<ffi::F32> v, ffi::ResultBu
   return ffi::Error(ffi::ErrorCode::kInternal, "oneDNN sgemm failed with status " + std::to_string(status));
 }
 
+// a [R, K] times w ([N, K] `transposed`, else [K, N]): [R, N], one `dnnl_sgemm` (row-major).
+ffi::Error matmul(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> out, bool transposed) {
+  const int64_t R = a.dimensions()[0], K = a.dimensions()[1];
+  const int64_t N = transposed ? w.dimensions()[0] : w.dimensions()[1];
+  dnnl_status_t status = dnnl_success;
+  recurrax::on_worker([&] {
+    status = dnnl_sgemm('N', transposed ? 'T' : 'N', R, N, K, 1.0f, a.typed_data(), K, w.typed_data(),
+                        transposed ? K : N, 0.0f, out->typed_data(), N);
+  });
+  if (status == dnnl_success) return ffi::Error::Success();
+  return ffi::Error(ffi::ErrorCode::kInternal, "oneDNN sgemm failed with status " + std::to_string(status));
+}
+
 using recurrax::cpu_engine;
 
 // The bfloat16 matmul primitive for (R, K, N), made once per process.
@@ -93,6 +106,12 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_outer, outer,
                                   .Arg<ffi::Buffer<ffi::F32>>()   // d
                                   .Arg<ffi::Buffer<ffi::F32>>()   // v
                                   .Ret<ffi::Buffer<ffi::F32>>());  // v^T d
+XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_matmul, matmul,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // a
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // a w^T or a w
+                                  .Attr<bool>("transposed"));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_bf16_matmul, bf16_matmul_call,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::F32>>()  // a
