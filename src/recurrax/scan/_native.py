@@ -49,9 +49,20 @@ from ._onednn import (
 )
 
 
+Depth = tuple[Array, Array, Array]
+"""`native_lstm`'s depth gate: ``(lower [T, B, L], depth_cell [H], depth_lower [H])``, the layer's input whose last
+``H`` features are the lower layer's memory ``c_low`` (read there by the kernel, not copied into ``xp``) and the
+diagonal weights ``w_cd``, ``w_ld``; `no_depth` without the gate."""
+
+
+def no_depth(hidden: int) -> Depth:
+    """`native_lstm`'s ``depth`` argument for a layer without the depth gate (never read)."""
+    return jnp.zeros((1, 1, 1), jnp.float32), jnp.zeros((hidden,), jnp.float32), jnp.zeros((hidden,), jnp.float32)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def native_lstm(
-    xp: Array, weight_hh: Array, peephole: Array, depth_cell: Array, h0: Array, c0: Array,
+    xp: Array, weight_hh: Array, peephole: Array, depth: Depth, h0: Array, c0: Array,
     variant: tuple[bool, bool, bool, bool],
 ) -> tuple[Array, Array, tuple[Array, Array]]:
     """The LSTM recurrence over projected inputs ``xp [T, B, X]`` from ``(h0, c0) [B, H]``, ``weight_hh [4H, H]``,
@@ -61,44 +72,54 @@ def native_lstm(
 
         z = xp_t[:4H] + h_{t-1} W_hhᵀ;  i = σ(z_i + p_i c_{t-1});  f = σ(z_f + p_f c_{t-1})
         g = tanh(z_g) (input_activation) or z_g;  c_t = f c_{t-1} + i g
-        depth (X = 6H, xp_t = [z-part, a_d, c_low]): c_t += σ(a_d + depth_cell ⊙ c_{t-1}) c_low
+        depth (X = 5H, xp_t = [z-part, a_d], c_low = lower_t[L-H:]):
+            c_t += σ(a_d + depth_lower ⊙ c_low + depth_cell ⊙ c_{t-1}) c_low
         o = σ(z_o + p_o c_t);  h_t = o tanh(c_t) (output_activation) or o c_t
 
-    Without ``depth`` X = 4H and ``depth_cell [H]`` is not read. Returns ``ys [T, B, H]``, the cell states ``cs
-    [T, B, H]`` and ``(h_T, c_T)``."""
-    return _forward(xp, weight_hh, peephole, depth_cell, h0, c0, variant)[0]
+    Without ``depth`` X = 4H and ``depth`` (`no_depth`) is not read. Returns ``ys [T, B, H]``, the cell states
+    ``cs [T, B, H]`` and ``(h_T, c_T)``."""
+    return _forward(xp, weight_hh, peephole, depth, h0, c0, variant)[0]
 
 
-def _forward(xp, weight_hh, peephole, depth_cell, h0, c0, variant):
-    steps, batch, _ = xp.shape
+def _forward(xp, weight_hh, peephole, depth, h0, c0, variant):
+    steps, batch, gates = xp.shape
     hidden = h0.shape[1]
     state, sequence = _f32(h0.shape), _f32((steps, batch, hidden))
-    results = (sequence, state, state, _f32((steps, batch, (5 if variant[2] else 4) * hidden)), sequence)
+    results = (sequence, state, state, _f32(xp.shape), sequence)
     ys, h, c, activations, cells = _call(
-        "recurrax_lstm_variant_forward", results, xp, h0, c0, weight_hh, peephole, depth_cell, **_attributes(variant)
+        "recurrax_lstm_variant_forward", results, xp, depth[0], h0, c0, weight_hh, peephole, *depth[1:],
+        **_attributes(variant),
     )  # fmt: skip
-    return (ys, cells, (h, c)), (xp, weight_hh, peephole, depth_cell, h0, c0, ys, activations, cells)
+    return (ys, cells, (h, c)), (weight_hh, peephole, depth, h0, c0, ys, activations, cells)
 
 
 def _backward(variant, residuals, cotangents):
-    xp, weight_hh, peephole, depth_cell, h0, c0, ys, activations, cells = residuals
+    weight_hh, peephole, (lower, *depth_weights), h0, c0, ys, activations, cells = residuals
     dys, d_cells, (dh, dc) = cotangents
-    results = tuple(_f32(a.shape) for a in (xp, h0, c0, peephole, depth_cell))
-    dxp, dh0, dc0, d_peephole, d_depth_cell = _call(
-        "recurrax_lstm_variant_backward", results, activations, cells, xp, c0, weight_hh, peephole, depth_cell, dys,
-        d_cells, dh, dc, **_attributes(variant),
+    d_lower_shape = cells.shape if variant[2] else lower.shape
+    results = tuple(_f32(shape) for shape in (activations.shape, d_lower_shape, h0.shape, c0.shape, peephole.shape))
+    dxp, d_low, dh0, dc0, d_peephole, *d_depth_weights = _call(
+        "recurrax_lstm_variant_backward", (*results, *(_f32(w.shape) for w in depth_weights)), activations, cells,
+        lower, c0, weight_hh, peephole, *depth_weights, dys, d_cells, dh, dc, **_attributes(variant),
     )  # fmt: skip
-    d_weight_hh = _outer(dxp[..., : weight_hh.shape[0]], jnp.concatenate([h0[None], ys[:-1]]))
-    return dxp, d_weight_hh, d_peephole, d_depth_cell, dh0, dc0
+    hidden = h0.shape[1]
+    if variant[2]:  # c_low is the last H features of lower: no gradient w.r.t. the others here
+        d_lower = jnp.pad(d_low, ((0, 0), (0, 0), (lower.shape[-1] - hidden, 0)))
+    else:
+        d_lower, d_depth_weights = jnp.zeros_like(lower), [jnp.zeros_like(w) for w in depth_weights]
+    d_weight_hh = _outer(dxp, jnp.concatenate([h0[None], ys[:-1]]), columns=weight_hh.shape[0])  # z, not d's
+    return dxp, d_weight_hh, d_peephole, (d_lower, *d_depth_weights), dh0, dc0
 
 
-def _outer(d: Array, v: Array) -> Array:
-    """``Σ_t d_tᵀ v_t`` for ``d [T, B, O]``, ``v [T, B, I]``: ``[O, I]``, as one matmul over the ``T * B`` rows on
-    oneDNN's sgemm (``recurrax_outer``, ``vᵀ d`` transposed). On the 2-core Xeon XLA:CPU's
-    ``einsum("tbo,tbi->oi")`` of two materialised operands took 59 ms at T200 B64 O1024 I256, its transposed
-    matmul 30 ms, the sgemm 21; at T100 B32 O512 I128 / I64 the matmul 2.54 / 1.78 ms, the sgemm 1.47 / 0.73."""
-    rows = d.shape[0] * d.shape[1]
-    (vd,) = _call("recurrax_outer", (_f32((v.shape[-1], d.shape[-1])),), d.reshape(rows, -1), v.reshape(rows, -1))
+def _outer(d: Array, v: Array, columns: int | None = None) -> Array:
+    """``Σ_t d_tᵀ v_t`` for ``d [T, B, O]`` (its first ``columns`` features, default all: ``C``), ``v [T, B, I]``:
+    ``[C, I]``, as one matmul over the ``T * B`` rows on oneDNN's sgemm (``recurrax_outer``, ``vᵀ d`` transposed;
+    ``d`` read in place, not sliced). On the 2-core Xeon XLA:CPU's ``einsum("tbo,tbi->oi")`` of two materialised
+    operands took 59 ms at T200 B64 O1024 I256, its transposed matmul 30 ms, the sgemm 21; at T100 B32 O512 I128 /
+    I64 the matmul 2.54 / 1.78 ms, the sgemm 1.47 / 0.73."""
+    rows, columns = d.shape[0] * d.shape[1], d.shape[-1] if columns is None else columns
+    (vd,) = _call("recurrax_outer", (_f32((v.shape[-1], columns)),), d.reshape(rows, -1), v.reshape(rows, -1),
+                  columns=np.int64(columns))  # fmt: skip
     return vd.T
 
 
@@ -152,9 +173,8 @@ def native_lstm_layer(
     `native_lstm`: ``ys`` in the layout of ``xs``, ``(h_T, c_T)``."""
     weight_ih, weight_hh, bias = lstm_blocks(cell)
     xp = input_projection(_time_major(xs, batch_first), weight_ih) + bias[None, None]
-    unused = jnp.zeros((cell.hidden_size,), xp.dtype)
     variant = (cell.input_activation, cell.output_activation, False, False)  # no depth gate, float32
-    ys, _, carry = native_lstm(xp, weight_hh, peephole_rows(cell), unused, *carry, variant)
+    ys, _, carry = native_lstm(xp, weight_hh, peephole_rows(cell), no_depth(cell.hidden_size), *carry, variant)
     return _time_major(ys, batch_first), carry
 
 
@@ -187,9 +207,9 @@ def lstm_trained_natively(
 
 def _trained_forward(weight_ih, weight_hh, peephole, bias, xs, h0, c0, batch_first, peepholes, bfloat16):
     x = _time_major(xs, batch_first)
-    unused = jnp.zeros_like(h0[0])
     xp = _projection(x, weight_ih, True, bfloat16) + bias[None, None]
-    (ys, _, carry), residuals = _forward(xp, weight_hh, peephole, unused, h0, c0, (*PLAIN[:3], bfloat16))
+    variant = (*PLAIN[:3], bfloat16)
+    (ys, _, carry), residuals = _forward(xp, weight_hh, peephole, no_depth(h0.shape[1]), h0, c0, variant)
     return (_time_major(ys, batch_first), carry), (residuals, x, weight_ih)
 
 
@@ -238,12 +258,16 @@ def native_depth_gated_layer(
 ) -> tuple[Array, tuple[Array, Array]]:
     """A `recurrax.cells.DepthGatedLSTMCell` with ``lower_memory`` (its input ``[h_low, c_low]``) over ``xs [T, B,
     2H]`` (``[B, T, 2H]`` with ``batch_first``) on `native_lstm` with the depth gate: the outputs (``concat(h_t,
-    c_t)`` with ``emit_memory``, else ``h_t``) in the layout of ``xs``, ``(h_T, c_T)``."""
-    with sequence_projection(input_projection):  # its matmuls' weight gradients on the sgemm
-        xp = cell.project_input(_time_major(xs, batch_first))
+    c_t)`` with ``emit_memory``, else ``h_t``) in the layout of ``xs``, ``(h_T, c_T)``. The kernel reads ``c_low``
+    in ``xs`` and adds ``w_ld ⊙ c_low`` itself: the cell's `project_input` builds ``[W_ih x + b, a_d, c_low]`` ``[T,
+    B, 6H]`` for the generic scan, whose slices, concatenation and their gradients took about 2 of 25 ms at c1."""
+    x = _time_major(xs, batch_first)
+    xp = input_projection(x[..., : cell.features], cell.weight_ih)  # [T, B, 5H]: i, f, g, o and d
+    xp = xp if cell.bias is None else xp + cell.bias[None, None]
     no_peepholes = jnp.zeros((3, cell.hidden_size), xp.dtype)
+    depth = (x, cell.weight_depth_cell, cell.weight_depth_lower)
     variant = (True, True, True, False)  # the depth gate, float32
-    ys, cells, carry = native_lstm(xp, cell.weight_hh, no_peepholes, cell.weight_depth_cell, *carry, variant)
+    ys, cells, carry = native_lstm(xp, cell.weight_hh, no_peepholes, depth, *carry, variant)
     ys = jnp.concatenate([ys, cells], axis=-1) if cell.emit_memory else ys
     return _time_major(ys, batch_first), carry
 
