@@ -48,6 +48,15 @@ class WeightMatmul {
                int64_t ld_x, int64_t ld_y, bool accumulate, bool bf16 = false)
       : w_(w), K_(K), N_(N), ld_x_(ld_x), ld_y_(ld_y), transposed_(transposed), accumulate_(accumulate), bf16_(bf16) {
     using dt = dnnl::memory::data_type;
+    if (transposed && K * N < kPlannedFrom && !bf16) {
+      // W^T once per call as [K, N]: `dnnl_sgemm` ran x W^T 1.3-1.6x slower from W [N, K] than from W^T on one core
+      // of the Xeon (16 x 128 x 512: 20.8 against 12.9 µs; 32 x 256 x 1024: 137 against 106).
+      w_transposed_.resize(K * N);
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t k = 0; k < K; ++k) w_transposed_[k * N + n] = w[n * K + k];
+      }
+      w_ = w_transposed_.data(), transposed_ = false;
+    }
     for (int64_t rows : row_counts) {
       if (rows == 0 || plans_.count(rows) || (K * N < kPlannedFrom && !bf16)) continue;
       const auto &compiled = cached({rows, K, N, bf16 ? K : ld_x, ld_y, accumulate, bf16});
@@ -139,6 +148,7 @@ class WeightMatmul {
   }
 
   const float *w_;
+  std::vector<float> w_transposed_;
   int64_t K_, N_, ld_x_, ld_y_;
   bool transposed_, accumulate_, bf16_;
   std::map<int64_t, Plan> plans_;
