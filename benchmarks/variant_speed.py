@@ -4,7 +4,8 @@ else `recurrax.scan._fused_scan` or `_fused_lstm` for the plain LSTM, else the g
 autodiff of the generic scan (``RNN(cell, fused=False)``), and each against the plain LSTM's default path, in
 one process.
 
-    nice -n 10 python benchmarks/variant_speed.py [--configs c1 c2] [--rounds N] [--out F.json] [--markdown F.md]
+    nice -n 10 python benchmarks/variant_speed.py [--configs c1 c2] [--variants ...] [--rounds N] [--out F.json]
+        [--markdown F.md]
 
 One `RNN` layer on batch-major ``[B, T, D]``; loss = sum of the outputs; gradients w.r.t. every cell
 parameter and the inputs (one jitted call). Every (variant, path) runs once per round, interleaved, so load
@@ -54,11 +55,13 @@ def _grad_fn(fused: bool):
     return jax.jit(jax.grad(loss, argnums=(0, 1)))
 
 
-def run_config(name: str, rounds: int) -> dict:
+def run_config(name: str, rounds: int, variants: tuple[str, ...] = VARIANTS) -> dict:
+    """Every variant of ``variants`` (the plain ``lstm`` first, the reference, added when missing) at ``name``."""
+    variants = ("lstm", *(v for v in variants if v != "lstm"))
     batch, steps, inputs, hidden = CONFIGS[name]
     key = jax.random.key(0)
     runs = {}
-    for variant in VARIANTS:
+    for variant in variants:
         cell = _cell(variant, inputs, hidden, key)
         xs = jax.random.normal(jax.random.fold_in(key, 1), (batch, steps, cell.input_size), jnp.float32)
         for fused in (True, False):
@@ -74,7 +77,7 @@ def run_config(name: str, rounds: int) -> dict:
             times[k].append(time.perf_counter() - start)
     lstm = times[("lstm", True)]
     rows = []
-    for variant in VARIANTS:
+    for variant in variants:
         fused, unfused = times[(variant, True)], times[(variant, False)]
         rows.append(
             dict(
@@ -85,17 +88,18 @@ def run_config(name: str, rounds: int) -> dict:
                 vs_lstm=statistics.median(r / b for r, b in zip(lstm, fused)),
             )
         )
-    middle, depth = times[("lstm_middle", True)], times[("depth_gated", True)]
-    vs_middle = statistics.median(m / d for m, d in zip(middle, depth))
-    return dict(config=name, size=dict(zip("BTDH", CONFIGS[name])), rounds=rounds, rows=rows,
-                depth_gated_vs_middle=vs_middle)  # fmt: skip
+    result = dict(config=name, size=dict(zip("BTDH", CONFIGS[name])), rounds=rounds, rows=rows)
+    if {"lstm_middle", "depth_gated"} <= set(variants):
+        middle, depth = times[("lstm_middle", True)], times[("depth_gated", True)]
+        result["depth_gated_vs_middle"] = statistics.median(m / d for m, d in zip(middle, depth))
+    return result
 
 
 def markdown(results: list[dict]) -> str:
     cols = [f"{r['config']} B{r['size']['B']} T{r['size']['T']} D{r['size']['D']} H{r['size']['H']}" for r in results]
     lines = ["| variant | " + " | ".join(f"{c}: fused ms / unfused ms / fused x / vs lstm" for c in cols) + " |"]
     lines.append("|---" * (len(cols) + 1) + "|")
-    for i, variant in enumerate(VARIANTS):
+    for i, variant in enumerate(row["variant"] for row in results[0]["rows"]):
         cells = []
         for r in results:
             row = r["rows"][i]
@@ -103,14 +107,17 @@ def markdown(results: list[dict]) -> str:
                 f"{row['fused_ms']:.1f} / {row['unfused_ms']:.1f} / {row['fused_x']:.2f}x / {row['vs_lstm']:.2f}x"
             )
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
-    middle = ", ".join(f"{r['config']} {r['depth_gated_vs_middle']:.2f}x" for r in results)
-    lines += ["", f"depth_gated vs middle (lstm_middle time / depth_gated time): {middle}"]
+    if "depth_gated_vs_middle" in results[0]:
+        middle = ", ".join(f"{r['config']} {r['depth_gated_vs_middle']:.2f}x" for r in results)
+        lines += ["", f"depth_gated vs middle (lstm_middle time / depth_gated time): {middle}"]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="the variants to time (the plain lstm, the reference, always)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=0, help="timed rounds per config (default 15 c1, 7 c2)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--markdown", help="write the markdown table here")
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     header = f"CPU: {cpu_name()}, jax {jax.__version__}, {jax.device_count()} device(s)\n\n"
     results = []
     for name in args.configs:
-        results.append(run_config(name, args.rounds or ROUNDS[name]))
+        results.append(run_config(name, args.rounds or ROUNDS[name], tuple(args.variants)))
         print(f"{name} done", file=sys.stderr, flush=True)
     write_results(header + markdown(results), dict(cpu=cpu_name(), jax=jax.__version__, results=results), args.out,
                   args.markdown)  # fmt: skip

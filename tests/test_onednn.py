@@ -542,3 +542,24 @@ def test_input_projection_takes_its_weight_gradient_on_the_sgemm(key):
     assert "recurrax_mut_backward" in program
     # each layer's W_hr, W_hh and W_ih on the sgemm, and layer 0's W_embed (5 inputs, 6 units): 4 without it
     assert len(re.findall(r"custom_call @recurrax_outer\(", program)) == 7
+    # the input projections (layer 0's embedding and W_ih, layer 1's W_ih), and an input gradient (layer 1's dx)
+    forward = eqx.filter_jit(lambda m: jnp.sum(m(xs)[0])).lower(stack).as_text()
+    assert len(re.findall(r"custom_call @recurrax_matmul\(", forward)) == 3
+    assert re.search(r"custom_call @recurrax_matmul\(.*transposed = false", program)
+
+
+@needs_kernel
+def test_the_sgemm_products_equal_numpy(key):
+    """`_projection` (``a W^T`` and ``a W`` on ``recurrax_matmul``, any leading axes) and `_outer` (``Σ d_t^T v_t``
+    over the first ``columns`` of ``d``, read in place) against float64 NumPy."""
+    from recurrax.scan._native import _outer, _projection
+
+    k_a, k_w, k_d = jax.random.split(key, 3)
+    a, weight = jax.random.normal(k_a, (4, 3, 5)), jax.random.normal(k_w, (6, 5))
+    a64, w64 = np.asarray(a, np.float64), np.asarray(weight, np.float64)
+    np.testing.assert_allclose(_projection(a, weight, True), a64 @ w64.T, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(_projection(a[0], weight.T, False), a64[0] @ w64.T, rtol=RTOL, atol=ATOL)
+    d = jax.random.normal(k_d, (4, 3, 7))
+    full = np.einsum("tbo,tbi->oi", np.asarray(d, np.float64), a64)
+    np.testing.assert_allclose(_outer(d, a), full, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(_outer(d, a, columns=4), full[:4], rtol=RTOL, atol=ATOL)
