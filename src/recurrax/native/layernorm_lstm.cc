@@ -38,8 +38,12 @@ namespace {
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
 
+// The helpers of the steps are always inlined, so that each is compiled for the target of each clone of its caller:
+// GCC called `moments` out of `forward_row`'s AVX-512 clone, compiled for baseline x86-64 (4-wide SSE).
+#define INLINE __attribute__((always_inline)) inline
+
 // Mean and 1 / sqrt(var + eps) of v [n].
-inline std::pair<float, float> moments(int64_t n, const float *__restrict v, float eps) {
+INLINE std::pair<float, float> moments(int64_t n, const float *__restrict v, float eps) {
   float sum = 0.0f, squares = 0.0f;
 #pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < n; ++j) sum += v[j];
@@ -50,14 +54,14 @@ inline std::pair<float, float> moments(int64_t n, const float *__restrict v, flo
 }
 
 // n = LN(v) [n], returns 1 / sqrt(var(v) + eps).
-inline float normalise(int64_t size, const float *__restrict v, float eps, float *__restrict n) {
+INLINE float normalise(int64_t size, const float *__restrict v, float eps, float *__restrict n) {
   const auto [mean, rstd] = moments(size, v, eps);
   for (int64_t j = 0; j < size; ++j) n[j] = (v[j] - mean) * rstd;
   return rstd;
 }
 
 // dL/dv of n = LN(v) from dL/dn = gain * dz: r (dn - mean(dn) - n mean(dn n)) [size], written to `out`.
-inline void normalise_backward(int64_t size, float r, const float *__restrict n, const float *__restrict gain,
+INLINE void normalise_backward(int64_t size, float r, const float *__restrict n, const float *__restrict gain,
                                const float *__restrict dz, float *__restrict out) {
   float sum = 0.0f, sum_n = 0.0f;
 #pragma omp simd reduction(+ : sum, sum_n)
