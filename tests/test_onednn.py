@@ -563,3 +563,6 @@ def test_the_sgemm_products_equal_numpy(key):
     full = np.einsum("tbo,tbi->oi", np.asarray(d, np.float64), a64)
     np.testing.assert_allclose(_outer(d, a), full, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(_outer(d, a, columns=4), full[:4], rtol=RTOL, atol=ATOL)
+    # empty sums are zeros (oneDNN's sgemm leaves its result untouched when the inner size is 0)
+    np.testing.assert_array_equal(_outer(d[:0], a[:0], columns=4), np.zeros((4, 5)))
+    np.testing.assert_array_equal(_projection(a[..., :0], weight[:, :0], True), np.zeros((4, 3, 6)))

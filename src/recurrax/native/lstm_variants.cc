@@ -46,8 +46,8 @@ namespace {
 using recurrax::sigmoid;
 using recurrax::tanh_approx;
 
-// One step of one batch row: xp [X], hw [4H] (h_{t-1} W_hh^T), c_prev [H] -> gates [A], c [H], h [H]. The
-// variant is in the template arguments: GCC did not vectorise the loop with run-time flags.
+// One step of one batch row: xp [X], c_low [H] (depth), hw [4H] (h_{t-1} W_hh^T), c_prev [H] -> gates [A], c [H],
+// h [H]. The variant is in the template arguments: GCC did not vectorise the loop with run-time flags.
 template <bool input_act, bool output_act, bool depth>
 CLONES void forward_row(int64_t hidden, const float *__restrict xp, const float *__restrict c_low,
                         const float *__restrict hw, const float *__restrict peep, const float *__restrict w_cd,

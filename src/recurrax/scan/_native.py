@@ -25,6 +25,7 @@ active recurrent dropout or zoneout).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import jax
@@ -118,8 +119,8 @@ def _outer(d: Array, v: Array, columns: int | None = None) -> Array:
     operands took 59 ms at T200 B64 O1024 I256, its transposed matmul 30 ms, the sgemm 21; at T100 B32 O512 I128 /
     I64 the matmul 2.54 / 1.78 ms, the sgemm 1.47 / 0.73."""
     rows, columns = d.shape[0] * d.shape[1], d.shape[-1] if columns is None else columns
-    (vd,) = _call("recurrax_outer", (_f32((v.shape[-1], columns)),), d.reshape(rows, -1), v.reshape(rows, -1),
-                  columns=np.int64(columns))  # fmt: skip
+    d_rows, v_rows = d.reshape(rows, d.shape[-1]), v.reshape(rows, v.shape[-1])
+    (vd,) = _call("recurrax_outer", (_f32((v.shape[-1], columns)),), d_rows, v_rows, columns=np.int64(columns))
     return vd.T
 
 
@@ -130,7 +131,7 @@ def _projection(a: Array, weight: Array, transposed: bool, bfloat16: bool = Fals
     oneDNN's matmul, AMX where the CPU has it), which XLA:CPU's bfloat16 dot computes alike but 5x slower."""
     outputs = weight.shape[0 if transposed else 1]
     target = "recurrax_bf16_matmul" if bfloat16 else "recurrax_matmul"
-    rows = a.reshape(-1, a.shape[-1])
+    rows = a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
     (out,) = _call(target, (_f32((rows.shape[0], outputs)),), rows, weight, transposed=transposed)
     return out.reshape(*a.shape[:-1], outputs)
 
