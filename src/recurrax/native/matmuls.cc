@@ -113,7 +113,7 @@ ffi::Error bf16_matmul_call(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> w, ff
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(recurrax_outer, outer,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // d
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d
                                   .Arg<ffi::Buffer<ffi::F32>>()  // v
                                   .Ret<ffi::Buffer<ffi::F32>>()  // v^T d[:, :columns]
                                   .Attr<int64_t>("columns"));

@@ -83,7 +83,7 @@ def native_lstm(
 
 
 def _forward(xp, weight_hh, peephole, depth, h0, c0, variant):
-    steps, batch, gates = xp.shape
+    steps, batch, _ = xp.shape
     hidden = h0.shape[1]
     state, sequence = _f32(h0.shape), _f32((steps, batch, hidden))
     results = (sequence, state, state, _f32(xp.shape), sequence)
@@ -108,7 +108,7 @@ def _backward(variant, residuals, cotangents):
         d_lower = jnp.pad(d_low, ((0, 0), (0, 0), (lower.shape[-1] - hidden, 0)))
     else:
         d_lower, d_depth_weights = jnp.zeros_like(lower), [jnp.zeros_like(w) for w in depth_weights]
-    d_weight_hh = _outer(dxp, jnp.concatenate([h0[None], ys[:-1]]), columns=weight_hh.shape[0])  # z, not d's
+    d_weight_hh = _outer(dxp, jnp.concatenate([h0[None], ys[:-1]]), columns=weight_hh.shape[0])  # the 4 gates'
     return dxp, d_weight_hh, d_peephole, (d_lower, *d_depth_weights), dh0, dc0
 
 
@@ -261,7 +261,8 @@ def native_depth_gated_layer(
     2H]`` (``[B, T, 2H]`` with ``batch_first``) on `native_lstm` with the depth gate: the outputs (``concat(h_t,
     c_t)`` with ``emit_memory``, else ``h_t``) in the layout of ``xs``, ``(h_T, c_T)``. The kernel reads ``c_low``
     in ``xs`` and adds ``w_ld ⊙ c_low`` itself: the cell's `project_input` builds ``[W_ih x + b, a_d, c_low]`` ``[T,
-    B, 6H]`` for the generic scan, whose slices, concatenation and their gradients took about 2 of 25 ms at c1."""
+    B, 6H]`` for the generic scan, whose slices, concatenation and their gradients took about 2.6 of 25 ms at c1
+    (docs/benchmarks.md section 14)."""
     x = _time_major(xs, batch_first)
     xp = input_projection(x[..., : cell.features], cell.weight_ih)  # [T, B, 5H]: i, f, g, o and d
     xp = xp if cell.bias is None else xp + cell.bias[None, None]
