@@ -8,8 +8,9 @@ about 30% (the same HLO runs; benchmarks keep the default level). ``RECURRAX_TES
 Every compiled program also goes to JAX's persistent compilation cache, in a directory made for the run and shared
 by the xdist workers (removed at the end): tests build the same programs under different ``jit`` wrappers, which
 the cache, keyed by the program, compiles once (the 2-core Xeon, the cache empty at the start as on CI: four of the
-heaviest files, 347 tests, 131 s without, 94 s with; the whole suite 762 s without, 703 s with, 1,432 and 1,321 s of
-CPU). A ``JAX_COMPILATION_CACHE_DIR`` of the user's is kept.
+heaviest files, 347 tests, 131 s without, 94 s with; the whole suite 762 s without and 703 s with in the working
+tree, 680 and 664 s on clean clones, 3-8% of its CPU time, within this VM's drift). A ``JAX_COMPILATION_CACHE_DIR``
+of the user's is kept.
 """
 
 from __future__ import annotations
